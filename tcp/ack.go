@@ -1,0 +1,124 @@
+package tcp
+
+import (
+	"time"
+
+	"github.com/synack-go/synack/wire"
+)
+
+// processAck handles an acceptable ACK in a synchronized state: it advances
+// SND.UNA, frees acknowledged bytes, samples the RTT, drives congestion
+// control and loss recovery and updates the send window (RFC 9293
+// §3.10.7.4 fifth step, RFC 5681, RFC 6582, RFC 6675).
+func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
+	ack := seg.Ack
+	inflight := t.inflight()
+	if t.sackOK && seg.Options.NumSACK > 0 {
+		t.rec.sb.update(seg.Options.SACK[:seg.Options.NumSACK], t.snd.una, t.snd.max)
+	}
+	newWnd := uint32(seg.Window) << t.snd.shift
+	if ack.Greater(t.snd.una) {
+		acked := uint32(ack.Sub(t.snd.una))
+		t.ackAdvanced(ack, now)
+		t.sampleRTT(seg, ack, now)
+		t.rec.sb.trim(ack)
+		switch {
+		case t.rec.active && ack.GreaterEq(t.rec.recover):
+			// Full ACK: RFC 6582 §3.2 step 3.
+			t.rec.active = false
+			t.rec.dupAcks = 0
+			t.cc.OnRecoveryExit(t.inflight(), now)
+			t.congestionChanged()
+		case t.rec.active:
+			// Partial ACK: retransmit the next hole at once (RFC 6582 §3.2
+			// step 3, and RFC 6675's NextSeg finds it when SACK is on).
+			if t.rec.rexmitNxt.Less(t.snd.una) {
+				t.rec.rexmitNxt = t.snd.una
+			}
+			t.rec.forceHead = true
+		default:
+			t.rec.dupAcks = 0
+			t.cc.OnAck(acked, inflight, t.rtt.srtt, now)
+			t.congestionChanged()
+		}
+		t.onAckAdvanced(now)
+	} else if ack == t.snd.una && len(seg.Payload) == 0 && seg.Flags&(wire.SYN|wire.FIN) == 0 &&
+		newWnd == t.snd.wnd && t.snd.una != t.snd.max {
+		t.onDupAck(now)
+	}
+	// Window update: RFC 9293 §3.10.7.4, with SND.WL1/SND.WL2.
+	if t.snd.wl1.Less(seg.Seq) || (t.snd.wl1 == seg.Seq && t.snd.wl2.LessEq(ack)) {
+		t.snd.wnd = newWnd
+		t.snd.maxWnd = max(t.snd.maxWnd, newWnd)
+		t.snd.wl1, t.snd.wl2 = seg.Seq, ack
+		if newWnd > 0 && t.tmr.kind == rexmitPersist {
+			t.tmr.kind, t.tmr.at, t.tmr.backoffs = rexmitOff, 0, 0
+		}
+	}
+}
+
+// ackAdvanced moves SND.UNA to ack and frees acknowledged bytes.
+func (t *TCB) ackAdvanced(ack Seq, now time.Duration) {
+	t.snd.una = ack
+	if t.snd.nxt.Less(ack) {
+		t.snd.nxt = ack // after a go-back-N rewind
+	}
+	// Bytes of the buffer below ack are delivered. The SYN and FIN occupy
+	// sequence numbers that are not in the buffer.
+	if ack.Greater(t.snd.bufSeq) {
+		n := min(int(ack.Sub(t.snd.bufSeq)), t.snd.buf.n)
+		t.snd.buf.discard(n)
+		t.snd.bufSeq = t.snd.bufSeq.Add(uint32(n))
+		t.stats.BytesAcked += uint64(n)
+		t.snd.buf.release(t.cfg.Buffers, false)
+	}
+}
+
+// sampleRTT takes an RTT measurement: from the echoed timestamp when both
+// sides use them (RFC 7323 §4) or from the one timed segment (Karn's
+// algorithm, RFC 6298 §3).
+func (t *TCB) sampleRTT(seg *wire.TCPSegment, ack Seq, now time.Duration) {
+	if t.rtt.timing && ack.Greater(t.rtt.timeSeq.Add(^uint32(0))) {
+		t.rtt.timing = false
+		t.rtt.sample(now - t.rtt.timeAt)
+		return
+	}
+	if t.ts.ok && seg.Options.HasTS && seg.Options.TSEcr != 0 && t.tmr.backoffs == 0 && !t.rec.active {
+		ms := int32(t.tsNow(now) - seg.Options.TSEcr)
+		if ms >= 0 && !t.rtt.hasRTT {
+			t.rtt.sample(time.Duration(ms) * time.Millisecond)
+		}
+	}
+}
+
+// onDupAck counts a duplicate ACK and starts fast retransmit on the third:
+// RFC 5681 §3.2, RFC 6582 §3.2 step 2 (not again until the ACK passes
+// "recover").
+func (t *TCB) onDupAck(now time.Duration) {
+	t.stats.DupAcksIn++
+	t.rec.dupAcks++
+	if t.rec.active || (t.rec.dupAcks < dupThresh && !t.lostBySACK()) {
+		return
+	}
+	if t.snd.una.Less(t.rec.recover) {
+		// RFC 6582 §3.2 step 2: no new recovery for losses in the window
+		// that an earlier recovery or timeout already handled.
+		return
+	}
+	t.rec.active = true
+	t.rec.recover = t.snd.max
+	t.rec.rexmitNxt = t.snd.una
+	t.rec.forceHead = true
+	t.stats.FastRecov++
+	t.cc.OnFastRetransmit(t.inflight(), now)
+	t.congestionChanged()
+}
+
+// lostBySACK is RFC 6675's IsLost(SND.UNA): at least DupThresh segments'
+// worth of data above it has been SACKed.
+func (t *TCB) lostBySACK() bool {
+	return t.sackOK && t.rec.sb.sacked >= dupThresh*t.snd.mss
+}
+
+// inflight is the data sent and not yet acknowledged.
+func (t *TCB) inflight() uint32 { return uint32(t.snd.max.Sub(t.snd.una)) }

@@ -1,0 +1,61 @@
+package tcp
+
+import "time"
+
+// Shutdown closes the sending direction (RFC 9293 §3.10.4 CLOSE as a
+// half-close): a FIN follows the queued data. Reads go on until the peer's
+// FIN.
+func (t *TCB) Shutdown(now time.Duration) {
+	if t.shutWr {
+		return
+	}
+	switch t.state {
+	case StateClosed, StateListen:
+		t.shutWr = true
+		t.setState(StateClosed, "close")
+	case StateSynSent:
+		t.shutWr = true
+		t.setState(StateClosed, "close")
+	case StateSynReceived, StateEstablished:
+		// RFC 9293 §3.10.4: the FIN follows any queued data; in SYN_RECEIVED
+		// with nothing queued it goes out at once.
+		t.shutWr = true
+		if t.state == StateEstablished || t.snd.buf.n == 0 {
+			t.setState(StateFinWait1, "close")
+		}
+	case StateCloseWait:
+		t.shutWr = true
+		t.setState(StateLastAck, "close")
+	}
+}
+
+// Close is the user's CLOSE of both directions (RFC 9293 §3.10.4). Unread
+// data makes it an abort with RST, as Linux does and RFC 2525 §2.17
+// recommends; otherwise a FIN follows the queued data, and data arriving
+// afterwards is answered with RST.
+func (t *TCB) Close(now time.Duration) {
+	if t.rcv.buf.n > 0 && t.state.synchronized() && t.state != StateTimeWait {
+		t.Abort()
+		return
+	}
+	t.shutRd = true
+	t.Shutdown(now)
+	if t.state == StateFinWait2 {
+		t.tmr.close = now + t.cfg.timeWait()
+	}
+}
+
+// Abort resets the connection (RFC 9293 §3.10.5): a RST goes out if the
+// connection is synchronized or a SYN was sent, and the TCB is closed.
+func (t *TCB) Abort() {
+	switch t.state {
+	case StateClosed, StateListen, StateTimeWait:
+	case StateSynSent:
+		// Nothing of ours is known to the peer beyond the SYN; RFC 9293
+		// §3.10.5 sends no RST here.
+	default:
+		t.sendRST(t.snd.nxt, t.rcv.nxt, true)
+	}
+	t.shutRd, t.shutWr = true, true
+	t.setState(StateClosed, "abort")
+}

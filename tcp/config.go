@@ -1,0 +1,110 @@
+package tcp
+
+import (
+	"time"
+
+	"github.com/synack-go/synack/tcp/cc"
+)
+
+// Config holds the tunables of a connection. The zero value of every field
+// means the documented default. A Config may be shared by many TCBs; it must
+// not be modified after the first TCB uses it.
+type Config struct {
+	// MSS is the largest segment payload we accept, advertised in our SYN:
+	// the link MTU less IP and TCP headers. Zero means 1460.
+	MSS uint16
+	// SendBuf and RecvBuf are the sizes of the send and receive buffers in
+	// bytes. Zero means 1 MiB. The receive buffer bounds the advertised
+	// window and the out-of-order queue.
+	SendBuf, RecvBuf int
+	// NoDelay disables Nagle's algorithm (RFC 896). Go's net package dials
+	// and accepts with no-delay on; the stack sets it the same way.
+	NoDelay bool
+	// KeepAliveIdle is how long a connection is idle before the first
+	// keepalive probe (RFC 9293 §3.8.4). Zero disables keepalive.
+	KeepAliveIdle time.Duration
+	// KeepAliveInterval is the time between unanswered probes. Zero means
+	// 15 s.
+	KeepAliveInterval time.Duration
+	// KeepAliveCount is how many unanswered probes end the connection with
+	// ETIMEDOUT. Zero means 9.
+	KeepAliveCount int
+	// TimeWait is how long TIME_WAIT lasts (2*MSL). Zero means 60 s.
+	TimeWait time.Duration
+	// SynRetries is how many times a SYN is retransmitted before the connect
+	// fails with ETIMEDOUT. Zero means 6 (about 127 s, as Linux).
+	SynRetries int
+	// DataRetryTimeout is how long data may go unacknowledged, retransmitted
+	// with backoff, before the connection fails with ETIMEDOUT. Zero means
+	// about 15 minutes (Linux's tcp_retries2 = 15).
+	DataRetryTimeout time.Duration
+	// DelayedAck is the longest an ACK is delayed (RFC 9293 §3.8.6.3 allows
+	// up to 0.5 s). Zero means 40 ms. Negative disables delayed ACKs.
+	DelayedAck time.Duration
+	// DisableSACK, DisableTimestamps and DisableWindowScale turn off the
+	// negotiation of RFC 2018 and RFC 7323 options.
+	DisableSACK, DisableTimestamps, DisableWindowScale bool
+	// NewCC makes the congestion controller of each connection. Nil means
+	// NewReno.
+	NewCC func(mss uint32) cc.Controller
+	// Buffers recycles send and receive buffers between connections. Nil
+	// means each TCB allocates its own.
+	Buffers *BufferPool
+}
+
+func (c *Config) mss() uint32 {
+	if c.MSS == 0 {
+		return 1460
+	}
+	return uint32(c.MSS)
+}
+
+func clampBuf(n int) int {
+	switch {
+	case n == 0:
+		return defaultBufSize
+	case n < minBufSize:
+		return minBufSize
+	case n > maxBufSize:
+		return maxBufSize
+	}
+	return n
+}
+
+func (c *Config) timeWait() time.Duration {
+	if c.TimeWait <= 0 {
+		return 2 * msl
+	}
+	return c.TimeWait
+}
+
+func (c *Config) synRetries() int {
+	if c.SynRetries <= 0 {
+		return defaultSynRetries
+	}
+	return c.SynRetries
+}
+
+func (c *Config) dataRetryTimeout() time.Duration {
+	if c.DataRetryTimeout <= 0 {
+		return defaultDataRetryTime
+	}
+	return c.DataRetryTimeout
+}
+
+func (c *Config) delayedAck() time.Duration {
+	switch {
+	case c.DelayedAck < 0:
+		return 0
+	case c.DelayedAck == 0:
+		return defaultDelayedAck
+	}
+	return c.DelayedAck
+}
+
+func (c *Config) newCC(mss uint32) cc.Controller {
+	if c.NewCC != nil {
+		return c.NewCC(mss)
+	}
+	return cc.NewReno(mss)
+}

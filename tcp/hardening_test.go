@@ -1,0 +1,134 @@
+package tcp
+
+import (
+	"testing"
+	"time"
+
+	"github.com/synack-go/synack/wire"
+)
+
+// RFC 5961 §3.2: a RST inside the window but not at RCV.NXT does not reset
+// the connection; it earns a challenge ACK.
+func TestRSTInWindowChallengeACK(t *testing.T) {
+	s := newSim(t, testConfig())
+	s.connect()
+	b := s.tcb[1]
+	var out collector
+	b.Input(&wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: b.rcv.nxt + 100, Flags: wire.RST}, s.now)
+	b.Poll(s.now, &out)
+	if b.State() != StateEstablished {
+		t.Fatalf("in-window RST reset the connection: %v", b.State())
+	}
+	if len(out.segs) != 1 || out.segs[0].Flags != wire.ACK || out.segs[0].Ack != b.rcv.nxt {
+		t.Fatalf("want one challenge ACK, got %v", out.segs)
+	}
+	// An exact RST resets.
+	b.Input(&wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: b.rcv.nxt, Flags: wire.RST}, s.now)
+	if b.State() != StateClosed {
+		t.Fatalf("exact RST: state %v", b.State())
+	}
+}
+
+// RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK, and the
+// challenge ACKs are rate-limited (§7).
+func TestSYNInEstablishedChallengeACK(t *testing.T) {
+	s := newSim(t, testConfig())
+	s.connect()
+	b := s.tcb[1]
+	var out collector
+	for i := range 50 {
+		b.Input(&wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: b.rcv.nxt + Seq(i), Flags: wire.SYN}, s.now)
+		b.Poll(s.now, &out)
+	}
+	if b.State() != StateEstablished {
+		t.Fatalf("SYN changed state to %v", b.State())
+	}
+	if len(out.segs) != challengeAckPerSec {
+		t.Fatalf("%d challenge ACKs for 50 SYNs in one second, want %d", len(out.segs), challengeAckPerSec)
+	}
+}
+
+// RFC 7323 §5: a segment whose timestamp is older than TS.Recent is dropped
+// and answered with an ACK.
+func TestPAWS(t *testing.T) {
+	s := newSim(t, testConfig())
+	s.connect()
+	b := s.tcb[1]
+	if !b.ts.ok {
+		t.Fatal("timestamps not negotiated")
+	}
+	var out collector
+	old := wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: b.rcv.nxt, Ack: b.snd.nxt, Flags: wire.ACK | wire.PSH,
+		Window: 100, Payload: []byte("stale"), Options: wire.TCPOptions{HasTS: true, TSVal: b.ts.recent - 10}}
+	b.Input(&old, s.now)
+	b.Poll(s.now, &out)
+	if n, _ := b.Buffered(); n != 0 {
+		t.Fatal("PAWS let an old segment's data in")
+	}
+	if b.stats.Drops[DropPAWS] != 1 || len(out.segs) != 1 {
+		t.Fatalf("drops %v, replies %d", b.stats.Drops, len(out.segs))
+	}
+}
+
+// RFC 6191: a new SYN with a newer timestamp may reuse a 4-tuple in
+// TIME_WAIT; an old one may not.
+func TestTimeWaitReuse(t *testing.T) {
+	s := newSim(t, testConfig())
+	s.connect()
+	s.tcb[0].Close(s.now)
+	s.poll(0)
+	s.run(time.Second)
+	s.tcb[1].Close(s.now)
+	s.poll(1)
+	s.run(time.Second)
+	a := s.tcb[0]
+	if a.State() != StateTimeWait {
+		t.Fatalf("state %v", a.State())
+	}
+	syn := wire.TCPSegment{Flags: wire.SYN, Seq: a.rcv.nxt + 1000, Options: wire.TCPOptions{HasTS: true, TSVal: a.ts.recent + 1}}
+	if !a.AcceptsNewSYN(&syn) {
+		t.Fatal("newer SYN refused")
+	}
+	syn.Options.TSVal = a.ts.recent - 1
+	if a.AcceptsNewSYN(&syn) {
+		t.Fatal("SYN with an older timestamp accepted")
+	}
+	if a.NextISS().LessEq(a.snd.max) {
+		t.Fatal("NextISS does not lie above the old incarnation")
+	}
+}
+
+// Out-of-order data is held, SACKed, and delivered once the hole fills;
+// the queue never holds more than the window.
+func TestReassemblyAndSACK(t *testing.T) {
+	cfg := testConfig()
+	cfg.RecvBuf = 8 << 10
+	s := newSim(t, cfg)
+	s.connect()
+	b := s.tcb[1]
+	base := b.rcv.nxt
+	var out collector
+	seg := func(off int, data string) *wire.TCPSegment {
+		return &wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: base.Add(uint32(off)), Ack: b.snd.nxt,
+			Flags: wire.ACK, Window: 100, Payload: []byte(data)}
+	}
+	b.Input(seg(10, "klmnopqrst"), s.now)
+	b.Poll(s.now, &out)
+	last := out.segs[len(out.segs)-1]
+	if last.Ack != base || last.Options.NumSACK != 1 || last.Options.SACK[0] != (wire.SACKBlock{Left: base + 10, Right: base + 20}) {
+		t.Fatalf("want a duplicate ACK with SACK 10-20, got %s %+v", segString(&last), last.Options)
+	}
+	b.Input(seg(0, "abcdefghij"), s.now)
+	b.Poll(s.now, &out)
+	buf := make([]byte, 100)
+	n, _ := b.Read(buf)
+	if string(buf[:n]) != "abcdefghijklmnopqrst" {
+		t.Fatalf("read %q", buf[:n])
+	}
+	// Beyond the window: trimmed, never stored.
+	big := make([]byte, 20<<10)
+	b.Input(&wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: b.rcv.nxt.Add(100), Ack: b.snd.nxt, Flags: wire.ACK, Window: 100, Payload: big}, s.now)
+	if b.rcv.ooo.n != 1 || b.rcv.ooo.r[0].hi.Sub(b.rcv.nxt) > int32(b.rcv.buf.size) {
+		t.Fatalf("reassembly holds %v beyond a %d-byte buffer", b.rcv.ooo.r[:b.rcv.ooo.n], b.rcv.buf.size)
+	}
+}

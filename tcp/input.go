@@ -1,0 +1,379 @@
+package tcp
+
+import (
+	"syscall"
+	"time"
+
+	"github.com/synack-go/synack/wire"
+)
+
+var (
+	errConnRefused = syscall.ECONNREFUSED
+	errConnReset   = syscall.ECONNRESET
+)
+
+// Input processes one arriving segment addressed to this connection: RFC 9293
+// §3.10.7. seg's payload is copied; seg may be reused when Input returns. Any
+// reply is emitted by the next Poll.
+func (t *TCB) Input(seg *wire.TCPSegment, now time.Duration) {
+	t.stats.SegsIn++
+	switch t.state {
+	case StateClosed:
+		return
+	case StateListen:
+		t.inputListen(seg, now)
+	case StateSynSent:
+		t.inputSynSent(seg, now)
+	default:
+		t.inputSynchronized(seg, now)
+	}
+}
+
+// inputSynchronized follows RFC 9293 §3.10.7.4 "Otherwise" for SYN_RECEIVED
+// and every later state, step by step.
+func (t *TCB) inputSynchronized(seg *wire.TCPSegment, now time.Duration) {
+	t.lastActivity = now
+	if t.state == StateSynReceived && seg.Flags&wire.SYN != 0 && seg.Seq == t.rcv.irs {
+		if seg.Flags&(wire.ACK|wire.RST) == 0 {
+			t.synNow = true // the peer's SYN again: our SYN-ACK was lost
+			return
+		}
+		// Simultaneous open: the peer's SYN-ACK repeats its SYN, which is
+		// old; trim it and process the rest (RFC 9293 §3.10.7.4 first step,
+		// Figure 8).
+		trimmed := *seg
+		trimmed.Flags &^= wire.SYN
+		trimmed.Seq++
+		seg = &trimmed
+	}
+	if !t.checkPAWS(seg, now) {
+		return
+	}
+	if !t.acceptable(seg) {
+		// First step: an unacceptable segment is answered with an ACK
+		// unless it is a RST.
+		if seg.Flags&wire.RST == 0 {
+			t.ackNow = true
+		}
+		t.drop(DropOutOfWindow)
+		return
+	}
+	if seg.Flags&wire.RST != 0 {
+		t.inputRST(seg)
+		return
+	}
+	if seg.Flags&wire.SYN != 0 {
+		// Fourth step, RFC 5961 §4.2: a SYN in a synchronized state gets a
+		// challenge ACK whatever its sequence number.
+		t.challengeAck(now)
+		t.drop(DropSYN)
+		return
+	}
+	if seg.Flags&wire.ACK == 0 {
+		t.drop(DropNoACK)
+		return
+	}
+	if !t.inputACK(seg, now) {
+		return
+	}
+	t.updateTSRecent(seg, now)
+	if seg.Flags&wire.URG != 0 {
+		// Sixth step; RFC 6093: urgent data stays inline, we only note the
+		// pointer (it points past the last urgent byte).
+		up := seg.Seq.Add(uint32(seg.Urgent))
+		if !t.rcv.urgSeen || up.Greater(t.rcv.urgent) {
+			t.rcv.urgent, t.rcv.urgSeen = up, true
+		}
+	}
+	t.inputText(seg, now)
+	if t.state != StateClosed {
+		t.armKeepalive(now)
+	}
+}
+
+// acceptable is the first step's test (RFC 9293 §3.10.7.4 table), against
+// the window we advertised so that it never shrinks under the peer.
+func (t *TCB) acceptable(seg *wire.TCPSegment) bool {
+	wnd := uint32(0)
+	if t.rcv.adv.Greater(t.rcv.nxt) {
+		wnd = uint32(t.rcv.adv.Sub(t.rcv.nxt))
+	}
+	segLen := seg.SeqLen()
+	switch {
+	case segLen == 0 && wnd == 0:
+		return seg.Seq == t.rcv.nxt
+	case segLen == 0:
+		return seg.Seq.Within(t.rcv.nxt, t.rcv.nxt.Add(wnd))
+	case wnd == 0:
+		// Linux deviation: a bare FIN at RCV.NXT is taken even with a closed
+		// window, so a close never waits behind a zero window.
+		return seg.Seq == t.rcv.nxt && len(seg.Payload) == 0 && seg.Flags&wire.FIN != 0
+	}
+	end := seg.Seq.Add(segLen - 1)
+	return seg.Seq.Within(t.rcv.nxt, t.rcv.nxt.Add(wnd)) || end.Within(t.rcv.nxt, t.rcv.nxt.Add(wnd))
+}
+
+// checkPAWS rejects old duplicates by their timestamp: RFC 7323 §5.3.
+func (t *TCB) checkPAWS(seg *wire.TCPSegment, now time.Duration) bool {
+	if !t.ts.ok || !seg.Options.HasTS || seg.Flags&wire.RST != 0 {
+		return true
+	}
+	if int32(seg.Options.TSVal-t.ts.recent) >= 0 {
+		return true
+	}
+	if t.ts.recentAt != 0 && now-t.ts.recentAt > maxTSAge {
+		// RFC 7323 §5.5: TS.Recent is stale after 24 days idle.
+		t.ts.recent = seg.Options.TSVal
+		return true
+	}
+	t.ackNow = true
+	t.drop(DropPAWS)
+	return false
+}
+
+// updateTSRecent records the peer's timestamp: RFC 7323 §4.3 (3), using
+// Last.ACK.sent.
+func (t *TCB) updateTSRecent(seg *wire.TCPSegment, now time.Duration) {
+	if t.ts.ok && seg.Options.HasTS && seg.Seq.LessEq(t.ts.lastAckSent) &&
+		int32(seg.Options.TSVal-t.ts.recent) >= 0 {
+		t.ts.recent = seg.Options.TSVal
+		t.ts.recentAt = now
+	}
+}
+
+// inputRST is the second step with RFC 5961 §3.2: only a RST exactly at
+// RCV.NXT resets; one elsewhere in the window earns a challenge ACK.
+func (t *TCB) inputRST(seg *wire.TCPSegment) {
+	if seg.Seq != t.rcv.nxt {
+		t.challengeAck(t.lastActivity)
+		t.drop(DropRST)
+		return
+	}
+	t.stats.RSTsIn++
+	switch t.state {
+	case StateSynReceived:
+		if t.passive {
+			// RFC 9293 §3.10.7.4 second step: a passive open returns to
+			// LISTEN (Figure 5, note 1).
+			t.backToListen()
+		} else {
+			t.fail(errConnRefused, "rcvd RST")
+		}
+	case StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait:
+		t.fail(errConnReset, "rcvd RST")
+	default: // CLOSING, LAST_ACK, TIME_WAIT
+		t.setState(StateClosed, "rcvd RST")
+	}
+}
+
+// backToListen forgets the half-open connection and listens again.
+func (t *TCB) backToListen() {
+	obs, iss := t.obs, t.snd.iss
+	*t = *New(t.cfg, t.lport, t.rport)
+	t.obs = obs
+	t.state = StateSynReceived
+	t.passive = true
+	t.initSend(iss)
+	t.setState(StateListen, "rcvd RST")
+}
+
+// challengeAck sends an ACK that a legitimate peer answers with a correct
+// RST or segment: RFC 5961 §3.2, §4.2, §5.2, limited per second (§7).
+func (t *TCB) challengeAck(now time.Duration) {
+	sec := now / time.Second
+	if t.challenge.second != sec {
+		t.challenge.second, t.challenge.count = sec, 0
+	}
+	if t.challenge.count >= challengeAckPerSec {
+		return
+	}
+	t.challenge.count++
+	t.stats.ChallengeAcks++
+	t.ackNow = true
+}
+
+// inputACK is the fifth step. It returns false when the segment must be
+// dropped.
+func (t *TCB) inputACK(seg *wire.TCPSegment, now time.Duration) bool {
+	if t.state == StateSynReceived {
+		if !seg.Ack.Greater(t.snd.una) || seg.Ack.Greater(t.snd.max) {
+			t.sendRST(seg.Ack, 0, false)
+			t.drop(DropBadAck)
+			return false
+		}
+		t.snd.una = seg.Ack
+		t.snd.wnd = uint32(seg.Window) << t.snd.shift
+		t.snd.maxWnd = max(t.snd.maxWnd, t.snd.wnd)
+		t.snd.wl1, t.snd.wl2 = seg.Seq, seg.Ack
+		t.synNow = false
+		t.sampleSYN(now)
+		t.setState(StateEstablished, "rcvd ACK")
+		t.established(now)
+		if t.shutWr {
+			t.setState(StateFinWait1, "close")
+		}
+		t.onAckAdvanced(now)
+		return true
+	}
+	if seg.Ack.Greater(t.snd.max) {
+		// ACK of something not yet sent: RFC 5961 §5.2 / RFC 9293 step 5.
+		t.ackNow = true
+		t.drop(DropBadAck)
+		return false
+	}
+	if seg.Ack.Less(t.snd.una - Seq(t.snd.maxWnd)) {
+		t.challengeAck(now)
+		t.drop(DropBadAck)
+		return false
+	}
+	t.processAck(seg, now)
+	if t.state == StateClosed {
+		return false
+	}
+	finAcked := t.snd.finSent && t.snd.una == t.snd.finSeq+1
+	switch t.state {
+	case StateFinWait1:
+		if finAcked {
+			t.setState(StateFinWait2, "our FIN acked")
+			if t.shutRd {
+				// Orphaned: the user is gone, so FIN_WAIT2 may not last
+				// forever (Linux's tcp_fin_timeout, 60 s).
+				t.tmr.close = now + t.cfg.timeWait()
+			}
+		}
+	case StateClosing:
+		if finAcked {
+			t.enterTimeWait(now, "our FIN acked")
+		}
+	case StateLastAck:
+		if finAcked {
+			t.setState(StateClosed, "our FIN acked")
+			return false
+		}
+	}
+	return true
+}
+
+// inputText is the seventh and eighth steps: data and FIN.
+func (t *TCB) inputText(seg *wire.TCPSegment, now time.Duration) {
+	payload := seg.Payload
+	seq := seg.Seq
+	fin := seg.Flags&wire.FIN != 0
+	switch t.state {
+	case StateEstablished, StateFinWait1, StateFinWait2, StateSynReceived:
+	default:
+		// CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer already sent
+		// its FIN; a retransmitted FIN is acknowledged again.
+		if fin || len(payload) > 0 {
+			t.ackNow = true
+			if t.state == StateTimeWait {
+				t.tmr.close = now + t.cfg.timeWait()
+			}
+		}
+		return
+	}
+	if len(payload) > 0 && t.shutRd {
+		// Data for a user who closed: abort, as Linux does (RFC 9293
+		// §3.10.4 leaves it to the implementation).
+		t.drop(DropAfterClose)
+		t.sendRST(t.snd.nxt, 0, false)
+		t.setState(StateClosed, "data after close")
+		return
+	}
+	if len(payload) > 0 {
+		t.receiveData(seq, payload, now)
+	}
+	if fin {
+		finSeq := seg.Seq.Add(uint32(len(seg.Payload)))
+		inWindow := finSeq.LessEq(t.rcv.nxt.Add(t.rcvFree()))
+		if inWindow && (!t.rcv.finSeen || finSeq.Less(t.rcv.finSeq)) {
+			t.rcv.finSeq, t.rcv.finSeen = finSeq, true
+		}
+		t.ackNow = true
+	}
+	t.maybeConsumeFIN(now)
+}
+
+// maybeConsumeFIN processes the peer's FIN once every byte before it has
+// arrived: RFC 9293 §3.10.7.4, eighth step.
+func (t *TCB) maybeConsumeFIN(now time.Duration) {
+	if !t.rcv.finSeen || t.finRcvd || t.rcv.nxt != t.rcv.finSeq {
+		return
+	}
+	t.rcv.nxt++
+	t.rcv.adv = t.rcv.adv.Max(t.rcv.nxt)
+	t.finRcvd = true
+	t.ackNow = true
+	switch t.state {
+	case StateSynReceived, StateEstablished:
+		t.setState(StateCloseWait, "rcvd FIN")
+	case StateFinWait1:
+		if t.snd.finSent && t.snd.una == t.snd.finSeq+1 {
+			t.enterTimeWait(now, "rcvd FIN")
+		} else {
+			t.setState(StateClosing, "rcvd FIN (simultaneous close)")
+		}
+	case StateFinWait2:
+		t.enterTimeWait(now, "rcvd FIN")
+	}
+}
+
+// receiveData places payload (starting at seq) into the receive buffer,
+// trimming what lies outside the window: RFC 9293 §3.10.7.4, seventh step.
+func (t *TCB) receiveData(seq Seq, payload []byte, now time.Duration) {
+	if seq.Less(t.rcv.nxt) {
+		cut := uint32(t.rcv.nxt.Sub(seq))
+		if cut >= uint32(len(payload)) {
+			t.ackNow = true // a pure duplicate: tell the peer where we are
+			return
+		}
+		payload = payload[cut:]
+		seq = t.rcv.nxt
+	}
+	off := uint32(seq.Sub(t.rcv.nxt))
+	room := t.rcvFree()
+	if off >= room {
+		t.ackNow = true
+		t.drop(DropOutOfWindow)
+		return
+	}
+	if uint32(len(payload)) > room-off {
+		payload = payload[:room-off]
+	}
+	t.rcv.buf.acquire(t.cfg.Buffers)
+	base := t.rcv.buf.n // ring offset of RCV.NXT
+	if off > 0 {
+		// Out of order: keep it in place in the ring and remember the range
+		// (RFC 9293 §3.10.7.4 "segments with higher beginning sequence
+		// numbers SHOULD be held"); answer at once with SACK: RFC 5681 §4.2.
+		if !t.rcv.ooo.add(seq, seq.Add(uint32(len(payload)))) {
+			t.drop(DropNoRoom)
+			t.ackNow = true
+			return
+		}
+		t.rcv.buf.copyIn(base+int(off), payload)
+		t.ackNow = true
+		return
+	}
+	t.rcv.buf.copyIn(base, payload)
+	end := seq.Add(uint32(len(payload)))
+	filled := t.rcv.ooo.n > 0
+	end = t.rcv.ooo.advance(end)
+	n := int(end.Sub(t.rcv.nxt))
+	t.rcv.buf.n += n
+	t.rcv.nxt = end
+	t.stats.BytesReceived += uint64(n)
+	if filled {
+		t.ackNow = true // a hole was (maybe) filled: RFC 5681 §4.2
+	}
+	// Delayed ACK: at least every second full-sized segment (RFC 9293
+	// §3.8.6.3), at most DelayedAck later.
+	if len(payload) >= int(t.rcv.mss)-40 || n >= int(t.rcv.mss) {
+		t.rcv.unacked++
+	}
+	if t.rcv.unacked >= 2 {
+		t.ackNow = true
+	} else {
+		t.armDelayedAck(now)
+	}
+}

@@ -1,0 +1,76 @@
+package tcp
+
+// reassembly remembers which out-of-order ranges above RCV.NXT are already in
+// the receive ring. The bytes themselves sit in the ring at their final
+// offsets, so the queue can never hold more than the window (RFC 9293
+// §3.10.7.4 seventh step), and nothing is copied twice.
+type reassembly struct {
+	n      int
+	r      [maxOOORanges]seqRange // sorted, disjoint
+	latest int                    // index of the range most recently extended
+}
+
+func (q *reassembly) reset() { q.n, q.latest = 0, 0 }
+
+// add records [lo, hi). It returns false when a new range would need a slot
+// and none is free.
+func (q *reassembly) add(lo, hi Seq) bool {
+	i := 0
+	for i < q.n && q.r[i].hi.Less(lo) {
+		i++
+	}
+	j := i
+	for j < q.n && q.r[j].lo.LessEq(hi) {
+		lo = lo.Min(q.r[j].lo)
+		hi = hi.Max(q.r[j].hi)
+		j++
+	}
+	if i == j {
+		if q.n == len(q.r) {
+			return false
+		}
+		copy(q.r[i+1:q.n+1], q.r[i:q.n])
+		q.n++
+	} else {
+		copy(q.r[i+1:], q.r[j:q.n])
+		q.n -= j - i - 1
+	}
+	q.r[i] = seqRange{lo, hi}
+	q.latest = i
+	return true
+}
+
+// advance returns the new RCV.NXT when in-order data has reached end: every
+// range that now touches it is merged and removed.
+func (q *reassembly) advance(end Seq) Seq {
+	k := 0
+	for k < q.n && q.r[k].lo.LessEq(end) {
+		end = end.Max(q.r[k].hi)
+		k++
+	}
+	if k > 0 {
+		copy(q.r[:], q.r[k:q.n])
+		q.n -= k
+		q.latest = 0
+	}
+	return end
+}
+
+// sackBlocks writes up to len(dst) SACK blocks, the most recently changed
+// range first as RFC 2018 §4 requires, and returns how many.
+func (q *reassembly) sackBlocks(dst []seqRange) int {
+	if q.n == 0 || len(dst) == 0 {
+		return 0
+	}
+	k := 0
+	latest := min(q.latest, q.n-1)
+	dst[k] = q.r[latest]
+	k++
+	for i := q.n - 1; i >= 0 && k < len(dst); i-- {
+		if i != latest {
+			dst[k] = q.r[i]
+			k++
+		}
+	}
+	return k
+}

@@ -1,0 +1,90 @@
+package tcp
+
+import "time"
+
+// DropReason says why a TCB discarded a segment.
+type DropReason uint8
+
+// The reasons a TCB discards an arriving segment.
+const (
+	DropOutOfWindow  DropReason = iota // RFC 9293 §3.10.7.4 first check: unacceptable sequence
+	DropPAWS                           // RFC 7323 §5: timestamp older than TS.Recent
+	DropBadAck                         // ACK of unsent data or far behind (RFC 5961 §5.2)
+	DropRST                            // RST that failed the RFC 5961 §3.2 checks
+	DropSYN                            // SYN in a synchronized state (RFC 5961 §4.2)
+	DropNoACK                          // segment without ACK in a synchronized state
+	DropNoRoom                         // out-of-order data with no reassembly slot left
+	DropAfterClose                     // data after the user closed the read side
+	DropInvalid                        // contradictory flags or a segment wrong for the state
+	numDropReasons
+)
+
+var dropNames = [...]string{
+	DropOutOfWindow: "out-of-window",
+	DropPAWS:        "paws",
+	DropBadAck:      "bad-ack",
+	DropRST:         "bad-rst",
+	DropSYN:         "syn-in-window",
+	DropNoACK:       "no-ack",
+	DropNoRoom:      "reassembly-full",
+	DropAfterClose:  "data-after-close",
+	DropInvalid:     "invalid",
+}
+
+// String returns the reason's short name, as traces and counters print it.
+func (r DropReason) String() string {
+	if int(r) < len(dropNames) {
+		return dropNames[r]
+	}
+	return "unknown"
+}
+
+// NumDropReasons is the number of DropReason values; Stats.Drops is indexed
+// by them.
+const NumDropReasons = int(numDropReasons)
+
+// Stats describes one connection, like Linux's tcp_info.
+type Stats struct {
+	State       State
+	Established bool // the handshake completed at some point
+	RTT         time.Duration
+	RTTVar      time.Duration
+	RTO         time.Duration
+	MSS         uint32 // send MSS
+	Cwnd        uint32 // bytes
+	Ssthresh    uint32 // bytes
+	SndWnd      uint32 // peer's window, bytes
+	RcvWnd      uint32 // our window, bytes
+
+	BytesSent     uint64 // payload bytes sent, retransmissions included
+	BytesAcked    uint64 // payload bytes the peer acknowledged
+	BytesReceived uint64 // payload bytes accepted in order
+	BytesRead     uint64 // payload bytes the user read
+	SegsOut       uint64
+	SegsIn        uint64
+	Retransmits   uint64 // segments retransmitted (RTO, fast retransmit, recovery)
+	RTOs          uint64 // retransmission timeouts
+	FastRecov     uint64 // fast recovery episodes
+	DupAcksIn     uint64
+	ChallengeAcks uint64
+	RSTsIn        uint64
+	RSTsOut       uint64
+	Drops         [NumDropReasons]uint64
+}
+
+// Stats returns a snapshot of the connection's statistics.
+func (t *TCB) Stats() Stats {
+	s := t.stats
+	s.State = t.state
+	s.RTT = t.rtt.srtt
+	s.RTTVar = t.rtt.rttvar
+	s.RTO = t.rtt.rto
+	s.MSS = t.snd.mss
+	if t.cc != nil {
+		s.Cwnd = t.cc.Cwnd()
+		s.Ssthresh = t.cc.Ssthresh()
+	}
+	s.SndWnd = t.snd.wnd
+	s.RcvWnd = t.rcvWindow()
+	return s
+}

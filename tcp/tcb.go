@@ -1,0 +1,289 @@
+package tcp
+
+import (
+	"cmp"
+	"io"
+	"math"
+	"syscall"
+	"time"
+
+	"github.com/synack-go/synack/tcp/cc"
+	"github.com/synack-go/synack/wire"
+)
+
+// Seq is a sequence number; see wire.Seq for its wrap-safe comparisons.
+type Seq = wire.Seq
+
+// NoDeadline is what Deadline returns when only a segment or a user call can
+// make the TCB do anything.
+const NoDeadline = time.Duration(math.MaxInt64)
+
+// Emitter receives the segments a TCB sends. seg and its payload are valid
+// only until Emit returns.
+type Emitter interface {
+	Emit(seg *wire.TCPSegment)
+}
+
+// Observer is told what happens inside a TCB, for tracing and counting. Its
+// methods are called synchronously from Input, Poll and the user calls.
+type Observer interface {
+	// StateChanged reports a transition of RFC 9293 §3.3.2 and its cause.
+	StateChanged(from, to State, why string)
+	// TimerFired reports a timer's expiry: "retransmit", "delayed-ack",
+	// "persist", "keepalive", "time-wait".
+	TimerFired(name string)
+	// Dropped reports a segment the TCB discarded and why.
+	Dropped(reason DropReason)
+	// CongestionChanged reports a new congestion window or threshold.
+	CongestionChanged(cwnd, ssthresh uint32)
+}
+
+// TCB is the transmission control block of one connection (RFC 9293 §3.3.1):
+// a sans-IO state machine fed with segments, user calls and the time. It does
+// no I/O, starts no goroutine, reads no clock and takes no lock.
+//
+// A TCB is not safe for concurrent use.
+type TCB struct {
+	cfg      *Config
+	obs      Observer
+	state    State
+	lport    uint16
+	rport    uint16
+	err      error // the error that ended the connection, if any
+	shutRd   bool  // the user closed the read side
+	shutWr   bool  // the user shut down the write side (FIN queued)
+	finRcvd  bool  // the peer's FIN has been consumed: reads see io.EOF
+	passive  bool  // opened from LISTEN (RST in SYN_RECV returns there)
+	closedBy string
+
+	snd sendState
+	rcv recvState
+
+	rtt rttState
+	cc  cc.Controller
+	rec recovery
+
+	tmr timers
+
+	ts     tsState
+	sackOK bool // both sides sent SACK-permitted
+
+	out    wire.TCPSegment // the segment being emitted, reused
+	rstSeq Seq
+	rstAck bool
+
+	// What the next Poll must emit beyond data.
+	ackNow   bool // an ACK is owed now
+	rstNow   bool // send a RST (abort) with sndNxt
+	synNow   bool // (re)send SYN or SYN-ACK
+	probeNow bool // send a zero-window or keepalive probe
+
+	challenge struct {
+		second time.Duration
+		count  int
+	}
+	lastActivity time.Duration // last segment received, for keepalive
+
+	stats Stats
+}
+
+// sendState is the send sequence space of RFC 9293 §3.3.1 and the send
+// buffer. Bytes in buf start at sequence bufSeq.
+type sendState struct {
+	iss     Seq
+	una     Seq    // SND.UNA
+	nxt     Seq    // SND.NXT: next sequence to send (rewound on RTO)
+	max     Seq    // highest sequence sent + 1
+	wnd     uint32 // SND.WND, scaled
+	maxWnd  uint32 // largest window the peer has offered
+	wl1     Seq    // SND.WL1
+	wl2     Seq    // SND.WL2
+	shift   uint8  // peer's window scale
+	mss     uint32 // effective send MSS
+	buf     ring
+	bufSeq  Seq // sequence of buf's first byte
+	finSent bool
+	finSeq  Seq // sequence the FIN occupies, once sent
+	lastTx  time.Duration
+}
+
+// recvState is the receive sequence space and the receive buffer. Bytes in
+// buf start at rcv.nxt - buf.n (already received, not yet read).
+type recvState struct {
+	irs      Seq
+	nxt      Seq    // RCV.NXT
+	adv      Seq    // right edge of the window we last advertised
+	shift    uint8  // our window scale
+	mss      uint32 // our advertised MSS
+	buf      ring
+	ooo      reassembly
+	unacked  int  // full segments received since the last ACK we sent
+	finSeq   Seq  // sequence of the peer's FIN once seen out of order
+	finSeen  bool // a FIN arrived (maybe beyond a hole)
+	urgSeen  bool
+	urgent   Seq // the last urgent pointer (RFC 6093: urgent data stays inline)
+	wndShrnk bool
+}
+
+// New returns a closed TCB for a connection between the given ports. cfg must
+// stay unchanged while the TCB lives.
+func New(cfg *Config, localPort, remotePort uint16) *TCB {
+	t := &TCB{cfg: cfg, lport: localPort, rport: remotePort}
+	t.snd.buf.size = clampBuf(cfg.SendBuf)
+	t.rcv.buf.size = clampBuf(cfg.RecvBuf)
+	t.rcv.mss = cfg.mss()
+	t.snd.mss = defaultMSS
+	t.rtt.init()
+	t.tmr.noDelay = cfg.NoDelay
+	t.tmr.keepIdle = cfg.KeepAliveIdle
+	t.tmr.keepIntvl = cmp.Or(cfg.KeepAliveInterval, defaultKeepIntvl)
+	t.tmr.keepCount = cmp.Or(cfg.KeepAliveCount, defaultKeepCount)
+	return t
+}
+
+// SetObserver installs o (nil for none) to hear about state changes, timers,
+// drops and congestion.
+func (t *TCB) SetObserver(o Observer) { t.obs = o }
+
+// State returns the connection's state.
+func (t *TCB) State() State { return t.state }
+
+// LocalPort and RemotePort return the connection's ports.
+func (t *TCB) LocalPort() uint16 { return t.lport }
+
+// RemotePort returns the peer's port.
+func (t *TCB) RemotePort() uint16 { return t.rport }
+
+// Err returns the error that ended the connection (syscall.ECONNRESET,
+// ECONNREFUSED, ETIMEDOUT), or nil.
+func (t *TCB) Err() error { return t.err }
+
+// Established reports whether the handshake has completed at some point.
+func (t *TCB) Established() bool { return t.state.synchronized() || (t.state == StateClosed && t.stats.Established) }
+
+// Readable reports whether Read would return without blocking: data, end of
+// stream or an error.
+func (t *TCB) Readable() bool {
+	return t.rcv.buf.n > 0 || t.finRcvd || t.err != nil || t.shutRd ||
+		(t.state == StateClosed && t.stats.Established)
+}
+
+// Writable reports whether Write would accept at least one byte or fail.
+func (t *TCB) Writable() bool {
+	if t.err != nil || t.shutWr || (t.state.synchronized() && !t.state.canSend()) {
+		return true
+	}
+	return t.state.canSend() && t.snd.buf.free() > 0
+}
+
+// Read copies received bytes into p. It returns (0, nil) when nothing is
+// available yet, io.EOF once the peer's FIN has been read past, and the
+// connection's error after a reset or timeout.
+func (t *TCB) Read(p []byte) (int, error) {
+	if t.rcv.buf.n > 0 && !t.shutRd {
+		n := t.rcv.buf.read(p)
+		t.rcv.buf.release(t.cfg.Buffers, t.rcv.ooo.n > 0)
+		t.stats.BytesRead += uint64(n)
+		t.maybeWindowUpdate()
+		return n, nil
+	}
+	switch {
+	case t.err != nil:
+		return 0, t.err
+	case t.finRcvd || t.shutRd:
+		return 0, io.EOF
+	case t.state == StateClosed && t.stats.Established:
+		return 0, io.EOF
+	}
+	return 0, nil
+}
+
+// Write copies as much of p as fits into the send buffer and returns the
+// count; (0, nil) means the buffer is full. After Shutdown or the connection's
+// end it returns syscall.EPIPE (or the connection's error).
+func (t *TCB) Write(p []byte) (int, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	if t.shutWr || (t.state != StateSynSent && t.state != StateSynReceived && !t.state.canSend()) {
+		return 0, syscall.EPIPE
+	}
+	n := t.snd.buf.write(t.cfg.Buffers, p)
+	return n, nil
+}
+
+// SetNoDelay turns Nagle's algorithm off (true) or on.
+func (t *TCB) SetNoDelay(on bool) { t.tmr.noDelay = on }
+
+// SetKeepAlive sets the keepalive idle time, probe interval and count; a zero
+// idle time turns keepalive off.
+func (t *TCB) SetKeepAlive(idle, interval time.Duration, count int, now time.Duration) {
+	t.tmr.keepIdle, t.tmr.keepIntvl, t.tmr.keepCount = idle, interval, count
+	if t.tmr.keepIntvl <= 0 {
+		t.tmr.keepIntvl = defaultKeepIntvl
+	}
+	if t.tmr.keepCount <= 0 {
+		t.tmr.keepCount = defaultKeepCount
+	}
+	t.armKeepalive(now)
+}
+
+// SetBuffers changes the send and receive buffer sizes (0 leaves one as is).
+// The receive buffer changes only before the connection is synchronized.
+func (t *TCB) SetBuffers(send, recv int) {
+	if send > 0 {
+		t.snd.buf.resize(t.cfg.Buffers, clampBuf(send))
+	}
+	if recv > 0 && !t.state.synchronized() && t.rcv.ooo.n == 0 {
+		t.rcv.buf.resize(t.cfg.Buffers, clampBuf(recv))
+	}
+}
+
+// Buffered returns the bytes waiting to be read and the bytes waiting to be
+// sent or acknowledged.
+func (t *TCB) Buffered() (recv, send int) { return t.rcv.buf.n, t.snd.buf.n }
+
+func (t *TCB) setState(to State, why string) {
+	from := t.state
+	if from == to {
+		return
+	}
+	t.state = to
+	if to.synchronized() {
+		t.stats.Established = true
+	}
+	if t.obs != nil {
+		t.obs.StateChanged(from, to, why)
+	}
+	if to == StateClosed {
+		t.teardown()
+	}
+}
+
+// teardown releases everything a closed TCB holds.
+func (t *TCB) teardown() {
+	t.tmr.reset()
+	t.rcv.ooo.reset()
+	t.snd.buf.n = 0
+	t.snd.buf.release(t.cfg.Buffers, false)
+	if t.err != nil || t.shutRd {
+		t.rcv.buf.n = 0
+	}
+	t.rcv.buf.release(t.cfg.Buffers, false)
+}
+
+// fail ends the connection with err (RFC 9293's "connection reset" or
+// "connection aborted due to user timeout").
+func (t *TCB) fail(err error, why string) {
+	if t.err == nil {
+		t.err = err
+	}
+	t.setState(StateClosed, why)
+}
+
+func (t *TCB) drop(r DropReason) {
+	t.stats.Drops[r]++
+	if t.obs != nil {
+		t.obs.Dropped(r)
+	}
+}

@@ -1,0 +1,220 @@
+package tcp
+
+import (
+	"syscall"
+	"time"
+)
+
+// rexmitKind says what the exclusive retransmission timer is doing: the
+// retransmission timer (RFC 6298) and the persist timer (RFC 9293 §3.8.6.1)
+// never run at the same time, so they share one deadline.
+type rexmitKind uint8
+
+const (
+	rexmitOff rexmitKind = iota
+	rexmitRTO
+	rexmitPersist
+)
+
+// timers holds every deadline of a TCB as plain data (zero = unarmed). The
+// event hooks below decide what each event arms; Poll fires what is due.
+type timers struct {
+	kind      rexmitKind
+	at        time.Duration // retransmission or persist deadline
+	backoffs  int           // consecutive expirations of at
+	rexStart  time.Duration // first timeout of the current episode
+	delack    time.Duration
+	keep      time.Duration
+	keepSent  int
+	close     time.Duration // TIME_WAIT expiry, or the orphaned FIN_WAIT2 limit
+	noDelay   bool
+	keepIdle  time.Duration
+	keepIntvl time.Duration
+	keepCount int
+}
+
+func (tm *timers) reset() {
+	noDelay, idle, intvl, count := tm.noDelay, tm.keepIdle, tm.keepIntvl, tm.keepCount
+	*tm = timers{noDelay: noDelay, keepIdle: idle, keepIntvl: intvl, keepCount: count}
+}
+
+// Deadline returns when Poll must next run, or NoDeadline.
+func (t *TCB) Deadline() time.Duration {
+	if t.rstNow {
+		return 0
+	}
+	if t.state == StateClosed {
+		return NoDeadline
+	}
+	if t.synNow || t.ackNow || t.probeNow {
+		return 0
+	}
+	d := NoDeadline
+	for _, at := range [...]time.Duration{t.tmr.at, t.tmr.delack, t.tmr.keep, t.tmr.close} {
+		if at != 0 && at < d {
+			d = at
+		}
+	}
+	return d
+}
+
+// onDataSent arms the retransmission timer if it is not running: RFC 6298
+// §5.1.
+func (t *TCB) onDataSent(now time.Duration) {
+	if t.tmr.kind != rexmitRTO {
+		t.tmr.kind = rexmitRTO
+		t.tmr.at = now + t.rtt.rto
+	}
+}
+
+// onAckAdvanced restarts or stops the retransmission timer: RFC 6298 §5.2
+// and §5.3.
+func (t *TCB) onAckAdvanced(now time.Duration) {
+	t.tmr.backoffs = 0
+	t.tmr.rexStart = 0
+	if t.snd.una == t.snd.max {
+		t.tmr.kind, t.tmr.at = rexmitOff, 0
+		return
+	}
+	t.rtt.rto = t.rtt.baseRTO()
+	t.tmr.kind = rexmitRTO
+	t.tmr.at = now + t.rtt.rto
+}
+
+// armPersist starts the persist timer when the peer's window is closed with
+// data waiting and nothing in flight: RFC 9293 §3.8.6.1.
+func (t *TCB) armPersist(now time.Duration) {
+	if t.tmr.kind != rexmitOff {
+		return
+	}
+	t.tmr.kind = rexmitPersist
+	d := t.rtt.baseRTO() << min(t.tmr.backoffs, 10)
+	t.tmr.at = now + min(d, maxPersistBackoff)
+}
+
+// armDelayedAck schedules an ACK no later than the delayed-ACK limit:
+// RFC 9293 §3.8.6.3.
+func (t *TCB) armDelayedAck(now time.Duration) {
+	d := t.cfg.delayedAck()
+	if d == 0 {
+		t.ackNow = true
+		return
+	}
+	if t.tmr.delack == 0 {
+		t.tmr.delack = now + d
+	}
+}
+
+// armKeepalive restarts the idle clock of RFC 9293 §3.8.4.
+func (t *TCB) armKeepalive(now time.Duration) {
+	t.tmr.keepSent = 0
+	if t.tmr.keepIdle <= 0 || !t.state.synchronized() || t.state == StateTimeWait {
+		t.tmr.keep = 0
+		return
+	}
+	t.tmr.keep = now + t.tmr.keepIdle
+}
+
+// enterTimeWait starts the 2*MSL wait: RFC 9293 §3.10.7.4, eighth step.
+func (t *TCB) enterTimeWait(now time.Duration, why string) {
+	t.setState(StateTimeWait, why)
+	t.tmr.kind, t.tmr.at, t.tmr.keep, t.tmr.delack = rexmitOff, 0, 0, 0
+	t.tmr.close = now + t.cfg.timeWait()
+}
+
+// fireTimers runs every timer that is due at now.
+func (t *TCB) fireTimers(now time.Duration) {
+	if t.tmr.close != 0 && now >= t.tmr.close {
+		t.tmr.close = 0
+		t.timerFired("time-wait")
+		t.setState(StateClosed, "timeout")
+		return
+	}
+	if t.tmr.at != 0 && now >= t.tmr.at {
+		t.tmr.at = 0
+		switch t.tmr.kind {
+		case rexmitRTO:
+			t.tmr.kind = rexmitOff
+			t.timerFired("retransmit")
+			t.onRTO(now)
+		case rexmitPersist:
+			t.tmr.kind = rexmitOff
+			t.timerFired("persist")
+			t.tmr.backoffs++
+			t.probeNow = true
+		}
+		if t.state == StateClosed {
+			return
+		}
+	}
+	if t.tmr.delack != 0 && now >= t.tmr.delack {
+		t.tmr.delack = 0
+		t.timerFired("delayed-ack")
+		t.ackNow = true
+	}
+	if t.tmr.keep != 0 && now >= t.tmr.keep {
+		t.timerFired("keepalive")
+		if t.tmr.keepSent >= t.tmr.keepCount {
+			t.fail(syscall.ETIMEDOUT, "keepalive timeout")
+			return
+		}
+		t.tmr.keepSent++
+		t.probeNow = true
+		t.tmr.keep = now + t.tmr.keepIntvl
+	}
+}
+
+// onRTO handles a retransmission timeout: RFC 6298 §5.4–5.6, RFC 5681 §3.1.
+func (t *TCB) onRTO(now time.Duration) {
+	t.stats.RTOs++
+	if t.tmr.backoffs == 0 {
+		t.tmr.rexStart = now
+	}
+	t.tmr.backoffs++
+	switch t.state {
+	case StateSynSent, StateSynReceived:
+		if t.tmr.backoffs > t.cfg.synRetries() {
+			t.fail(syscall.ETIMEDOUT, "SYN retries exhausted")
+			return
+		}
+		t.synNow = true
+	default:
+		if t.snd.una == t.snd.iss {
+			// Our SYN-ACK is still unacknowledged (we closed in SYN_RECEIVED).
+			if t.tmr.backoffs > t.cfg.synRetries() {
+				t.fail(syscall.ETIMEDOUT, "SYN retries exhausted")
+				return
+			}
+			t.synNow = true
+			t.snd.nxt = t.snd.iss + 1
+			break
+		}
+		if now-t.tmr.rexStart >= t.cfg.dataRetryTimeout() {
+			t.fail(syscall.ETIMEDOUT, "retransmissions exhausted")
+			return
+		}
+		if t.cc != nil {
+			t.cc.OnRTO(t.inflight(), now)
+			t.congestionChanged()
+		}
+		t.rec.active = false
+		t.rec.dupAcks = 0
+		t.rec.recover = t.snd.max // RFC 6582 §3.2 step 4 after a timeout
+		t.snd.nxt = t.snd.una      // go back N
+	}
+	t.rtt.backoff()
+	t.tmr.kind = rexmitRTO
+	t.tmr.at = now + t.rtt.rto
+}
+
+func (t *TCB) timerFired(name string) {
+	if t.obs != nil {
+		t.obs.TimerFired(name)
+	}
+}
+
+func (t *TCB) congestionChanged() {
+	if t.obs != nil && t.cc != nil {
+		t.obs.CongestionChanged(t.cc.Cwnd(), t.cc.Ssthresh())
+	}
+}
