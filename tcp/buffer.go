@@ -48,9 +48,9 @@ func (p *BufferPool) put(b *[]byte) {
 type ring struct {
 	box  *[]byte // the pooled array behind buf
 	buf  []byte  // nil while empty and released
-	size int    // capacity in bytes
-	head int    // index of the first byte
-	n    int    // contiguous bytes stored from head
+	size int     // capacity in bytes
+	head int     // index of the first byte
+	n    int     // contiguous bytes stored from head
 }
 
 func (r *ring) free() int { return r.size - r.n }

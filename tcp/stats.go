@@ -7,15 +7,15 @@ type DropReason uint8
 
 // The reasons a TCB discards an arriving segment.
 const (
-	DropOutOfWindow  DropReason = iota // RFC 9293 §3.10.7.4 first check: unacceptable sequence
-	DropPAWS                           // RFC 7323 §5: timestamp older than TS.Recent
-	DropBadAck                         // ACK of unsent data or far behind (RFC 5961 §5.2)
-	DropRST                            // RST that failed the RFC 5961 §3.2 checks
-	DropSYN                            // SYN in a synchronized state (RFC 5961 §4.2)
-	DropNoACK                          // segment without ACK in a synchronized state
-	DropNoRoom                         // out-of-order data with no reassembly slot left
-	DropAfterClose                     // data after the user closed the read side
-	DropInvalid                        // contradictory flags or a segment wrong for the state
+	DropOutOfWindow DropReason = iota // RFC 9293 §3.10.7.4 first check: unacceptable sequence
+	DropPAWS                          // RFC 7323 §5: timestamp older than TS.Recent
+	DropBadAck                        // ACK of unsent data or far behind (RFC 5961 §5.2)
+	DropRST                           // RST that failed the RFC 5961 §3.2 checks
+	DropSYN                           // SYN in a synchronized state (RFC 5961 §4.2)
+	DropNoACK                         // segment without ACK in a synchronized state
+	DropNoRoom                        // out-of-order data with no reassembly slot left
+	DropAfterClose                    // data after the user closed the read side
+	DropInvalid                       // contradictory flags or a segment wrong for the state
 	numDropReasons
 )
 

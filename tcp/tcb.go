@@ -159,7 +159,9 @@ func (t *TCB) RemotePort() uint16 { return t.rport }
 func (t *TCB) Err() error { return t.err }
 
 // Established reports whether the handshake has completed at some point.
-func (t *TCB) Established() bool { return t.state.synchronized() || (t.state == StateClosed && t.stats.Established) }
+func (t *TCB) Established() bool {
+	return t.state.synchronized() || (t.state == StateClosed && t.stats.Established)
+}
 
 // Readable reports whether Read would return without blocking: data, end of
 // stream or an error.

@@ -200,7 +200,7 @@ func (t *TCB) onRTO(now time.Duration) {
 		t.rec.active = false
 		t.rec.dupAcks = 0
 		t.rec.recover = t.snd.max // RFC 6582 §3.2 step 4 after a timeout
-		t.snd.nxt = t.snd.una      // go back N
+		t.snd.nxt = t.snd.una     // go back N
 	}
 	t.rtt.backoff()
 	t.tmr.kind = rexmitRTO
