@@ -1,0 +1,110 @@
+package pipe
+
+import (
+	"net"
+	"sync"
+)
+
+// queue is one end's receive ring: a fixed number of packet buffers, filled
+// by copy on write and emptied by copy on read, so that once every slot has
+// been used the pipe allocates nothing.
+type queue struct {
+	mu       sync.Mutex
+	nonEmpty sync.Cond // signalled when packets arrive or the pipe closes
+
+	slots  [][]byte // packet i is slots[(head+i)%len(slots)]; allocated on first use
+	head   int
+	n      int
+	closed bool
+
+	queued, full, read uint64
+}
+
+// newQueue returns an empty queue of n packets.
+func newQueue(n int) *queue {
+	q := &queue{slots: make([][]byte, n)}
+	q.nonEmpty.L = &q.mu
+	return q
+}
+
+// push copies pkts into the queue, dropping those that find it full. After
+// close it drops them all, uncounted.
+func (q *queue) push(pkts [][]byte) {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	added := false
+	for _, p := range pkts {
+		if q.n == len(q.slots) {
+			q.full++
+			continue
+		}
+		i := q.head + q.n
+		if i >= len(q.slots) {
+			i -= len(q.slots)
+		}
+		s := q.slots[i]
+		if cap(s) < len(p) {
+			// Slots only grow, to the largest packet seen, so the ring
+			// settles after one lap.
+			s = make([]byte, max(len(p), 2048))
+		}
+		s = s[:len(p)]
+		copy(s, p)
+		q.slots[i] = s
+		q.n++
+		q.queued++
+		added = true
+	}
+	q.mu.Unlock()
+	if added {
+		q.nonEmpty.Broadcast()
+	}
+}
+
+// pop waits for packets and copies as many as fit into bufs.
+func (q *queue) pop(bufs [][]byte, sizes []int) (int, error) {
+	want := min(len(bufs), len(sizes))
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.n == 0 && !q.closed && want > 0 {
+		q.nonEmpty.Wait()
+	}
+	if q.closed {
+		return 0, net.ErrClosed
+	}
+	n := min(want, q.n)
+	for i := range n {
+		sizes[i] = copy(bufs[i], q.slots[q.head])
+		q.head++
+		if q.head == len(q.slots) {
+			q.head = 0
+		}
+	}
+	q.n -= n
+	if q.n == 0 {
+		// Start over at the slots just used: they are allocated and
+		// still in cache, and a queue that keeps up touches only these.
+		q.head = 0
+	}
+	q.read += uint64(n)
+	return n, nil
+}
+
+// close wakes every waiting reader and makes the queue refuse packets.
+func (q *queue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.n = 0
+	q.mu.Unlock()
+	q.nonEmpty.Broadcast()
+}
+
+// counts returns the queue's counters.
+func (q *queue) counts() (queued, full, read uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.queued, q.full, q.read
+}
