@@ -45,6 +45,22 @@ func (t *TCB) Close(now time.Duration) {
 	}
 }
 
+// CloseRead shuts down the receiving direction only (like shutdown(2) with
+// SHUT_RD): reads return io.EOF, and data that arrives is acknowledged and
+// discarded, so the peer is never stalled by a window nobody reads.
+func (t *TCB) CloseRead() {
+	t.rdShut = true
+	t.discardReceived()
+}
+
+func (t *TCB) discardReceived() {
+	if t.rcv.buf.n > 0 {
+		t.rcv.buf.discard(t.rcv.buf.n)
+		t.rcv.buf.release(t.cfg.Buffers, t.rcv.ooo.n > 0)
+		t.ackNow = true // the window opened
+	}
+}
+
 // Abort resets the connection (RFC 9293 §3.10.5): a RST goes out if the
 // connection is synchronized or a SYN was sent, and the TCB is closed.
 func (t *TCB) Abort() {

@@ -363,6 +363,9 @@ func (t *TCB) receiveData(seq Seq, payload []byte, now time.Duration) {
 	t.rcv.buf.n += n
 	t.rcv.nxt = end
 	t.stats.BytesReceived += uint64(n)
+	if t.rdShut {
+		t.discardReceived()
+	}
 	if filled {
 		t.ackNow = true // a hole was (maybe) filled: RFC 5681 §4.2
 	}

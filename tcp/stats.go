@@ -88,3 +88,7 @@ func (t *TCB) Stats() Stats {
 	s.RcvWnd = t.rcvWindow()
 	return s
 }
+
+// Retransmits returns the number of segments retransmitted so far; cheaper
+// than Stats for a runtime that sums it across connections.
+func (t *TCB) Retransmits() uint64 { return t.stats.Retransmits }

@@ -52,6 +52,7 @@ type TCB struct {
 	err      error // the error that ended the connection, if any
 	shutRd   bool  // the user closed the read side
 	shutWr   bool  // the user shut down the write side (FIN queued)
+	rdShut   bool  // CloseRead: reads see io.EOF, arriving data is discarded
 	finRcvd  bool  // the peer's FIN has been consumed: reads see io.EOF
 	passive  bool  // opened from LISTEN (RST in SYN_RECV returns there)
 	closedBy string
@@ -83,6 +84,7 @@ type TCB struct {
 		count  int
 	}
 	lastActivity time.Duration // last segment received, for keepalive
+	ccReported   [2]uint32     // cwnd and ssthresh last told to the observer
 
 	stats Stats
 }
@@ -166,7 +168,7 @@ func (t *TCB) Established() bool {
 // Readable reports whether Read would return without blocking: data, end of
 // stream or an error.
 func (t *TCB) Readable() bool {
-	return t.rcv.buf.n > 0 || t.finRcvd || t.err != nil || t.shutRd ||
+	return t.rcv.buf.n > 0 || t.finRcvd || t.err != nil || t.shutRd || t.rdShut ||
 		(t.state == StateClosed && t.stats.Established)
 }
 
@@ -182,7 +184,7 @@ func (t *TCB) Writable() bool {
 // available yet, io.EOF once the peer's FIN has been read past, and the
 // connection's error after a reset or timeout.
 func (t *TCB) Read(p []byte) (int, error) {
-	if t.rcv.buf.n > 0 && !t.shutRd {
+	if t.rcv.buf.n > 0 && !t.shutRd && !t.rdShut {
 		n := t.rcv.buf.read(p)
 		t.rcv.buf.release(t.cfg.Buffers, t.rcv.ooo.n > 0)
 		t.stats.BytesRead += uint64(n)
@@ -192,7 +194,7 @@ func (t *TCB) Read(p []byte) (int, error) {
 	switch {
 	case t.err != nil:
 		return 0, t.err
-	case t.finRcvd || t.shutRd:
+	case t.finRcvd || t.shutRd || t.rdShut:
 		return 0, io.EOF
 	case t.state == StateClosed && t.stats.Established:
 		return 0, io.EOF

@@ -213,8 +213,18 @@ func (t *TCB) timerFired(name string) {
 	}
 }
 
+// congestionChanged reports the congestion window when it has moved by a
+// segment or more since the last report, or ssthresh changed: traces show
+// the shape of cwnd without a line per ACK.
 func (t *TCB) congestionChanged() {
-	if t.obs != nil && t.cc != nil {
-		t.obs.CongestionChanged(t.cc.Cwnd(), t.cc.Ssthresh())
+	if t.obs == nil || t.cc == nil {
+		return
 	}
+	cwnd, ss := t.cc.Cwnd(), t.cc.Ssthresh()
+	d := int64(cwnd) - int64(t.ccReported[0])
+	if ss == t.ccReported[1] && d < int64(t.snd.mss) && -d < int64(t.snd.mss) {
+		return
+	}
+	t.ccReported = [2]uint32{cwnd, ss}
+	t.obs.CongestionChanged(cwnd, ss)
 }
