@@ -1,0 +1,151 @@
+package synack
+
+import (
+	"sync"
+	"time"
+
+	"github.com/synack-go/synack/tcp"
+)
+
+// timerQueue is the stack's one timer: a min-heap of connections keyed on
+// their TCB's Deadline, served by one goroutine with one time.Timer. A
+// deadline that moves later is not updated in the heap: the entry fires
+// early, the TCB has nothing due, and the connection is rescheduled. That
+// keeps the per-ACK cost (the RTO moves on every ACK) at one comparison.
+type timerQueue struct {
+	s    *Stack
+	mu   sync.Mutex
+	heap []*Conn
+	wake chan struct{}
+	next time.Duration // what the goroutine sleeps until
+}
+
+func (q *timerQueue) init(s *Stack) {
+	q.s = s
+	q.wake = make(chan struct{}, 1)
+	q.next = tcp.NoDeadline
+}
+
+// schedule makes sure c is polled no later than at.
+func (q *timerQueue) schedule(c *Conn, at time.Duration) {
+	if at == tcp.NoDeadline {
+		return
+	}
+	q.mu.Lock()
+	switch {
+	case c.timerIdx < 0:
+		c.timerAt = at
+		c.timerIdx = len(q.heap)
+		q.heap = append(q.heap, c)
+		q.up(c.timerIdx)
+	case at < c.timerAt:
+		c.timerAt = at
+		q.up(c.timerIdx)
+	default:
+		q.mu.Unlock()
+		return
+	}
+	early := at < q.next
+	q.mu.Unlock()
+	if early {
+		signal(q.wake)
+	}
+}
+
+// remove takes c out of the queue.
+func (q *timerQueue) remove(c *Conn) {
+	q.mu.Lock()
+	if i := c.timerIdx; i >= 0 {
+		last := len(q.heap) - 1
+		q.swap(i, last)
+		q.heap[last] = nil
+		q.heap = q.heap[:last]
+		c.timerIdx = -1
+		if i < last {
+			q.down(i)
+			q.up(i)
+		}
+	}
+	q.mu.Unlock()
+}
+
+// run is the timer goroutine.
+func (q *timerQueue) run() {
+	defer q.s.wg.Done()
+	t := time.NewTimer(time.Hour)
+	tx := newTxBatch(q.s)
+	for {
+		q.mu.Lock()
+		now := q.s.now()
+		var due *Conn
+		if len(q.heap) > 0 && q.heap[0].timerAt <= now {
+			due = q.heap[0]
+			q.swap(0, len(q.heap)-1)
+			q.heap[len(q.heap)-1] = nil
+			q.heap = q.heap[:len(q.heap)-1]
+			due.timerIdx = -1
+			q.down(0)
+		}
+		q.next = tcp.NoDeadline
+		if due == nil && len(q.heap) > 0 {
+			q.next = q.heap[0].timerAt
+		}
+		q.mu.Unlock()
+		if due != nil {
+			due.onTimer(tx)
+			tx.flush()
+			continue
+		}
+		var wait <-chan time.Time
+		if q.next != tcp.NoDeadline {
+			t.Reset(q.next - now)
+			wait = t.C
+		}
+		select {
+		case <-wait:
+		case <-q.wake:
+			t.Stop()
+		case <-q.s.done:
+			t.Stop()
+			return
+		}
+	}
+}
+
+func (q *timerQueue) less(i, j int) bool { return q.heap[i].timerAt < q.heap[j].timerAt }
+
+func (q *timerQueue) swap(i, j int) {
+	q.heap[i], q.heap[j] = q.heap[j], q.heap[i]
+	q.heap[i].timerIdx = i
+	q.heap[j].timerIdx = j
+}
+
+func (q *timerQueue) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.less(i, p) {
+			return
+		}
+		q.swap(i, p)
+		i = p
+	}
+}
+
+func (q *timerQueue) down(i int) {
+	n := len(q.heap)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && q.less(r, l) {
+			m = r
+		}
+		if !q.less(m, i) {
+			return
+		}
+		q.swap(i, m)
+		i = m
+	}
+}
