@@ -46,6 +46,12 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 		newWnd == t.snd.wnd && t.snd.una != t.snd.max {
 		t.onDupAck(now)
 	}
+	if !t.rec.active && seg.Options.NumSACK > 0 && t.lostBySACK() && !t.snd.una.Less(t.rec.recover) {
+		// RFC 6675 §5: the SACK scoreboard alone says SND.UNA is lost. This
+		// catches losses whose news rides on data segments (a transfer in
+		// both directions), which never count as duplicate ACKs.
+		t.enterRecovery(now)
+	}
 	// Window update: RFC 9293 §3.10.7.4, with SND.WL1/SND.WL2.
 	if t.snd.wl1.Less(seg.Seq) || (t.snd.wl1 == seg.Seq && t.snd.wl2.LessEq(ack)) {
 		t.snd.wnd = newWnd
@@ -105,6 +111,12 @@ func (t *TCB) onDupAck(now time.Duration) {
 		// that an earlier recovery or timeout already handled.
 		return
 	}
+	t.enterRecovery(now)
+}
+
+// enterRecovery starts fast retransmit and fast recovery: RFC 5681 §3.2
+// step 2, RFC 6582 §3.2, RFC 6675 §5.
+func (t *TCB) enterRecovery(now time.Duration) {
 	t.rec.active = true
 	t.rec.recover = t.snd.max
 	t.rec.rexmitNxt = t.snd.una
