@@ -31,11 +31,13 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 			t.congestionChanged()
 		case t.rec.active:
 			// Partial ACK: retransmit the next hole at once (RFC 6582 §3.2
-			// step 3, and RFC 6675's NextSeg finds it when SACK is on).
+			// step 3) unless SACK recovery has already resent it.
+			if !t.sackOK || !t.rec.rexmitNxt.Greater(t.snd.una) {
+				t.rec.forceHead = true
+			}
 			if t.rec.rexmitNxt.Less(t.snd.una) {
 				t.rec.rexmitNxt = t.snd.una
 			}
-			t.rec.forceHead = true
 		default:
 			t.rec.dupAcks = 0
 			t.cc.OnAck(acked, inflight, t.rtt.srtt, now)
@@ -45,6 +47,14 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 	} else if ack == t.snd.una && len(seg.Payload) == 0 && seg.Flags&(wire.SYN|wire.FIN) == 0 &&
 		newWnd == t.snd.wnd && t.snd.una != t.snd.max {
 		t.onDupAck(now)
+	}
+	if t.rec.active && ack == t.snd.una && t.rec.headSentAt != 0 && t.rtt.hasRTT &&
+		now-t.rec.headSentAt > t.rtt.srtt+t.rtt.srtt/4+2*time.Millisecond {
+		// The retransmission at SND.UNA should have been acknowledged a
+		// quarter RTT ago while later data keeps being acknowledged: it was
+		// lost too. Resend it now rather than wait for the RTO (the
+		// time-based rule of RACK, RFC 8985 §6.2, for the first hole only).
+		t.rec.forceHead = true
 	}
 	if !t.rec.active && seg.Options.NumSACK > 0 && t.lostBySACK() && !t.snd.una.Less(t.rec.recover) {
 		// RFC 6675 §5: the SACK scoreboard alone says SND.UNA is lost. This

@@ -144,10 +144,8 @@ func (t *TCB) sendData(now time.Duration, out Emitter) {
 		budget := t.sendBudget()
 		n := min(avail, t.snd.mss, usable, budget)
 		if n == 0 {
-			if t.snd.wnd == 0 || usable == 0 {
-				if t.snd.una == t.snd.nxt {
-					t.armPersist(now)
-				}
+			if usable == 0 && (t.snd.una == t.snd.nxt || t.snd.wnd == 0) {
+				t.armPersist(now) // no-op while the RTO timer runs
 			}
 			break
 		}
@@ -211,6 +209,9 @@ func (t *TCB) sendSegment(now time.Duration, out Emitter, seq Seq, n uint32, end
 	retrans := seq.Less(t.snd.max)
 	if retrans {
 		t.stats.Retransmits++
+		if seq == t.snd.una {
+			t.rec.headSentAt = now
+		}
 		if t.rtt.timing && t.rtt.timeSeq.Greater(seq) {
 			t.rtt.timing = false // Karn: the timed segment was resent
 		}

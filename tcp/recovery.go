@@ -1,16 +1,21 @@
 package tcp
 
-import "github.com/synack-go/synack/wire"
+import (
+	"time"
+
+	"github.com/synack-go/synack/wire"
+)
 
 // recovery is the loss-recovery state: NewReno's (RFC 6582) and, when both
 // sides allow SACK, a scoreboard (RFC 6675) that tells which holes to resend.
 type recovery struct {
-	active    bool
-	recover   Seq // SND.MAX when recovery began: RFC 6582 "recover"
-	dupAcks   int
-	rexmitNxt Seq  // holes below this were retransmitted in this episode
-	forceHead bool // retransmit the segment at SND.UNA now
-	sb        scoreboard
+	active     bool
+	recover    Seq // SND.MAX when recovery began: RFC 6582 "recover"
+	dupAcks    int
+	rexmitNxt  Seq           // holes below this were retransmitted in this episode
+	forceHead  bool          // retransmit the segment at SND.UNA now
+	headSentAt time.Duration // when the segment at SND.UNA was last resent
+	sb         scoreboard
 }
 
 // scoreboard holds the SACKed ranges above SND.UNA: RFC 6675 §3.

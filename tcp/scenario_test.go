@@ -461,3 +461,45 @@ func TestKeepalive(t *testing.T) {
 		t.Fatalf("err %v, want ETIMEDOUT", s.tcb[0].Err())
 	}
 }
+
+// A window that closes while data is in flight and whose update is lost
+// must not stall the connection: the retransmission timer probes the closed
+// window instead of waiting with ever longer backoff.
+func TestRTOWithClosedWindow(t *testing.T) {
+	s := newSim(t, testConfig())
+	s.connect()
+	a := s.tcb[0]
+	var out collector
+	a.Write(make([]byte, 3*1448))
+	a.Poll(s.now, &out)
+	if len(out.segs) != 3 {
+		t.Fatalf("sent %d segments", len(out.segs))
+	}
+	// B acknowledges the first segment with a closed window; the rest
+	// stays in flight, and B's later window update is lost.
+	ack := wire.TCPSegment{SrcPort: 80, DstPort: 40000, Seq: a.rcv.nxt, Ack: out.segs[1].Seq, Flags: wire.ACK, Window: 0,
+		Options: wire.TCPOptions{HasTS: true, TSVal: a.ts.recent + 1, TSEcr: out.segs[0].Options.TSVal}}
+	a.Input(&ack, s.now)
+	out.segs = nil
+	a.Poll(s.now, &out)
+	deadline := a.Deadline()
+	a.Poll(deadline, &out)
+	probes := 0
+	for _, seg := range out.segs {
+		if seg.Seq == a.snd.una-1 && len(seg.Payload) == 0 {
+			probes++
+		}
+	}
+	if probes != 1 {
+		t.Fatalf("RTO with a closed window sent %d probes: %v", probes, out.segs)
+	}
+	// The probe's answer opens the window; the data goes out.
+	ack.Window = 100
+	ack.Options.TSVal++
+	out.segs = nil
+	a.Input(&ack, deadline+time.Millisecond)
+	a.Poll(deadline+time.Millisecond, &out)
+	if len(out.segs) == 0 || len(out.segs[0].Payload) != 1448 || out.segs[0].Seq != a.snd.una {
+		t.Fatalf("after the window opened: %v", out.segs)
+	}
+}

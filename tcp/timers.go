@@ -201,6 +201,12 @@ func (t *TCB) onRTO(now time.Duration) {
 		t.rec.dupAcks = 0
 		t.rec.recover = t.snd.max // RFC 6582 §3.2 step 4 after a timeout
 		t.snd.nxt = t.snd.una     // go back N
+		if t.snd.wnd == 0 {
+			// The peer's window is closed, so nothing can be resent: probe
+			// it instead (RFC 9293 §3.8.6.1), or a lost window update would
+			// leave both sides waiting for each other.
+			t.probeNow = true
+		}
 	}
 	t.rtt.backoff()
 	t.tmr.kind = rexmitRTO
