@@ -132,3 +132,26 @@ func TestReassemblyAndSACK(t *testing.T) {
 		t.Fatalf("reassembly holds %v beyond a %d-byte buffer", b.rcv.ooo.r[:b.rcv.ooo.n], b.rcv.buf.size)
 	}
 }
+
+// A data segment that carries SACK blocks still fits the MSS: the blocks
+// take room from the payload (RFC 2018 §3), never push the packet past the
+// MTU.
+func TestSACKBlocksFitMSS(t *testing.T) {
+	s := newSim(t, testConfig())
+	s.connect()
+	a := s.tcb[0]
+	// Give A out-of-order data, so its segments carry SACK blocks.
+	for i := 1; i <= 3; i++ {
+		a.Input(&wire.TCPSegment{SrcPort: 80, DstPort: 40000, Seq: a.rcv.nxt.Add(uint32(i * 200)), Ack: a.snd.nxt,
+			Flags: wire.ACK, Window: 1000, Payload: make([]byte, 100)}, s.now)
+	}
+	var out collector
+	a.Write(make([]byte, 10000))
+	a.Poll(s.now, &out)
+	for _, seg := range out.segs {
+		if seg.Len() > int(a.rcv.mss)+20 {
+			t.Fatalf("segment of %d bytes (payload %d, %d SACK blocks) exceeds MSS %d + 20",
+				seg.Len(), len(seg.Payload), seg.Options.NumSACK, a.rcv.mss)
+		}
+	}
+}

@@ -109,7 +109,7 @@ func (t *TCB) sendData(now time.Duration, out Emitter) {
 	end := t.snd.bufSeq.Add(uint32(t.snd.buf.n))
 	if t.rec.forceHead {
 		t.rec.forceHead = false
-		n := min(uint32(end.Sub(t.snd.una)), t.snd.mss)
+		n := min(uint32(end.Sub(t.snd.una)), t.segSize())
 		if n > 0 {
 			t.sendSegment(now, out, t.snd.una, n, end)
 			if t.rec.rexmitNxt.Less(t.snd.una.Add(n)) {
@@ -142,21 +142,22 @@ func (t *TCB) sendData(now time.Duration, out Emitter) {
 			usable = uint32(wndEdge.Sub(t.snd.nxt))
 		}
 		budget := t.sendBudget()
-		n := min(avail, t.snd.mss, usable, budget)
+		seg := t.segSize()
+		n := min(avail, seg, usable, budget)
 		if n == 0 {
 			if usable == 0 && (t.snd.una == t.snd.nxt || t.snd.wnd == 0) {
 				t.armPersist(now) // no-op while the RTO timer runs
 			}
 			break
 		}
-		if n < t.snd.mss && n < avail {
+		if n < seg && n < avail {
 			// Window-limited short segment: silly-window avoidance waits
 			// unless nothing is in flight or it is half the largest window.
 			if t.snd.una != t.snd.nxt && n < t.snd.maxWnd/2 {
 				break
 			}
 		}
-		if n < t.snd.mss && n == avail && !t.tmr.noDelay && t.snd.una != t.snd.nxt &&
+		if n < seg && n == avail && !t.tmr.noDelay && t.snd.una != t.snd.nxt &&
 			!(t.shutWr) && t.snd.nxt.GreaterEq(t.snd.max) {
 			break // Nagle: hold a short segment while data is in flight
 		}
@@ -173,6 +174,26 @@ func (t *TCB) canSendFIN() bool {
 	return t.snd.una == t.snd.nxt || t.sendBudget() > 0
 }
 
+// segSize is the payload that fits in one segment now: the send MSS less
+// the SACK blocks this segment will carry (RFC 2018 §3: they share the 40
+// bytes of options with the timestamps). Without this, a segment that
+// carries SACK blocks would exceed the path MTU.
+func (t *TCB) segSize() uint32 {
+	if !t.sackOK || t.rcv.ooo.n == 0 {
+		return t.snd.mss
+	}
+	k := uint32(min(t.rcv.ooo.n, t.maxSACKBlocks()))
+	return t.snd.mss - (4 + 8*k) // NOP, NOP, kind, length, k blocks
+}
+
+// maxSACKBlocks is how many SACK blocks fit beside the other options.
+func (t *TCB) maxSACKBlocks() int {
+	if t.ts.ok {
+		return 3
+	}
+	return 4
+}
+
 // sendHoles retransmits unSACKed holes below the highest SACKed byte while
 // the pipe allows: RFC 6675 §5 NextSeg rule (1).
 func (t *TCB) sendHoles(now time.Duration, out Emitter, end Seq) {
@@ -186,7 +207,7 @@ func (t *TCB) sendHoles(now time.Duration, out Emitter, end Seq) {
 		if !lo.Less(hi) {
 			return
 		}
-		n := min(uint32(hi.Sub(lo)), t.snd.mss)
+		n := min(uint32(hi.Sub(lo)), t.segSize())
 		t.sendSegment(now, out, lo, n, end)
 		t.rec.rexmitNxt = lo.Add(n)
 	}
@@ -302,11 +323,7 @@ func (t *TCB) emit(out Emitter, now time.Duration, flags wire.TCPFlags, seq Seq,
 	}
 	if t.sackOK && t.rcv.ooo.n > 0 {
 		var blocks [4]seqRange
-		max := 4
-		if t.ts.ok {
-			max = 3 // 40 bytes of options: RFC 2018 §3
-		}
-		k := t.rcv.ooo.sackBlocks(blocks[:max])
+		k := t.rcv.ooo.sackBlocks(blocks[:t.maxSACKBlocks()])
 		for i := 0; i < k; i++ {
 			s.Options.SACK[i] = wire.SACKBlock{Left: blocks[i].lo, Right: blocks[i].hi}
 		}
