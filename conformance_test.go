@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +48,7 @@ func TestImpairedBulk(t *testing.T) {
 	if testing.Short() {
 		size = 4 << 20
 	}
+	goroutines := runtime.NumGoroutine()
 	client, server := pair(t, pipe.Config{Loss: 0.05, Reorder: 0.05, Duplicate: 0.01, Corrupt: 0.01, Delay: 2 * time.Millisecond, Seed: 1})
 	c, s := connected(t, client, server, "10.0.0.2:80")
 	start := time.Now()
@@ -103,4 +105,10 @@ func TestImpairedBulk(t *testing.T) {
 		a, b := c.Stats().State.String(), s.Stats().State.String()
 		return (a == "TIME_WAIT" || a == "CLOSED") && (b == "TIME_WAIT" || b == "CLOSED")
 	})
+	if r := client.Stats().RSTsOut + server.Stats().RSTsOut; r != 0 {
+		t.Errorf("%d RSTs sent: the close was not a clean exchange of FINs", r)
+	}
+	client.Close()
+	server.Close()
+	waitFor(t, func() bool { return runtime.NumGoroutine() <= goroutines })
 }
