@@ -28,8 +28,10 @@ func runDemo(args []string, w io.Writer) error {
 		return err
 	}
 	text := trace.NewText(w, trace.TextOptions{Stack: true})
+	var rec trace.Recorder // for the ladder diagram at the end
 	tracer := trace.Func(func(e *trace.Event) {
-		if e.Kind == trace.SegmentIn {
+		rec.Trace(e)
+		if e.Kind == trace.SegmentIn || e.Kind == trace.Congestion {
 			return // each segment is printed once, when it is sent
 		}
 		text.Trace(e)
@@ -95,8 +97,11 @@ func runDemo(args []string, w io.Writer) error {
 	}
 	time.Sleep(20 * *delay) // let the last ACK arrive and be traced
 	st := c.Stats()
-	fmt.Fprintf(w, "# client ends in %v; sent %d segments, received %d\n", st.State, st.SegsOut, st.SegsIn)
-	fmt.Fprintln(w, "# both stacks close; the client's TIME_WAIT ends with them")
+	fmt.Fprintf(w, "# client ends in %v; sent %d segments, received %d\n\n", st.State, st.SegsOut, st.SegsIn)
+	if err := trace.WriteLadder(w, rec.Events(), trace.LadderOptions{}); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\n# both stacks close; the client's TIME_WAIT ends with them")
 	return nil
 }
 
