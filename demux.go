@@ -8,100 +8,118 @@ import (
 	"github.com/synack-go/synack/wire"
 )
 
-// readLoop is the stack's link goroutine: it reads batches of packets and
-// runs each to completion, then writes what they produced in one batch.
+// readLoop is the stack's link goroutine: it reads batches of packets into
+// buffers it reuses, runs each packet to completion, then writes what they
+// produced in one batch.
 func (s *Stack) readLoop() {
 	defer s.wg.Done()
-	n := max(s.ep.BatchSize(), 1)
-	bufs := make([][]byte, n)
+	bufs := make([][]byte, s.batch)
 	for i := range bufs {
 		bufs[i] = make([]byte, s.mtu)
 	}
-	sizes := make([]int, n)
+	sizes := make([]int, s.batch)
 	tx := newTxBatch(s)
 	var seg wire.TCPSegment
+	var ev trace.Event
 	for {
-		k, err := s.ep.ReadBatch(bufs, sizes)
+		n, err := s.ep.ReadBatch(bufs, sizes)
 		if err != nil {
-			return
+			return // the link is closed: Stack.Close
 		}
-		for i := 0; i < k; i++ {
-			s.deliver(bufs[i][:sizes[i]], &seg, tx)
+		for i := range n {
+			s.deliver(bufs[i][:sizes[i]], &seg, &ev, tx)
 		}
 		tx.flush()
 	}
 }
 
-// deliver parses one packet and hands it to its connection, its listener,
-// or answers it with a RST (RFC 9293 §3.10.7.1). Every discard is counted.
-func (s *Stack) deliver(pkt []byte, seg *wire.TCPSegment, tx *txBatch) {
-	s.ctr.packetsIn.Add(1)
+// deliver parses one packet and hands its segment to its connection, to
+// its listener, or answers it with a RST (RFC 9293 §3.10.7.1). Every
+// discard is counted.
+func (s *Stack) deliver(pkt []byte, seg *wire.TCPSegment, ev *trace.Event, tx *txBatch) {
+	c := &s.ctr
+	c.packetsIn.Add(1)
 	var ip wire.IPPacket
 	if err := wire.ParseIP(pkt, &ip); err != nil {
+		why := "malformed-ip"
 		switch err {
 		case wire.ErrFragment:
-			s.ctr.fragment.Add(1)
+			c.fragment.Add(1)
+			why = "fragment"
 		case wire.ErrChecksum:
-			s.ctr.checksum.Add(1)
+			c.checksum.Add(1)
+			why = "bad-ip-checksum"
 		default:
-			s.ctr.malformed.Add(1)
+			c.malformed.Add(1)
 		}
-		s.traceDrop(netip.AddrPort{}, netip.AddrPort{}, err.Error())
+		s.traceDrop(netip.AddrPort{}, netip.AddrPort{}, why)
 		return
 	}
 	if !s.isLocal(ip.Dst) {
-		s.ctr.notForUs.Add(1)
+		c.notForUs.Add(1)
+		s.traceDrop(netip.AddrPortFrom(ip.Dst, 0), netip.AddrPortFrom(ip.Src, 0), "not-for-us")
 		return
 	}
 	if ip.Protocol != wire.ProtoTCP {
-		s.ctr.proto.Add(1)
+		c.protocol.Add(1) // ICMP comes later
+		s.traceDrop(netip.AddrPortFrom(ip.Dst, 0), netip.AddrPortFrom(ip.Src, 0), "protocol")
 		return
 	}
 	b := wire.TCP(ip.Payload)
+	// The checksum first: a corrupted header should count as corrupted,
+	// not as malformed.
+	if !b.VerifyChecksum(ip.Src, ip.Dst) {
+		c.checksum.Add(1)
+		s.traceDrop(netip.AddrPortFrom(ip.Dst, 0), netip.AddrPortFrom(ip.Src, 0), "bad-checksum")
+		return
+	}
 	if err := seg.Parse(b); err != nil {
-		s.ctr.malformed.Add(1)
+		c.malformed.Add(1)
 		s.traceDrop(netip.AddrPortFrom(ip.Dst, 0), netip.AddrPortFrom(ip.Src, 0), "malformed")
 		return
 	}
-	key := flowKey{netip.AddrPortFrom(ip.Dst, seg.DstPort), netip.AddrPortFrom(ip.Src, seg.SrcPort)}
-	if !b.VerifyChecksum(ip.Src, ip.Dst) {
-		s.ctr.checksum.Add(1)
-		s.traceDrop(key.local, key.remote, "bad-checksum")
+	if ip.Src.IsMulticast() || ip.Src.IsUnspecified() || ip.Src == ip.Dst && seg.SrcPort == seg.DstPort {
+		// RFC 1122 §4.2.3.10: no connection from a broadcast or
+		// multicast source; a segment to itself is a LAND attack.
+		c.malformed.Add(1)
+		s.traceDrop(netip.AddrPortFrom(ip.Dst, seg.DstPort), netip.AddrPortFrom(ip.Src, seg.SrcPort), "bad-source")
 		return
 	}
-	s.ctr.segsIn.Add(1)
+	key := flowKey{netip.AddrPortFrom(ip.Dst, seg.DstPort), netip.AddrPortFrom(ip.Src, seg.SrcPort)}
+	c.segsIn.Add(1)
 	if seg.Flags&wire.RST != 0 {
-		s.ctr.rstsIn.Add(1)
+		c.rstsIn.Add(1)
 	}
 	if s.tracer != nil {
-		s.trace(&trace.Event{Kind: trace.SegmentIn, Local: key.local, Remote: key.remote, Seg: seg})
+		*ev = trace.Event{Kind: trace.SegmentIn, Local: key.local, Remote: key.remote, Seg: seg}
+		s.trace(ev)
+		ev.Seg = nil
 	}
-	if c := s.lookup(key); c != nil {
-		if c.input(seg, tx) {
+	var iss tcp.Seq
+	if conn := s.lookup(key); conn != nil {
+		var ok bool
+		if ok, iss = conn.input(seg, tx); ok {
 			return
 		}
-		// A SYN that may reuse the 4-tuple of a connection in TIME_WAIT
-		// (RFC 6191): the old incarnation is gone; the listener decides.
 	}
 	if l := s.listenerFor(key.local); l != nil {
-		l.input(key, seg, tx, 0)
+		l.input(key, seg, tx, iss)
 		return
 	}
-	s.ctr.noListener.Add(1)
+	if seg.Flags&wire.SYN != 0 && seg.Flags&wire.ACK == 0 {
+		c.noListener.Add(1)
+	} else {
+		c.noConn.Add(1)
+	}
+	s.traceDrop(key.local, key.remote, "no-socket")
 	s.replyRST(key, seg, tx)
 }
 
-// replyRST answers a segment that reached no connection: RFC 9293 §3.10.7.1.
+// replyRST answers a segment that reached no connection: RFC 9293
+// §3.10.7.1. https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.1
 func (s *Stack) replyRST(key flowKey, seg *wire.TCPSegment, tx *txBatch) {
-	var rst wire.TCPSegment
-	if tcp.ReplyRST(seg, &rst) {
+	if tcp.ReplyRST(seg, &tx.scratch) {
 		tx.to(key.local.Addr(), key.remote.Addr())
-		tx.Emit(&rst)
-	}
-}
-
-func (s *Stack) traceDrop(local, remote netip.AddrPort, why string) {
-	if s.tracer != nil {
-		s.trace(&trace.Event{Kind: trace.Drop, Local: local, Remote: remote, Why: why})
+		tx.Emit(&tx.scratch)
 	}
 }

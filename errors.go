@@ -4,12 +4,26 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
+	"syscall"
 )
 
-// errNoAddr is returned when no local address of the right family exists.
-var errNoAddr = errors.New("no local address for that family")
+// The errors a caller sees are package net's: an *net.OpError (Op, Net
+// "tcp", Source, Addr) wrapping a syscall.Errno (ECONNREFUSED, ECONNRESET,
+// ETIMEDOUT, EPIPE, EADDRINUSE, EADDRNOTAVAIL), os.ErrDeadlineExceeded,
+// net.ErrClosed or a context error, so that errors.Is sees through it.
+// io.EOF from Read is returned bare, as package net does.
+var (
+	errAddrInUse    error = syscall.EADDRINUSE
+	errAddrNotAvail error = syscall.EADDRNOTAVAIL
+	errNoAddr             = errors.New("no local address of the destination's family")
+	errNoPorts            = errors.New("no free ephemeral port")
+	errClosed             = net.ErrClosed
+	errDeadline           = os.ErrDeadlineExceeded
+)
 
-// opError wraps err the way package net does, so errors.Is sees through it.
+// opError wraps err the way package net does. A zero AddrPort leaves the
+// matching field nil.
 func opError(op string, local, remote netip.AddrPort, err error) error {
 	e := &net.OpError{Op: op, Net: "tcp", Err: err}
 	if local.IsValid() {

@@ -9,38 +9,61 @@ import (
 	"github.com/synack-go/synack/trace"
 )
 
-// Options configures a Stack. The zero value of every field means the
-// documented default; NewStack checks the options once and never modifies
-// them.
+// Options configures a Stack. The zero value of every field but Addrs means
+// the documented default; NewStack checks the options once and neither
+// keeps nor modifies the caller's slices.
 type Options struct {
 	// Addrs are the stack's own addresses with their prefixes, IPv4 or
-	// IPv6. Packets to other addresses are dropped and counted. At least one
-	// is required.
+	// IPv6. Packets to other addresses are dropped and counted
+	// (Stats.Drops.NotForUs). Dial picks its source address among them: one
+	// whose prefix contains the destination, else the first of the same
+	// family. At least one is required.
 	Addrs []netip.Prefix
-	// Name labels the stack in traces. Empty is allowed.
+
+	// Name labels the stack in trace events (trace.Event.Stack). Empty is
+	// allowed.
 	Name string
-	// Tracer receives every segment, state change, timer, drop and
-	// congestion event. Nil turns tracing off at no cost.
+
+	// Tracer receives every segment in and out, state change, timer, drop
+	// and congestion event, synchronously, often with a connection's lock
+	// held: it must not call methods of this stack's Conns or Listeners.
+	// Nil turns tracing off: the packet path then builds no event and
+	// allocates nothing.
 	Tracer trace.Tracer
-	// Rand is the source of the secret keys (ISNs, SYN cookies, ephemeral
-	// ports). Nil means crypto/rand.
+
+	// Rand is the source of the stack's secrets: the RFC 6528 ISN key, the
+	// SYN cookie key, the RFC 6056 port key and the timestamp offset. Nil
+	// means crypto/rand.Reader. A seeded reader makes a stack's choices
+	// repeatable.
 	Rand io.Reader
+
 	// SynBacklog bounds each listener's queue of half-open connections (SYN
-	// received, SYN-ACK sent); beyond it, SYN cookies answer. Zero means 256.
+	// received, SYN-ACK sent). When it is full, SYN cookies answer new SYNs
+	// (RFC 4987 §3.6). Zero (or negative) means 128, like Linux's
+	// tcp_max_syn_backlog on a small host.
 	SynBacklog int
-	// KeepAlive is the idle time before keepalive probes on dialled and
-	// accepted connections. Zero means 15 s (Go's default); negative turns
-	// keepalive off.
+
+	// KeepAlive is the idle time before the first keepalive probe on
+	// dialled and accepted connections, and the interval between probes
+	// unless TCP.KeepAliveInterval says otherwise. Zero means 15 s, Go's
+	// default; negative turns keepalive off. TCP.KeepAliveIdle is ignored.
 	KeepAlive time.Duration
-	// TCP holds the tunables of every connection. Its MSS, when zero, comes
-	// from the link MTU. NoDelay is always on at first, as in package net;
-	// Conn.SetNoDelay changes it.
+
+	// TCP holds the tunables of every connection; see tcp.Config for each
+	// field's zero value (1 MiB buffers, 60 s TIME_WAIT, SACK, timestamps
+	// and window scaling on, NewReno). The stack overrides three fields:
+	// MSS, when zero, comes from the link MTU (MTU - 40 for IPv4, MTU - 60
+	// for IPv6); NoDelay is always on at first, as in package net
+	// (Conn.SetNoDelay changes it); Buffers, when nil, is one pool shared
+	// by the stack's connections.
 	TCP tcp.Config
 }
 
 const (
-	defaultSynBacklog = 256
-	defaultBacklog    = 128
+	defaultSynBacklog = 128
+	defaultBacklog    = 128 // Listen's accept queue, and ListenTCP's for backlog <= 0
 	defaultKeepAlive  = 15 * time.Second
-	ipTTL             = 64 // RFC 1700's recommended default, as Linux
+	// ipTTL is the TTL (hop limit) of every packet we send: RFC 1700's
+	// recommended default, as Linux uses.
+	ipTTL = 64
 )

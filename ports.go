@@ -2,34 +2,35 @@ package synack
 
 import "net/netip"
 
-// The ephemeral port range: RFC 6056 §2.1 and Linux's default
-// ip_local_port_range.
+// The ephemeral port range: RFC 6056 §2.1 suggests 1024–65535; we use
+// Linux's default ip_local_port_range.
 const (
 	ephemeralMin = 32768
 	ephemeralMax = 60999
+	numEphemeral = ephemeralMax - ephemeralMin + 1
 )
 
 // bindEphemeral picks a source port for a connection from local to remote
 // with RFC 6056 §3.3.3's algorithm 3 (a keyed hash of the endpoints plus a
-// global counter), skipping 4-tuples in use and listening ports, and
-// registers a new Conn under it.
+// global counter), skipping 4-tuples in use and listening ports, and enters
+// a new Conn under it in the flow table.
+// https://www.rfc-editor.org/rfc/rfc6056#section-3.3.3
 func (s *Stack) bindEphemeral(local netip.Addr, remote netip.AddrPort) (*Conn, error) {
-	const n = ephemeralMax - ephemeralMin + 1
-	// F(local, remote, secret) of algorithm 3: the ISN hash with the port
-	// key and no clock.
-	offset := uint32(s.portHash.ISN(netip.AddrPortFrom(local, 0), remote, 0))
+	// F(local_IP, remote_IP, remote_port, secret_key): the keyed ISN hash
+	// with the local port zeroed and no clock.
+	offset := uint32(s.portKey.ISN(netip.AddrPortFrom(local, 0), remote, 0))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
-		return nil, errNoPorts
+		return nil, errClosed
 	}
-	for i := uint32(0); i < n; i++ {
-		port := uint16(ephemeralMin + (offset+s.portNext+i)%n)
+	for range numEphemeral {
+		port := uint16(ephemeralMin + (offset+s.portNext)%numEphemeral)
+		s.portNext++
 		key := flowKey{netip.AddrPortFrom(local, port), remote}
-		if _, used := s.conns[key]; used || s.listeningOn(port) {
+		if _, used := s.conns[key]; used || s.listenPorts[port] > 0 {
 			continue
 		}
-		s.portNext += i + 1
 		c := newConn(s, key)
 		s.conns[key] = c
 		return c, nil
@@ -37,22 +38,13 @@ func (s *Stack) bindEphemeral(local netip.Addr, remote netip.AddrPort) (*Conn, e
 	return nil, errNoPorts
 }
 
-// listeningOn reports whether any listener holds port (s.mu held).
-func (s *Stack) listeningOn(port uint16) bool {
-	for ap := range s.listeners {
-		if ap.Port() == port {
-			return true
-		}
-	}
-	return false
-}
-
-// freeListenPort finds an ephemeral port for a listener (s.mu held).
-func (s *Stack) freeListenPort(a netip.Addr) (uint16, bool) {
-	for i := uint32(0); i < ephemeralMax-ephemeralMin+1; i++ {
-		port := uint16(ephemeralMin + (s.portNext+i)%(ephemeralMax-ephemeralMin+1))
-		if !s.listeningOn(port) {
-			s.portNext += i + 1
+// freeListenPort finds an ephemeral port no listener uses, for a listener
+// on port 0 (s.mu held).
+func (s *Stack) freeListenPort() (uint16, bool) {
+	for range numEphemeral {
+		port := uint16(ephemeralMin + s.portNext%numEphemeral)
+		s.portNext++
+		if s.listenPorts[port] == 0 {
 			return port, true
 		}
 	}

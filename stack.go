@@ -2,10 +2,14 @@
 // RFCs that extend it) over any link.Endpoint, handed to the application as
 // net.Conn and net.Listener values.
 //
-// A Stack owns its link: one goroutine reads packets and runs each to
-// completion through the demux and the connection's TCB (package tcp); one
-// goroutine serves every connection's timers. Application calls run the
-// protocol inline and write their segments straight to the link.
+// A Stack owns its link. One goroutine reads packets in batches and runs
+// each to completion: parse, checksum, demultiplex, the connection's TCB
+// (package tcp), and the segments that produced go out in one batch. One
+// more goroutine serves every connection's timers from a min-heap.
+// Application calls (Read, Write, Close, ...) run the protocol inline under
+// the connection's lock and write their segments straight to the link.
+// There is no goroutine per connection, and an idle connection holds no
+// buffers.
 package synack
 
 import (
@@ -26,42 +30,42 @@ import (
 
 // Stack is one TCP/IP host on one link. It is safe for concurrent use.
 type Stack struct {
-	ep      link.Endpoint
-	mtu     int
-	addrs   []netip.Prefix
-	name    string
-	tracer  trace.Tracer
-	start   time.Time
-	cfg4    tcp.Config // MSS for IPv4 paths
-	cfg6    tcp.Config // MSS for IPv6 paths
-	keep    time.Duration
-	backlog int // SYN backlog per listener
+	ep     link.Endpoint
+	mtu    int
+	batch  int // packets per read or write batch
+	addrs  []netip.Prefix
+	name   string
+	tracer trace.Tracer
+	start  time.Time
+
+	cfg4, cfg6 tcp.Config // per family: the MSS differs
+	keepIdle   time.Duration
+	synBacklog int
 
 	isn      *tcp.ISNGenerator
 	cookies  *tcp.SynCookies
-	tsOffset uint32
-	portHash *tcp.ISNGenerator // RFC 6056's keyed hash for ports
+	portKey  *tcp.ISNGenerator // RFC 6056's keyed hash F for ephemeral ports
+	tsOffset uint32            // one RFC 7323 clock offset for every TCB, so cookies match
 
-	mu        sync.RWMutex
-	conns     map[flowKey]*Conn
-	listeners map[netip.AddrPort]*Listener
-	portNext  uint32
+	mu          sync.RWMutex // guards the tables below
+	conns       map[flowKey]*Conn
+	listeners   map[netip.AddrPort]*Listener
+	listenPorts map[uint16]int // listeners per port, which Dial does not use
+	portNext    uint32         // RFC 6056 algorithm 3's counter
 
 	timers  timerQueue
-	batches sync.Pool // *txBatch for application calls
+	batches batchPool
 
 	closed atomic.Bool
-	done   chan struct{}
+	done   chan struct{} // closed by Close: wakes every blocked call
 	wg     sync.WaitGroup
 	ctr    counters
 }
 
-// flowKey names a connection by its 4-tuple, seen from this stack.
-type flowKey struct{ local, remote netip.AddrPort }
-
-// NewStack starts a stack on ep with the given options. It returns an error
-// if the options are invalid; the stack owns ep from then on and closes it
-// in Close.
+// NewStack starts a stack on ep. It fails if ep is nil, Options.Addrs is
+// empty or holds an invalid address, the MTU is too small (576 bytes for
+// IPv4, 1280 with IPv6) or Options.Rand fails. From then on the stack owns
+// ep and closes it in Close.
 func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	if ep == nil {
 		return nil, errors.New("synack: nil link endpoint")
@@ -69,43 +73,49 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	if len(opts.Addrs) == 0 {
 		return nil, errors.New("synack: Options.Addrs is empty")
 	}
+	v6 := false
 	for _, p := range opts.Addrs {
-		if !p.IsValid() || p.Addr().Is4In6() {
-			return nil, errors.New("synack: invalid address " + p.String())
+		a := p.Addr()
+		if !p.IsValid() || a.Is4In6() || a.IsUnspecified() || a.IsMulticast() || a.Zone() != "" {
+			return nil, errors.New("synack: invalid local address " + p.String())
 		}
+		v6 = v6 || a.Is6()
 	}
 	mtu := ep.MTU()
-	if mtu < 1280 && hasV6(opts.Addrs) || mtu < 576 {
+	if mtu < 576 || (v6 && mtu < 1280) {
 		return nil, errors.New("synack: link MTU too small")
 	}
 	rnd := opts.Rand
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	var key [16 + 32 + 16 + 4]byte
+	var key [16 + 32 + 16 + 8]byte
 	if _, err := io.ReadFull(rnd, key[:]); err != nil {
 		return nil, errors.New("synack: reading random keys: " + err.Error())
 	}
 	s := &Stack{
-		ep: ep, mtu: mtu, addrs: append([]netip.Prefix(nil), opts.Addrs...), name: opts.Name, tracer: opts.Tracer,
-		start:     time.Now(),
-		backlog:   opts.SynBacklog,
-		conns:     make(map[flowKey]*Conn),
-		listeners: make(map[netip.AddrPort]*Listener),
-		done:      make(chan struct{}),
+		ep: ep, mtu: mtu, addrs: append([]netip.Prefix(nil), opts.Addrs...),
+		name: opts.Name, tracer: opts.Tracer, start: time.Now(),
+		synBacklog: opts.SynBacklog, keepIdle: opts.KeepAlive,
+		isn:         tcp.NewISNGenerator([16]byte(key[:16])),
+		cookies:     tcp.NewSynCookies([32]byte(key[16:48])),
+		portKey:     tcp.NewISNGenerator([16]byte(key[48:64])),
+		tsOffset:    binary.LittleEndian.Uint32(key[64:]),
+		portNext:    binary.LittleEndian.Uint32(key[68:]),
+		conns:       make(map[flowKey]*Conn),
+		listeners:   make(map[netip.AddrPort]*Listener),
+		listenPorts: make(map[uint16]int),
+		done:        make(chan struct{}),
 	}
-	if s.backlog <= 0 {
-		s.backlog = defaultSynBacklog
+	if s.synBacklog <= 0 {
+		s.synBacklog = defaultSynBacklog
 	}
-	s.keep = opts.KeepAlive
-	if s.keep == 0 {
-		s.keep = defaultKeepAlive
+	if s.keepIdle == 0 {
+		s.keepIdle = defaultKeepAlive
 	}
-	s.isn = tcp.NewISNGenerator([16]byte(key[:16]))
-	s.cookies = tcp.NewSynCookies([32]byte(key[16:48]))
-	s.portHash = tcp.NewISNGenerator([16]byte(key[48:64]))
-	s.tsOffset = binary.LittleEndian.Uint32(key[64:])
-	s.portNext = s.tsOffset >> 16
+	// Batches hold up to BatchSize packets, but not more than about
+	// 512 KiB of buffers, so a 64 KiB MTU does not cost megabytes.
+	s.batch = min(max(ep.BatchSize(), 1), max(8, (512<<10)/mtu))
 	pool := opts.TCP.Buffers
 	if pool == nil {
 		pool = tcp.NewBufferPool()
@@ -113,11 +123,12 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	s.cfg4, s.cfg6 = opts.TCP, opts.TCP
 	s.cfg4.Buffers, s.cfg6.Buffers = pool, pool
 	s.cfg4.NoDelay, s.cfg6.NoDelay = true, true
+	s.cfg4.KeepAliveIdle, s.cfg6.KeepAliveIdle = 0, 0 // set per connection from Options.KeepAlive
 	if opts.TCP.MSS == 0 {
 		s.cfg4.MSS = uint16(min(mtu-40, 65535))
 		s.cfg6.MSS = uint16(min(mtu-60, 65535))
 	}
-	s.batches.New = func() any { return newTxBatch(s) }
+	s.batches.init(s)
 	s.timers.init(s)
 	s.wg.Add(2)
 	go s.readLoop()
@@ -125,56 +136,22 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	return s, nil
 }
 
-func hasV6(ps []netip.Prefix) bool {
-	for _, p := range ps {
-		if p.Addr().Is6() {
-			return true
-		}
-	}
-	return false
-}
-
-// now is the stack's monotonic clock, the time the TCBs see.
+// now is the stack's monotonic clock, the time its TCBs see.
 func (s *Stack) now() time.Duration { return time.Since(s.start) }
 
-// isLocal reports whether a is one of the stack's addresses.
-func (s *Stack) isLocal(a netip.Addr) bool {
-	for _, p := range s.addrs {
-		if p.Addr() == a {
-			return true
-		}
-	}
-	return false
-}
-
-// localFor picks the source address for a connection to remote: one whose
-// prefix contains remote, else the first of the same family.
-func (s *Stack) localFor(remote netip.Addr) (netip.Addr, bool) {
-	var first netip.Addr
-	for _, p := range s.addrs {
-		if p.Addr().Is4() != remote.Is4() {
-			continue
-		}
-		if p.Contains(remote) {
-			return p.Addr(), true
-		}
-		if !first.IsValid() {
-			first = p.Addr()
-		}
-	}
-	return first, first.IsValid()
-}
-
-func (s *Stack) config(a netip.Addr) *tcp.Config {
-	if a.Is4() {
+// config returns the connection tunables for a peer address's family.
+func (s *Stack) config(remote netip.Addr) *tcp.Config {
+	if remote.Is4() {
 		return &s.cfg4
 	}
 	return &s.cfg6
 }
 
-// Close aborts every connection (each peer gets a RST), closes every
-// listener and the link, and waits for every goroutine the stack started.
-// It returns nil, or the link's Close error.
+// Close aborts every connection (each synchronized peer gets a RST), closes
+// every listener and the link, and waits for every goroutine the stack
+// started. Blocked and later calls on the stack's connections and listeners
+// return net.ErrClosed. Close returns the link's Close error, if any; a
+// second Close returns nil.
 func (s *Stack) Close() error {
 	if s.closed.Swap(true) {
 		return nil
@@ -204,46 +181,8 @@ func (s *Stack) Close() error {
 	return err
 }
 
-// register adds c to the flow table; it fails if the 4-tuple is taken.
-func (s *Stack) register(c *Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.conns[c.key]; ok || s.closed.Load() {
-		return false
-	}
-	s.conns[c.key] = c
-	return true
-}
-
-// unregister removes c from the flow table if it is still there.
-func (s *Stack) unregister(c *Conn) {
-	s.mu.Lock()
-	if s.conns[c.key] == c {
-		delete(s.conns, c.key)
-	}
-	s.mu.Unlock()
-}
-
-func (s *Stack) lookup(k flowKey) *Conn {
-	s.mu.RLock()
-	c := s.conns[k]
-	s.mu.RUnlock()
-	return c
-}
-
-func (s *Stack) listenerFor(local netip.AddrPort) *Listener {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if l := s.listeners[local]; l != nil {
-		return l
-	}
-	any := netip.IPv4Unspecified()
-	if local.Addr().Is6() {
-		any = netip.IPv6Unspecified()
-	}
-	return s.listeners[netip.AddrPortFrom(any, local.Port())]
-}
-
+// trace stamps e with the stack's name and clock and hands it to the
+// tracer, which must be set.
 func (s *Stack) trace(e *trace.Event) {
 	e.Stack = s.name
 	e.At = s.now()

@@ -2,13 +2,11 @@ package synack
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,22 +16,30 @@ import (
 )
 
 var (
-	clientAddr = netip.MustParsePrefix("10.0.0.1/24")
-	serverAddr = netip.MustParsePrefix("10.0.0.2/24")
+	clientAddr  = netip.MustParsePrefix("10.0.0.1/24")
+	serverAddr  = netip.MustParsePrefix("10.0.0.2/24")
+	clientAddr6 = netip.MustParsePrefix("fd00::1/64")
+	serverAddr6 = netip.MustParsePrefix("fd00::2/64")
 )
 
 // pair returns two stacks joined by an in-memory link, closed at the end of
 // the test.
 func pair(t testing.TB, cfg pipe.Config) (client, server *Stack) {
 	t.Helper()
+	return pairOpts(t, cfg, Options{}, Options{})
+}
+
+// pairOpts is pair with options; Addrs and Name are filled in.
+func pairOpts(t testing.TB, cfg pipe.Config, copts, sopts Options) (client, server *Stack) {
+	t.Helper()
 	a, b := pipe.New(cfg)
+	copts.Name, copts.Addrs = "client", []netip.Prefix{clientAddr, clientAddr6}
+	sopts.Name, sopts.Addrs = "server", []netip.Prefix{serverAddr, serverAddr6}
 	var err error
-	client, err = NewStack(a, Options{Name: "client", Addrs: []netip.Prefix{clientAddr, netip.MustParsePrefix("fd00::1/64")}})
-	if err != nil {
+	if client, err = NewStack(a, copts); err != nil {
 		t.Fatal(err)
 	}
-	server, err = NewStack(b, Options{Name: "server", Addrs: []netip.Prefix{serverAddr, netip.MustParsePrefix("fd00::2/64")}})
-	if err != nil {
+	if server, err = NewStack(b, sopts); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -51,6 +57,12 @@ func connected(t testing.TB, client, server *Stack, addr string) (c, s *Conn) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	return dialAccept(t, client, ln, addr)
+}
+
+// dialAccept dials addr and accepts the connection on ln.
+func dialAccept(t testing.TB, client *Stack, ln net.Listener, addr string) (c, s *Conn) {
+	t.Helper()
 	type res struct {
 		c   net.Conn
 		err error
@@ -71,6 +83,20 @@ func connected(t testing.TB, client, server *Stack, addr string) (c, s *Conn) {
 	return cc.(*Conn), r.c.(*Conn)
 }
 
+// waitFor polls cond for up to 10 s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for range 2000 {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s: not reached in 10 s", what)
+}
+
+func state(c *Conn) tcp.State { return c.Stats().State }
+
 func TestEcho(t *testing.T) {
 	for _, addr := range []string{"10.0.0.2:7", "[fd00::2]:7"} {
 		client, server := pair(t, pipe.Config{})
@@ -89,106 +115,166 @@ func TestEcho(t *testing.T) {
 			t.Fatalf("%s: echoed %d of %d bytes, err %v", addr, len(got), len(msg), err)
 		}
 		c.Close()
-		lp := c.LocalAddr().(*net.TCPAddr).Port
-		if lp < ephemeralMin || lp > ephemeralMax {
-			t.Fatalf("ephemeral port %d outside %d-%d", lp, ephemeralMin, ephemeralMax)
+		la, ra := c.LocalAddr().(*net.TCPAddr), c.RemoteAddr().(*net.TCPAddr)
+		if la.Port < ephemeralMin || la.Port > ephemeralMax {
+			t.Errorf("%s: ephemeral port %d outside %d-%d", addr, la.Port, ephemeralMin, ephemeralMax)
+		}
+		if ra.AddrPort().String() != addr || s.LocalAddr().String() != addr || s.RemoteAddr().String() != la.String() {
+			t.Errorf("%s: addresses %v→%v, server %v←%v", addr, la, ra, s.LocalAddr(), s.RemoteAddr())
 		}
 	}
 }
 
-// Half-close both ways, then the four-way close: the active closer ends in
-// TIME_WAIT, the other side in CLOSED.
-func TestHalfCloseAndFourWayClose(t *testing.T) {
-	client, server := pair(t, pipe.Config{Delay: time.Millisecond})
-	c, s := connected(t, client, server, "10.0.0.2:80")
-	if _, err := c.Write([]byte("request")); err != nil {
-		t.Fatal(err)
-	}
-	c.CloseWrite()
-	req, err := io.ReadAll(s)
-	if err != nil || string(req) != "request" {
-		t.Fatalf("server read %q, %v", req, err)
-	}
-	if _, err := s.Write([]byte("response")); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	resp, err := io.ReadAll(c)
-	if err != nil || string(resp) != "response" {
-		t.Fatalf("client read %q, %v", resp, err)
-	}
-	c.Close()
-	waitFor(t, func() bool { return c.Stats().State == tcp.StateTimeWait && s.Stats().State == tcp.StateClosed })
-	if _, err := c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("write after Close: %v, want net.ErrClosed", err)
-	}
-}
-
-func waitFor(t testing.TB, cond func() bool) {
-	t.Helper()
-	for i := 0; i < 1000; i++ {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("condition not reached in 5 s")
-}
-
-func TestErrors(t *testing.T) {
+// A "tcp" listener on an unspecified address hears both families; "tcp4"
+// hears only IPv4.
+func TestWildcardListeners(t *testing.T) {
 	client, server := pair(t, pipe.Config{})
-	// A closed port refuses.
-	if _, err := client.Dial("tcp", "10.0.0.2:81"); !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Fatalf("dial closed port: %v, want ECONNREFUSED", err)
+	ln, err := server.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Linger 0: the peer's read fails with ECONNRESET, then writes EPIPE.
-	c, s := connected(t, client, server, "10.0.0.2:80")
-	s.SetLinger(0)
-	s.Close()
-	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
-		t.Fatalf("read after RST: %v, want ECONNRESET", err)
+	defer ln.Close()
+	if got := ln.Addr().String(); got != "[::]:80" {
+		t.Errorf("dual-stack listener Addr %s, want [::]:80", got)
 	}
-	if _, err := c.Write([]byte("x")); !errors.Is(err, syscall.EPIPE) {
-		t.Fatalf("write after RST: %v, want EPIPE", err)
+	for _, addr := range []string{"10.0.0.2:80", "[fd00::2]:80"} {
+		c, s := dialAccept(t, client, ln, addr)
+		if s.LocalAddr().String() != addr {
+			t.Errorf("accepted on %v, want %s", s.LocalAddr(), addr)
+		}
+		c.Close()
+		s.Close()
 	}
-	// Deadlines.
-	c, s = connected(t, client, server, "10.0.0.2:82")
-	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-	_, err := c.Read(make([]byte, 1))
-	var ne net.Error
-	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
-		t.Fatalf("read past deadline: %v", err)
+	ln4, err := server.Listen("tcp4", ":81")
+	if err != nil {
+		t.Fatal(err)
 	}
-	// io.EOF after FIN.
-	s.Close()
-	c.SetReadDeadline(time.Time{})
-	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("read after FIN: %v, want io.EOF", err)
+	defer ln4.Close()
+	dialAccept(t, client, ln4, "10.0.0.2:81")
+	if _, err := client.Dial("tcp", "[fd00::2]:81"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("IPv6 dial to a tcp4 listener: %v, want ECONNREFUSED", err)
 	}
-	c.Close()
-	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("read after Close: %v, want net.ErrClosed", err)
+	// A listener on port 0 gets an ephemeral port.
+	ln0, err := server.Listen("tcp6", "[fd00::2]:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A dial that is never answered ends with the context.
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := client.DialContext(ctx, "tcp", "10.0.0.9:80"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("dial to nowhere: %v", err)
+	defer ln0.Close()
+	if p := ln0.Addr().(*net.TCPAddr).Port; p < ephemeralMin || p > ephemeralMax {
+		t.Errorf("port 0 listener got port %d", p)
+	}
+	dialAccept(t, client, ln0, ln0.Addr().String())
+}
+
+func TestListenDialAddressErrors(t *testing.T) {
+	client, server := pair(t, pipe.Config{})
+	ln, err := server.Listen("tcp", "10.0.0.2:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, tc := range []struct {
+		network, addr string
+		want          error
+	}{
+		{"tcp", "10.0.0.2:80", syscall.EADDRINUSE},
+		{"tcp", "10.0.0.3:80", syscall.EADDRNOTAVAIL},
+		{"tcp4", "[fd00::2]:80", nil},
+		{"udp", ":80", nil},
+		{"tcp", "localhost:80", nil},
+		{"tcp", "10.0.0.2", nil},
+	} {
+		_, err := server.Listen(tc.network, tc.addr)
+		var oe *net.OpError
+		if err == nil || !errors.As(err, &oe) || oe.Op != "listen" || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("Listen(%q, %q) = %v, want an OpError wrapping %v", tc.network, tc.addr, err, tc.want)
+		}
+	}
+	for _, tc := range []struct{ network, addr string }{
+		{"tcp", "example.com:80"}, {"tcp6", "10.0.0.2:80"}, {"tcp", "0.0.0.0:80"}, {"tcp", "10.0.0.2:0"}, {"ip", "10.0.0.2:80"},
+	} {
+		if _, err := client.Dial(tc.network, tc.addr); err == nil {
+			t.Errorf("Dial(%q, %q) succeeded", tc.network, tc.addr)
+		}
 	}
 }
 
-// Stack.Close ends every goroutine it started.
-func TestNoGoroutineLeak(t *testing.T) {
-	before := runtime.NumGoroutine()
-	func() {
-		a, b := pipe.New(pipe.Config{})
-		client, _ := NewStack(a, Options{Addrs: []netip.Prefix{clientAddr}})
-		server, _ := NewStack(b, Options{Addrs: []netip.Prefix{serverAddr}})
-		c, s := connected(t, client, server, "10.0.0.2:80")
-		c.Write([]byte("x"))
-		s.Read(make([]byte, 1))
-		client.Close()
-		server.Close()
+// Dial picks the local address whose prefix holds the destination.
+func TestDialPicksLocalAddress(t *testing.T) {
+	a, b := pipe.New(pipe.Config{})
+	client, err := NewStack(a, Options{Addrs: []netip.Prefix{
+		netip.MustParsePrefix("192.168.9.9/24"), clientAddr, clientAddr6}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := NewStack(b, Options{Addrs: []netip.Prefix{serverAddr, netip.MustParsePrefix("172.16.0.2/16")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	for addr, want := range map[string]string{"10.0.0.2:80": "10.0.0.1", "172.16.0.2:80": "192.168.9.9"} {
+		ln, err := server.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := dialAccept(t, client, ln, addr)
+		if got := c.LocalAddr().(*net.TCPAddr).IP.String(); got != want {
+			t.Errorf("dial %s from %s, want %s", addr, got, want)
+		}
+		ln.Close()
+	}
+}
+
+// Concurrent Writes never interleave their bytes: each is written whole,
+// as package net guarantees.
+func TestConcurrentWrites(t *testing.T) {
+	client, server := pair(t, pipe.Config{})
+	c, s := connected(t, client, server, "10.0.0.2:80")
+	const writers, size = 4, 300 << 10
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Write(bytes.Repeat([]byte{byte('a' + i)}, size)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		c.CloseWrite()
 	}()
-	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
+	got, err := io.ReadAll(s)
+	if err != nil || len(got) != writers*size {
+		t.Fatalf("read %d bytes, %v", len(got), err)
+	}
+	for i := 0; i < len(got); i += size {
+		if bytes.Count(got[i:i+size], got[i:i+1]) != size {
+			t.Fatalf("writes interleaved at offset %d", i)
+		}
+	}
+}
+
+func TestStats(t *testing.T) {
+	client, server := pair(t, pipe.Config{})
+	c, s := connected(t, client, server, "10.0.0.2:80")
+	if _, err := c.Write(make([]byte, 100000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(s, make([]byte, 100000)); err != nil {
+		t.Fatal(err)
+	}
+	cs, ss := client.Stats(), server.Stats()
+	if cs.ActiveOpens != 1 || ss.PassiveOpens != 1 || cs.ConnsEstablished != 1 || ss.ConnsEstablished != 1 {
+		t.Errorf("opens: client %+v server %+v", cs, ss)
+	}
+	if cs.SegmentsOut < 70 || ss.SegmentsIn < 70 || cs.PacketsOut != cs.SegmentsOut || ss.PacketsIn != ss.SegmentsIn {
+		t.Errorf("segments: client %+v server %+v", cs, ss)
+	}
+	st := c.Stats()
+	if st.State != tcp.StateEstablished || st.BytesAcked == 0 && st.BytesSent < 100000 || st.RTO == 0 || st.Cwnd == 0 {
+		t.Errorf("conn stats %+v", st)
+	}
 }

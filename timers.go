@@ -35,12 +35,12 @@ func (q *timerQueue) schedule(c *Conn, at time.Duration) {
 	switch {
 	case c.timerIdx < 0:
 		c.timerAt = at
-		c.timerIdx = len(q.heap)
+		c.timerIdx = int32(len(q.heap))
 		q.heap = append(q.heap, c)
-		q.up(c.timerIdx)
+		q.up(int(c.timerIdx))
 	case at < c.timerAt:
 		c.timerAt = at
-		q.up(c.timerIdx)
+		q.up(int(c.timerIdx))
 	default:
 		q.mu.Unlock()
 		return
@@ -55,7 +55,7 @@ func (q *timerQueue) schedule(c *Conn, at time.Duration) {
 // remove takes c out of the queue.
 func (q *timerQueue) remove(c *Conn) {
 	q.mu.Lock()
-	if i := c.timerIdx; i >= 0 {
+	if i := int(c.timerIdx); i >= 0 {
 		last := len(q.heap) - 1
 		q.swap(i, last)
 		q.heap[last] = nil
@@ -73,6 +73,7 @@ func (q *timerQueue) remove(c *Conn) {
 func (q *timerQueue) run() {
 	defer q.s.wg.Done()
 	t := time.NewTimer(time.Hour)
+	t.Stop()
 	tx := newTxBatch(q.s)
 	for {
 		q.mu.Lock()
@@ -116,8 +117,8 @@ func (q *timerQueue) less(i, j int) bool { return q.heap[i].timerAt < q.heap[j].
 
 func (q *timerQueue) swap(i, j int) {
 	q.heap[i], q.heap[j] = q.heap[j], q.heap[i]
-	q.heap[i].timerIdx = i
-	q.heap[j].timerIdx = j
+	q.heap[i].timerIdx = int32(i)
+	q.heap[j].timerIdx = int32(j)
 }
 
 func (q *timerQueue) up(i int) {

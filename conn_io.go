@@ -1,0 +1,235 @@
+package synack
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Read reads data from the connection, blocking until some is available.
+// It returns io.EOF (bare, as package net does) after the peer's FIN and
+// after CloseRead; an *net.OpError wrapping syscall.ECONNRESET after the
+// peer's reset or syscall.ETIMEDOUT after retransmissions or keepalives
+// gave up; os.ErrDeadlineExceeded at the read deadline; net.ErrClosed
+// after Close or Stack.Close. As on Linux, the connection's error is
+// reported once, by whichever of Read and Write sees it first: later Reads
+// return io.EOF and later Writes syscall.EPIPE.
+func (c *Conn) Read(b []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		if c.closed || c.s.closed.Load() {
+			return 0, c.opErr("read", net.ErrClosed)
+		}
+		if expired(c.rdl) {
+			return 0, c.opErr("read", os.ErrDeadlineExceeded)
+		}
+		if len(b) == 0 {
+			return 0, nil
+		}
+		n, err := c.tcb.Read(b)
+		if n > 0 {
+			c.pollNow() // the window may have opened: an update may be due
+			return n, nil
+		}
+		if err == io.EOF {
+			return 0, io.EOF
+		}
+		if err != nil {
+			if c.errSeen {
+				return 0, io.EOF
+			}
+			c.errSeen = true
+			return 0, c.opErr("read", err)
+		}
+		c.rdWait = true
+		ch, dl := waitChan(&c.rd), c.rdl
+		c.mu.Unlock()
+		err = c.wait(ch, dl, &c.rtimer)
+		c.mu.Lock()
+		c.rdWait = false
+		if err != nil {
+			return 0, c.opErr("read", err)
+		}
+	}
+}
+
+// Write writes b to the connection, blocking while the send buffer is
+// full; it returns len(b) or an error, with the count of bytes written
+// before it. Errors: an *net.OpError wrapping syscall.EPIPE after
+// CloseWrite, or syscall.ECONNRESET (ETIMEDOUT) once after the peer's reset
+// (a timeout) and syscall.EPIPE afterwards, as Linux does;
+// os.ErrDeadlineExceeded at the write deadline; net.ErrClosed after Close
+// or Stack.Close.
+func (c *Conn) Write(b []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for {
+		if c.closed || c.s.closed.Load() {
+			return n, c.opErr("write", net.ErrClosed)
+		}
+		if expired(c.wdl) {
+			return n, c.opErr("write", os.ErrDeadlineExceeded)
+		}
+		m, err := c.tcb.Write(b[n:])
+		n += m
+		if m > 0 {
+			c.pollNow()
+		}
+		if err != nil {
+			if !errors.Is(err, syscall.EPIPE) {
+				if c.errSeen {
+					err = syscall.EPIPE
+				}
+				c.errSeen = true
+			}
+			return n, c.opErr("write", err)
+		}
+		if n == len(b) {
+			return n, nil
+		}
+		// Sleep until half the queue has drained, not until the first
+		// ACK frees a few bytes: fewer, larger copies and wakeups.
+		_, queued := c.tcb.Buffered()
+		c.wrLow = int32(queued / 2)
+		ch, dl := waitChan(&c.wr), c.wdl
+		c.mu.Unlock()
+		err = c.wait(ch, dl, &c.wtimer)
+		c.mu.Lock()
+		c.wrLow = -1
+		if err != nil {
+			return n, c.opErr("write", err)
+		}
+	}
+}
+
+// wait blocks until ch holds a token, the deadline passes or the stack
+// closes. *tp is the caller's reusable deadline timer.
+func (c *Conn) wait(ch chan struct{}, deadline time.Time, tp **time.Timer) error {
+	if deadline.IsZero() {
+		select {
+		case <-ch:
+			return nil
+		case <-c.s.done:
+			return net.ErrClosed
+		}
+	}
+	d := time.Until(deadline)
+	if d <= 0 {
+		return os.ErrDeadlineExceeded
+	}
+	if *tp == nil {
+		*tp = time.NewTimer(d)
+	} else {
+		(*tp).Reset(d)
+	}
+	t := *tp
+	defer t.Stop()
+	select {
+	case <-ch:
+		return nil
+	case <-t.C:
+		return os.ErrDeadlineExceeded
+	case <-c.s.done:
+		return net.ErrClosed
+	}
+}
+
+// expired reports whether a deadline is set and has passed. Such a deadline
+// fails calls at once, even when data is ready, as in package net.
+func expired(deadline time.Time) bool {
+	return !deadline.IsZero() && !time.Now().Before(deadline)
+}
+
+// Close closes the connection; blocked Reads and Writes return
+// net.ErrClosed. By default the FIN handshake goes on in the background
+// after Close returns, and the stack keeps the connection until it ends
+// (TIME_WAIT included). With SetLinger(0), or with received data left
+// unread, Close resets the connection instead (RST), as Linux does. A
+// second Close returns net.ErrClosed.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.opErr("close", net.ErrClosed)
+	}
+	c.closed = true
+	if c.linger == 0 {
+		c.tcb.Abort()
+	} else {
+		c.tcb.Close(c.s.now())
+	}
+	c.pollNow()
+	signal(c.rd)
+	signal(c.wr)
+	return nil
+}
+
+// CloseWrite shuts down the sending side: a FIN follows the data already
+// written (a half-close), later Writes fail with syscall.EPIPE, and Read
+// goes on until the peer's FIN. It returns net.ErrClosed after Close.
+func (c *Conn) CloseWrite() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.opErr("close", net.ErrClosed)
+	}
+	c.tcb.Shutdown(c.s.now())
+	c.pollNow()
+	signal(c.wr)
+	return nil
+}
+
+// CloseRead shuts down the reading side: Reads return io.EOF, and data that
+// arrives later is acknowledged and discarded. It returns net.ErrClosed
+// after Close.
+func (c *Conn) CloseRead() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.opErr("close", net.ErrClosed)
+	}
+	c.tcb.CloseRead()
+	c.pollNow()
+	signal(c.rd)
+	return nil
+}
+
+// SetDeadline sets the read and write deadlines, as net.Conn defines them:
+// zero means none, a time already past fails calls at once, and blocked
+// calls see the new deadline at once.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.rdl, c.wdl = t, t
+	signal(c.rd)
+	signal(c.wr)
+	c.mu.Unlock()
+	return nil
+}
+
+// SetReadDeadline sets the read deadline; see SetDeadline.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.rdl = t
+	signal(c.rd)
+	c.mu.Unlock()
+	return nil
+}
+
+// SetWriteDeadline sets the write deadline; see SetDeadline. A Write that
+// times out may have written part of its data.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.wdl = t
+	signal(c.wr)
+	c.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,94 @@
+package synack
+
+import (
+	"syscall"
+	"time"
+)
+
+// SetLinger sets what Close does. sec < 0 (the default): Close sends a FIN
+// after the queued data and the connection finishes in the background.
+// sec == 0: Close aborts the connection with a RST and discards unsent
+// data. sec > 0 behaves like the default (Close never blocks).
+func (c *Conn) SetLinger(sec int) error {
+	c.mu.Lock()
+	c.linger = int32(min(max(sec, -1), 1)) // only the sign matters
+	c.mu.Unlock()
+	return nil
+}
+
+// SetNoDelay turns Nagle's algorithm (RFC 896) off (true, the default, as
+// in package net) or on (false).
+func (c *Conn) SetNoDelay(noDelay bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tcb.SetNoDelay(noDelay)
+	c.pollNow() // data Nagle held back may go now
+	return nil
+}
+
+// SetKeepAlive turns keepalive probes on or off. They are on by default,
+// after Options.KeepAlive (15 s) of idleness; turning them on again uses
+// the last period set.
+func (c *Conn) SetKeepAlive(on bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !on {
+		c.setKeepAliveLocked(0)
+		return nil
+	}
+	if c.keepIdle <= 0 {
+		c.keepIdle = defaultKeepAlive
+	}
+	c.setKeepAliveLocked(c.keepIdle)
+	return nil
+}
+
+// SetKeepAlivePeriod sets the idle time before the first keepalive probe
+// and turns keepalive on. It returns an error wrapping syscall.EINVAL for a
+// period that is not positive.
+func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
+	if d <= 0 {
+		return c.opErr("set", syscall.EINVAL)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keepIdle = d
+	c.setKeepAliveLocked(d)
+	return nil
+}
+
+func (c *Conn) setKeepAliveLocked(idle time.Duration) {
+	cfg := c.s.config(c.key.remote.Addr())
+	c.tcb.SetKeepAlive(idle, keepInterval(cfg, idle), cfg.KeepAliveCount, c.s.now())
+	if !c.gone {
+		c.s.timers.schedule(c, c.tcb.Deadline())
+	}
+}
+
+// SetReadBuffer sets the receive buffer size in bytes. Like Linux's
+// SO_RCVBUF after connect, it changes nothing once the handshake is done:
+// the window scale is fixed then. It returns an error wrapping
+// syscall.EINVAL for a size that is not positive.
+func (c *Conn) SetReadBuffer(bytes int) error {
+	if bytes <= 0 {
+		return c.opErr("set", syscall.EINVAL)
+	}
+	c.mu.Lock()
+	c.tcb.SetBuffers(0, bytes)
+	c.mu.Unlock()
+	return nil
+}
+
+// SetWriteBuffer sets the send buffer size in bytes (never below what is
+// queued). It returns an error wrapping syscall.EINVAL for a size that is
+// not positive.
+func (c *Conn) SetWriteBuffer(bytes int) error {
+	if bytes <= 0 {
+		return c.opErr("set", syscall.EINVAL)
+	}
+	c.mu.Lock()
+	c.tcb.SetBuffers(bytes, 0)
+	signal(c.wr)
+	c.mu.Unlock()
+	return nil
+}

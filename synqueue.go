@@ -1,0 +1,176 @@
+package synack
+
+import (
+	"time"
+
+	"github.com/synack-go/synack/tcp"
+	"github.com/synack-go/synack/wire"
+)
+
+// input handles a segment that reached this listener because no connection
+// has its 4-tuple: RFC 9293 §3.10.7.2 (LISTEN state), with the SYN queue,
+// SYN cookies and accept queue of a real socket. iss, when not zero, is the
+// ISS of a SYN that reuses a TIME_WAIT 4-tuple.
+// https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.2
+func (l *Listener) input(key flowKey, seg *wire.TCPSegment, tx *txBatch, iss tcp.Seq) {
+	s := l.s
+	switch {
+	case seg.Flags&wire.RST != 0:
+		return // "An incoming RST should be ignored."
+	case seg.Flags&wire.ACK != 0:
+		// An ACK to LISTEN: the end of a cookie handshake, or a stray
+		// that gets a RST.
+		if seg.Flags&wire.SYN == 0 && l.acceptCookie(key, seg, tx) {
+			return
+		}
+		s.ctr.noConn.Add(1)
+		s.replyRST(key, seg, tx)
+		return
+	case seg.Flags&wire.SYN == 0:
+		s.ctr.tcpDrops[tcp.DropInvalid].Add(1) // "drop the segment and return"
+		s.traceDrop(key.local, key.remote, tcp.DropInvalid.String())
+		return
+	}
+	l.mu.Lock()
+	closed, full, synFull := l.closed, len(l.queue) >= l.backlog, len(l.halfOpen) >= s.synBacklog
+	l.mu.Unlock()
+	switch {
+	case closed:
+		return
+	case full:
+		// Linux drops SYNs while the accept queue is full; the client
+		// retries after its RTO.
+		s.ctr.acceptDrops.Add(1)
+		s.traceDrop(key.local, key.remote, "accept-queue-full")
+		return
+	case synFull:
+		l.sendCookie(key, seg, tx)
+		return
+	}
+	now := s.now()
+	if iss == 0 {
+		iss = s.isn.ISN(key.local, key.remote, now)
+	}
+	c := newConn(s, key)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	c.listener, c.halfOpen = l, true
+	l.halfOpen[c] = struct{}{}
+	l.mu.Unlock()
+	if !s.register(c) {
+		c.halfOpen = false
+		l.forget(c)
+		return
+	}
+	s.ctr.passive.Add(1)
+	c.tcb.Listen(iss)
+	c.tcb.Input(seg, now)
+	c.pollLocked(now, tx)
+}
+
+// sendCookie answers a SYN without keeping state, with a SYN cookie in the
+// SYN-ACK's sequence number: RFC 4987 §3.6. Window scale and SACK survive
+// only with timestamps, where the cookie's TSval encodes them.
+// https://www.rfc-editor.org/rfc/rfc4987#section-3.6
+func (l *Listener) sendCookie(key flowKey, syn *wire.TCPSegment, tx *txBatch) {
+	s := l.s
+	now := s.now()
+	tsNow := uint32(now/time.Millisecond) + s.tsOffset // the TCBs' clock
+	iss, tsVal := s.cookies.Make(key.local, key.remote, syn, now, tsNow)
+	cfg := s.config(key.remote.Addr())
+	sa := &tx.scratch
+	*sa = wire.TCPSegment{SrcPort: key.local.Port(), DstPort: key.remote.Port(), Seq: iss, Ack: syn.Seq + 1,
+		Flags: wire.SYN | wire.ACK, Window: 65535}
+	sa.Options.MSS = cfg.MSS
+	if syn.Options.HasTS && !cfg.DisableTimestamps {
+		sa.Options.HasTS, sa.Options.TSVal, sa.Options.TSEcr = true, tsVal, syn.Options.TSVal
+		if syn.Options.HasWScale && !cfg.DisableWindowScale {
+			sa.Options.HasWScale, sa.Options.WScale = true, cookieWScale
+		}
+		sa.Options.SACKPermitted = syn.Options.SACKPermitted && !cfg.DisableSACK
+	}
+	s.ctr.cookiesSent.Add(1)
+	tx.to(key.local.Addr(), key.remote.Addr())
+	tx.Emit(sa)
+}
+
+// cookieWScale is the window scale a cookie SYN-ACK offers: the shift every
+// TCB of this stack uses (Linux's usual 7).
+const cookieWScale = 7
+
+// acceptCookie opens a connection from the ACK that completes a cookie
+// handshake. It reports whether the ACK carried a valid cookie (it may
+// still be dropped when the accept queue is full).
+func (l *Listener) acceptCookie(key flowKey, ack *wire.TCPSegment, tx *txBatch) bool {
+	s := l.s
+	now := s.now()
+	opts, ok := s.cookies.Check(key.local, key.remote, ack, now)
+	if !ok {
+		return false
+	}
+	if l.queueFull() {
+		s.ctr.acceptDrops.Add(1) // the client's retransmission may find room
+		s.traceDrop(key.local, key.remote, "accept-queue-full")
+		return true
+	}
+	c := newConn(s, key)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !s.register(c) {
+		return true
+	}
+	s.ctr.cookiesValid.Add(1)
+	c.tcb.OpenFromCookie(ack, &opts, now)
+	c.pollLocked(now, tx)
+	if c.tcb.Established() && !c.gone {
+		l.enqueueLocked(c)
+	}
+	return true
+}
+
+// queueFull reports whether the accept queue has no room (or the listener
+// is closed).
+func (l *Listener) queueFull() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed || len(l.queue) >= l.backlog
+}
+
+// handshakeDone moves a half-open connection to the accept queue, or
+// forgets it if it died (c.mu held).
+func (l *Listener) handshakeDone(c *Conn, ok bool) {
+	l.forget(c)
+	c.listener = nil
+	if ok {
+		l.enqueueLocked(c)
+	}
+}
+
+// forget removes c from the SYN queue.
+func (l *Listener) forget(c *Conn) {
+	l.mu.Lock()
+	delete(l.halfOpen, c)
+	l.mu.Unlock()
+}
+
+// enqueueLocked adds an established connection to the accept queue (c.mu
+// held). A connection that finds the queue full (a race the SYN and ACK
+// checks leave open) or the listener closed is reset.
+func (l *Listener) enqueueLocked(c *Conn) {
+	l.mu.Lock()
+	if l.closed || len(l.queue) >= l.backlog {
+		l.mu.Unlock()
+		l.s.ctr.acceptDrops.Add(1)
+		c.tcb.Abort()
+		c.pollNow()
+		return
+	}
+	l.queue = append(l.queue, c)
+	l.mu.Unlock()
+	signal(l.ready)
+}
