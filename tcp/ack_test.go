@@ -89,3 +89,37 @@ func TestUrgentInline(t *testing.T) {
 		t.Fatalf("urgent pointer not noted")
 	}
 }
+
+// A peer behind a smaller path MTU never sends segments of our advertised
+// MSS: the receiver measures what arrives (as Linux's tcp_measure_rcv_mss),
+// so every second of those segments is still acknowledged at once instead
+// of each waiting for the delayed-ACK timer.
+func TestDelayedAckMeasuresPeerSegments(t *testing.T) {
+	s := newSim(t, testConfig())
+	s.connect()
+	b := s.tcb[1]
+	var out collector
+	const small = 1200 - 40 - 12 // a 1200-byte path MTU, with timestamps
+	acks := 0
+	for i := range 6 {
+		b.Input(dataTo(b, 0, small, 0), s.now)
+		b.Poll(s.now, &out)
+		if len(out.segs) > acks {
+			acks = len(out.segs)
+			t.Logf("segment %d acknowledged at once", i+1)
+		}
+	}
+	if acks < 2 {
+		t.Fatalf("6 segments of %d bytes (advertised MSS %d) got %d immediate ACKs, want at least 2",
+			small, b.rcv.mss, acks)
+	}
+	// A PSH segment of a new, smaller size (the end of a write) does not
+	// lower the estimate.
+	if b.rcv.segMSS != small {
+		t.Fatalf("segment size estimate %d, want %d", b.rcv.segMSS, small)
+	}
+	b.Input(dataTo(b, 0, 300, wire.PSH), s.now)
+	if b.rcv.segMSS != small {
+		t.Fatalf("a short PSH segment moved the estimate to %d", b.rcv.segMSS)
+	}
+}

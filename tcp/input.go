@@ -281,7 +281,7 @@ func (t *TCB) inputText(seg *wire.TCPSegment, now time.Duration) {
 		return
 	}
 	if len(payload) > 0 {
-		t.receiveData(seq, payload, now)
+		t.receiveData(seq, payload, t.rcv.measureSegment(len(payload), seg.Flags), now)
 	}
 	if fin {
 		finSeq := seg.Seq.Add(uint32(len(seg.Payload)))
@@ -320,7 +320,9 @@ func (t *TCB) maybeConsumeFIN(now time.Duration) {
 
 // receiveData places payload (starting at seq) into the receive buffer,
 // trimming what lies outside the window: RFC 9293 §3.10.7.4, seventh step.
-func (t *TCB) receiveData(seq Seq, payload []byte, now time.Duration) {
+// full says whether the segment counts as full-sized for delayed ACKs
+// (rcvmss.go).
+func (t *TCB) receiveData(seq Seq, payload []byte, full bool, now time.Duration) {
 	if seq.Less(t.rcv.nxt) {
 		cut := uint32(t.rcv.nxt.Sub(seq))
 		if cut >= uint32(len(payload)) {
@@ -371,7 +373,7 @@ func (t *TCB) receiveData(seq Seq, payload []byte, now time.Duration) {
 	}
 	// Delayed ACK: at least every second full-sized segment (RFC 9293
 	// §3.8.6.3), at most DelayedAck later.
-	if len(payload) >= int(t.rcv.mss)-40 || n >= int(t.rcv.mss) {
+	if full || n >= int(t.rcv.segMSS) {
 		t.rcv.unacked++
 	}
 	if t.rcv.unacked >= 2 {

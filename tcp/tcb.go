@@ -50,6 +50,7 @@ type TCB struct {
 	lport    uint16
 	rport    uint16
 	err      error // the error that ended the connection, if any
+	softErr  error // the last ICMP soft error, reported on a timeout (icmp.go)
 	shutRd   bool  // the user closed the read side
 	shutWr   bool  // the user shut down the write side (FIN queued)
 	rdShut   bool  // CloseRead: reads see io.EOF, arriving data is discarded
@@ -119,9 +120,11 @@ type recvState struct {
 	mss      uint32 // our advertised MSS
 	buf      ring
 	ooo      reassembly
-	unacked  int  // full segments received since the last ACK we sent
-	finSeq   Seq  // sequence of the peer's FIN once seen out of order
-	finSeen  bool // a FIN arrived (maybe beyond a hole)
+	unacked  int    // full segments received since the last ACK we sent
+	segMSS   uint32 // the peer's segment size as we measure it (rcvmss.go)
+	lastSeg  uint32 // the length of the last segment below segMSS
+	finSeq   Seq    // sequence of the peer's FIN once seen out of order
+	finSeen  bool   // a FIN arrived (maybe beyond a hole)
 	urgSeen  bool
 	urgent   Seq // the last urgent pointer (RFC 6093: urgent data stays inline)
 	wndShrnk bool
@@ -134,6 +137,7 @@ func New(cfg *Config, localPort, remotePort uint16) *TCB {
 	t.snd.buf.size = clampBuf(cfg.SendBuf)
 	t.rcv.buf.size = clampBuf(cfg.RecvBuf)
 	t.rcv.mss = cfg.mss()
+	t.rcv.initRcvMSS()
 	t.snd.mss = defaultMSS
 	t.rtt.init()
 	t.tmr.noDelay = cfg.NoDelay
@@ -157,7 +161,8 @@ func (t *TCB) LocalPort() uint16 { return t.lport }
 func (t *TCB) RemotePort() uint16 { return t.rport }
 
 // Err returns the error that ended the connection (syscall.ECONNRESET,
-// ECONNREFUSED, ETIMEDOUT), or nil.
+// ECONNREFUSED, ETIMEDOUT, or an ICMP error: see SoftError and HardError),
+// or nil.
 func (t *TCB) Err() error { return t.err }
 
 // Established reports whether the handshake has completed at some point.

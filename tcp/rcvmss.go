@@ -1,0 +1,45 @@
+package tcp
+
+import "github.com/synack-go/synack/wire"
+
+// The receiver's estimate of the peer's segment size, which decides what a
+// "full-sized segment" is for delayed ACKs: RFC 9293 §3.8.6.3 says an ACK
+// SHOULD be sent for at least every second full-sized segment, and
+// RFC 5681 §4.2 that the receiver SHOULD do so. Our advertised MSS is a poor
+// measure of it: a peer behind a smaller path MTU (a tunnel, or an ICMP
+// packet-too-big) never sends a segment that large, and every ACK would
+// then wait for the delayed-ACK timer, throttling the sender to a window
+// per 40 ms. Like Linux's tcp_measure_rcv_mss, the estimate starts at the
+// RFC 9293 §3.7.1 default MSS, rises to the largest segment seen (capped by
+// what we advertised), and falls to a smaller size that arrives twice in a
+// row without PSH (a sender that is not just at the end of a write).
+// https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.3
+
+// rcvMSSFloor is the smallest segment size the estimate takes from a run of
+// equal segments: below it, equal sizes are more likely an application's
+// writes than a path limit (Linux's TCP_MIN_MSS, 88).
+const rcvMSSFloor = 88
+
+// initRcvMSS sets the estimate before any data arrives.
+func (r *recvState) initRcvMSS() {
+	r.segMSS = min(r.mss, defaultMSS)
+}
+
+// measureSegment updates the estimate with an arriving segment's payload
+// length and flags. It reports whether the segment counts as full-sized.
+func (r *recvState) measureSegment(n int, flags wire.TCPFlags) bool {
+	l := uint32(n)
+	if l >= r.segMSS {
+		r.segMSS = min(l, r.mss)
+		r.lastSeg = l
+		return true
+	}
+	if flags&(wire.PSH|wire.FIN|wire.URG) == 0 && l >= rcvMSSFloor {
+		if l == r.lastSeg {
+			r.segMSS = l
+			return true
+		}
+		r.lastSeg = l
+	}
+	return false
+}
