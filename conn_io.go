@@ -13,7 +13,8 @@ import (
 // It returns io.EOF (bare, as package net does) after the peer's FIN and
 // after CloseRead; an *net.OpError wrapping syscall.ECONNRESET after the
 // peer's reset or syscall.ETIMEDOUT after retransmissions or keepalives
-// gave up; os.ErrDeadlineExceeded at the read deadline; net.ErrClosed
+// gave up (or, instead, the ICMP error that explains why, such as
+// EHOSTUNREACH); os.ErrDeadlineExceeded at the read deadline; net.ErrClosed
 // after Close or Stack.Close. As on Linux, the connection's error is
 // reported once, by whichever of Read and Write sees it first: later Reads
 // return io.EOF and later Writes syscall.EPIPE.

@@ -34,8 +34,8 @@ func (s *Stack) readLoop() {
 }
 
 // deliver parses one packet and hands its segment to its connection, to
-// its listener, or answers it with a RST (RFC 9293 §3.10.7.1). Every
-// discard is counted.
+// its listener, or answers it with a RST (RFC 9293 §3.10.7.1); ICMP goes to
+// deliverICMP. Every discard is counted.
 func (s *Stack) deliver(pkt []byte, seg *wire.TCPSegment, ev *trace.Event, tx *txBatch) {
 	c := &s.ctr
 	c.packetsIn.Add(1)
@@ -61,7 +61,11 @@ func (s *Stack) deliver(pkt []byte, seg *wire.TCPSegment, ev *trace.Event, tx *t
 		return
 	}
 	if ip.Protocol != wire.ProtoTCP {
-		c.protocol.Add(1) // ICMP comes later
+		if ip.Protocol == wire.ProtoICMPv4 && ip.Dst.Is4() || ip.Protocol == wire.ProtoICMPv6 && ip.Dst.Is6() {
+			s.deliverICMP(&ip, tx)
+			return
+		}
+		c.protocol.Add(1)
 		s.traceDrop(netip.AddrPortFrom(ip.Dst, 0), netip.AddrPortFrom(ip.Src, 0), "protocol")
 		return
 	}

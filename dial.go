@@ -18,10 +18,15 @@ func (s *Stack) Dial(network, address string) (net.Conn, error) {
 // local address of the destination's family (see Options.Addrs) and a
 // random ephemeral port (RFC 6056), then blocks until the connection is
 // established. Errors are *net.OpError values wrapping
-// syscall.ECONNREFUSED (the peer answered with a RST), syscall.ETIMEDOUT
-// (no answer after tcp.Config.SynRetries retransmissions, about 127 s by
-// default), ctx.Err() when ctx ends first (the attempt is then abandoned),
-// net.ErrClosed after Stack.Close, or an address error.
+// syscall.ECONNREFUSED (the peer answered with a RST, or ICMP said port
+// unreachable), syscall.ETIMEDOUT (no answer after tcp.Config.SynRetries
+// retransmissions, about 127 s by default), the errno of an ICMP error
+// instead when one explains the silence (EHOSTUNREACH or ENETUNREACH after
+// host or network unreachable: a soft error, reported when the retries run
+// out, RFC 1122 §4.2.3.9) or ends the attempt at once (a hard error, such
+// as EACCES for ICMPv6 administratively prohibited), ctx.Err() when ctx
+// ends first (the attempt is then abandoned), net.ErrClosed after
+// Stack.Close, or an address error.
 func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	c, err := s.dial(ctx, network, address)
 	if err != nil {

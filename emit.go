@@ -11,7 +11,8 @@ import (
 // txBatch collects the packets one goroutine produces and writes them to
 // the link in one WriteBatch. It is the tcp.Emitter the TCBs write into:
 // each segment becomes an IP packet, checksummed, in a buffer the batch
-// keeps for reuse. A txBatch belongs to one goroutine at a time.
+// keeps for reuse; echo replies take the same buffers (icmp.go). A txBatch
+// belongs to one goroutine at a time.
 type txBatch struct {
 	s        *Stack
 	bufs     [][]byte // MTU bytes each, cut from one slab made on first use
@@ -33,18 +34,7 @@ func (b *txBatch) to(src, dst netip.Addr) { b.src, b.dst = src, dst }
 // Emit implements tcp.Emitter: it turns seg into an IP packet in the
 // batch, flushing first if the batch is full.
 func (b *txBatch) Emit(seg *wire.TCPSegment) {
-	if len(b.pkts) == cap(b.pkts) {
-		b.flush()
-	}
-	if b.bufs[0] == nil {
-		// All at once: a batch that allocated only as deep as its
-		// bursts went would allocate again at every deeper burst.
-		slab := make([]byte, len(b.bufs)*b.s.mtu)
-		for i := range b.bufs {
-			b.bufs[i] = slab[i*b.s.mtu : (i+1)*b.s.mtu : (i+1)*b.s.mtu]
-		}
-	}
-	buf := b.bufs[len(b.pkts)]
+	buf := b.next()
 	hl := wire.IPHeaderLen(b.dst)
 	n := seg.Len()
 	if hl+n > len(buf) {
@@ -65,6 +55,23 @@ func (b *txBatch) Emit(seg *wire.TCPSegment) {
 		b.s.trace(&b.ev)
 		b.ev.Seg = nil
 	}
+}
+
+// next returns the MTU-sized buffer of the batch's next packet, flushing
+// the batch first if it is full; the caller appends what it fills to pkts.
+func (b *txBatch) next() []byte {
+	if len(b.pkts) == cap(b.pkts) {
+		b.flush()
+	}
+	if b.bufs[0] == nil {
+		// All at once: a batch that allocated only as deep as its
+		// bursts went would allocate again at every deeper burst.
+		slab := make([]byte, len(b.bufs)*b.s.mtu)
+		for i := range b.bufs {
+			b.bufs[i] = slab[i*b.s.mtu : (i+1)*b.s.mtu : (i+1)*b.s.mtu]
+		}
+	}
+	return b.bufs[len(b.pkts)]
 }
 
 // flush writes the batch to the link and empties it.

@@ -10,7 +10,8 @@ import (
 
 // The errors a caller sees are package net's: an *net.OpError (Op, Net
 // "tcp", Source, Addr) wrapping a syscall.Errno (ECONNREFUSED, ECONNRESET,
-// ETIMEDOUT, EPIPE, EADDRINUSE, EADDRNOTAVAIL), os.ErrDeadlineExceeded,
+// ETIMEDOUT, EPIPE, EADDRINUSE, EADDRNOTAVAIL, or what an ICMP error
+// reports: EHOSTUNREACH, ENETUNREACH, EACCES, ...), os.ErrDeadlineExceeded,
 // net.ErrClosed or a context error, so that errors.Is sees through it.
 // io.EOF from Read is returned bare, as package net does.
 var (

@@ -129,8 +129,8 @@ func TestAcceptDeadline(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	ln.SetDeadline(time.Now())
 	isTimeout(t, "blocked accept after SetDeadline", <-done)
+	ln.SetDeadline(time.Time{}) // before Accept: the deadline set above has passed
 	go func() { _, err := ln.Accept(); done <- err }()
-	ln.SetDeadline(time.Time{})
 	time.Sleep(10 * time.Millisecond)
 	ln.Close()
 	if err := <-done; !errors.Is(err, net.ErrClosed) {

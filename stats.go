@@ -21,6 +21,11 @@ type Stats struct {
 	SynCookiesValid       uint64 // connections opened by a valid cookie
 	AcceptQueueDrops      uint64 // SYNs and handshake-ending ACKs dropped: accept queue full
 	TimeWaitReused        uint64 // TIME_WAIT connections ended early by a new SYN (RFC 6191)
+	ICMPIn                uint64 // ICMPv4 and ICMPv6 messages to our addresses, dropped ones included
+	ICMPOut               uint64 // ICMP messages sent: echo replies only (the stack sends no ICMP errors)
+	EchoRequests          uint64 // echo requests answered (ping, ping -6)
+	ICMPErrors            uint64 // ICMP errors applied to a connection: soft, hard or a smaller path MTU
+	PMTUReductions        uint64 // connections whose send MSS a smaller path MTU lowered (RFC 1191, RFC 8201)
 	Drops                 Drops
 }
 
@@ -30,7 +35,7 @@ type Drops struct {
 	Checksum   uint64 // bad TCP or IPv4 header checksum
 	Fragment   uint64 // IP fragments (not reassembled)
 	NotForUs   uint64 // destination is not one of Options.Addrs
-	Protocol   uint64 // not TCP
+	Protocol   uint64 // neither TCP nor the ICMP of the packet's IP version
 	NoListener uint64 // SYN to a port nobody listens on: answered with RST
 	NoConn     uint64 // other segment for no connection: answered with RST
 	TooBig     uint64 // outgoing segment larger than the link MTU
@@ -38,6 +43,22 @@ type Drops struct {
 	// TCP counts the segments connections discarded, indexed by
 	// tcp.DropReason: out of window, PAWS, bad ACK, bad RST, ...
 	TCP [tcp.NumDropReasons]uint64
+	// ICMP counts the ICMP messages the stack did not act on.
+	ICMP ICMPDrops
+}
+
+// ICMPDrops counts the ICMP messages a stack did not act on, by reason. Each
+// is also counted in Stats.ICMPIn.
+type ICMPDrops struct {
+	Malformed uint64 // shorter than its header, or an error whose quoted packet does not parse or is of the other IP version
+	Checksum  uint64 // bad ICMP checksum
+	BadSource uint64 // from a multicast, broadcast, loopback or unspecified address (RFC 1122 §3.2.1.3)
+	// Ignored counts the messages that mean nothing to the stack: echo
+	// replies, source quench (RFC 6633), redirects, neighbor discovery,
+	// unknown types and codes, errors about packets that are not TCP.
+	Ignored     uint64
+	NoConn      uint64 // errors about a segment of no connection of ours
+	OutOfWindow uint64 // errors whose quoted sequence number is not in flight (RFC 5927 §4.1)
 }
 
 // counters is Stats as atomics, owned by the stack.
@@ -48,6 +69,8 @@ type counters struct {
 	malformed, checksum, fragment, notForUs, protocol      atomic.Uint64
 	noListener, noConn, tooBig, linkErrors                 atomic.Uint64
 	tcpDrops                                               [tcp.NumDropReasons]atomic.Uint64
+	icmpIn, icmpOut, echoes, icmpErrors, pmtuReductions    atomic.Uint64
+	icmpDrops                                              [numICMPDrops]atomic.Uint64
 }
 
 // Stats returns a snapshot of the stack's counters. It is safe to call at
@@ -61,11 +84,18 @@ func (s *Stack) Stats() Stats {
 		ActiveOpens: c.active.Load(), PassiveOpens: c.passive.Load(), ConnsEstablished: c.established.Load(),
 		SynCookiesSent: c.cookiesSent.Load(), SynCookiesValid: c.cookiesValid.Load(),
 		AcceptQueueDrops: c.acceptDrops.Load(), TimeWaitReused: c.timeWaitReused.Load(),
+		ICMPIn: c.icmpIn.Load(), ICMPOut: c.icmpOut.Load(), EchoRequests: c.echoes.Load(),
+		ICMPErrors: c.icmpErrors.Load(), PMTUReductions: c.pmtuReductions.Load(),
 		Drops: Drops{
 			Malformed: c.malformed.Load(), Checksum: c.checksum.Load(), Fragment: c.fragment.Load(),
 			NotForUs: c.notForUs.Load(), Protocol: c.protocol.Load(),
 			NoListener: c.noListener.Load(), NoConn: c.noConn.Load(),
 			TooBig: c.tooBig.Load(), LinkErrors: c.linkErrors.Load(),
+			ICMP: ICMPDrops{
+				Malformed: c.icmpDrops[icmpMalformed].Load(), Checksum: c.icmpDrops[icmpChecksum].Load(),
+				BadSource: c.icmpDrops[icmpBadSource].Load(), Ignored: c.icmpDrops[icmpIgnored].Load(),
+				NoConn: c.icmpDrops[icmpNoConn].Load(), OutOfWindow: c.icmpDrops[icmpOutOfWindow].Load(),
+			},
 		},
 	}
 	for i := range st.Drops.TCP {

@@ -1,9 +1,6 @@
 package tcp
 
-import (
-	"syscall"
-	"time"
-)
+import "time"
 
 // rexmitKind says what the exclusive retransmission timer is doing: the
 // retransmission timer (RFC 6298) and the persist timer (RFC 9293 §3.8.6.1)
@@ -70,6 +67,7 @@ func (t *TCB) onDataSent(now time.Duration) {
 // onAckAdvanced restarts or stops the retransmission timer: RFC 6298 §5.2
 // and §5.3.
 func (t *TCB) onAckAdvanced(now time.Duration) {
+	t.softErr = nil // something got through: an old ICMP error explains nothing
 	t.tmr.backoffs = 0
 	t.tmr.rexStart = 0
 	if t.snd.una == t.snd.max {
@@ -155,7 +153,7 @@ func (t *TCB) fireTimers(now time.Duration) {
 	if t.tmr.keep != 0 && now >= t.tmr.keep {
 		t.timerFired("keepalive")
 		if t.tmr.keepSent >= t.tmr.keepCount {
-			t.fail(syscall.ETIMEDOUT, "keepalive timeout")
+			t.fail(t.timeoutErr(), "keepalive timeout")
 			return
 		}
 		t.tmr.keepSent++
@@ -174,7 +172,7 @@ func (t *TCB) onRTO(now time.Duration) {
 	switch t.state {
 	case StateSynSent, StateSynReceived:
 		if t.tmr.backoffs > t.cfg.synRetries() {
-			t.fail(syscall.ETIMEDOUT, "SYN retries exhausted")
+			t.fail(t.timeoutErr(), "SYN retries exhausted")
 			return
 		}
 		t.synNow = true
@@ -182,7 +180,7 @@ func (t *TCB) onRTO(now time.Duration) {
 		if t.snd.una == t.snd.iss {
 			// Our SYN-ACK is still unacknowledged (we closed in SYN_RECEIVED).
 			if t.tmr.backoffs > t.cfg.synRetries() {
-				t.fail(syscall.ETIMEDOUT, "SYN retries exhausted")
+				t.fail(t.timeoutErr(), "SYN retries exhausted")
 				return
 			}
 			t.synNow = true
@@ -190,7 +188,7 @@ func (t *TCB) onRTO(now time.Duration) {
 			break
 		}
 		if now-t.tmr.rexStart >= t.cfg.dataRetryTimeout() {
-			t.fail(syscall.ETIMEDOUT, "retransmissions exhausted")
+			t.fail(t.timeoutErr(), "retransmissions exhausted")
 			return
 		}
 		if t.cc != nil {
