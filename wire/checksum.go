@@ -15,38 +15,55 @@ import (
 //
 // The sum runs 8 bytes at a time in a 64-bit accumulator with end-around
 // carry: 2^64 ≡ 1 modulo 2^16-1, so the 64-bit one's-complement sum folds to
-// the same 16-bit sum as adding 16-bit words. Any alignment of b works.
+// the same 16-bit sum as adding 16-bit words. The words are loaded in the
+// machine's little-endian order, which needs no byte swap per load: RFC 1071
+// §2(B) shows the sum is byte-order independent, the result being the
+// big-endian sum with its two bytes swapped, which one swap at the end puts
+// right. Any alignment of b works.
 func Sum(b []byte, acc uint64) uint64 {
+	le := sumSwapped(b)
+	acc, c := bits.Add64(acc, uint64(bits.ReverseBytes16(fold16(le))), 0)
+	return acc + c
+}
+
+// sumSwapped is the one's-complement sum of b read as little-endian 64-bit
+// words, zero-padded at the end: the byte-swapped image of the big-endian
+// sum (see Sum).
+func sumSwapped(b []byte) uint64 {
 	// The carry out of each addition is fed into the next one, and only the
 	// last carry is added back at the end.
-	var c uint64
-	for len(b) >= 32 {
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[8:]), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[16:]), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[24:]), c)
-		b = b[32:]
+	var acc, c uint64
+	for len(b) >= 64 {
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[8:]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[16:]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[24:]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[32:]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[40:]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[48:]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[56:]), c)
+		b = b[64:]
 	}
 	for len(b) >= 8 {
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b), c)
 		b = b[8:]
 	}
-	// The tail is under 8 bytes: gather it into one word, zero-padded on the
-	// right so that 16-bit word boundaries stay where they were.
+	// The tail is under 8 bytes: gather it into one word, each byte at the
+	// place a little-endian load would have put it.
 	var w uint64
-	shift := 64
+	shift := 0
 	if len(b) >= 4 {
-		shift -= 32
-		w = uint64(binary.BigEndian.Uint32(b)) << shift
+		w = uint64(binary.LittleEndian.Uint32(b))
+		shift = 32
 		b = b[4:]
 	}
 	if len(b) >= 2 {
-		shift -= 16
-		w |= uint64(binary.BigEndian.Uint16(b)) << shift
+		w |= uint64(binary.LittleEndian.Uint16(b)) << shift
+		shift += 16
 		b = b[2:]
 	}
 	if len(b) == 1 {
-		w |= uint64(b[0]) << (shift - 8)
+		w |= uint64(b[0]) << shift
 	}
 	acc, c = bits.Add64(acc, w, c)
 	return endCarry(acc, c)
@@ -62,13 +79,16 @@ func endCarry(acc, c uint64) uint64 {
 // Fold folds the accumulator acc to 16 bits with end-around carry and returns
 // its complement: the value to store in a checksum field. Over data that
 // already holds a correct checksum, Fold returns 0.
-func Fold(acc uint64) uint16 {
+func Fold(acc uint64) uint16 { return ^fold16(acc) }
+
+// fold16 folds the accumulator to its 16-bit one's-complement sum.
+func fold16(acc uint64) uint16 {
 	s := acc>>32 + acc&0xffffffff // at most 33 bits
 	s = s>>32 + s&0xffffffff      // at most 32 bits
 	s = s>>16 + s&0xffff          // at most 17 bits
 	s = s>>16 + s&0xffff          // at most 0x10000
 	s = s>>16 + s&0xffff          // 16 bits
-	return ^uint16(s)
+	return uint16(s)
 }
 
 // PseudoHeaderSum returns the accumulator for the pseudo-header that TCP's
