@@ -68,3 +68,31 @@ func TestBidirectionalLoss(t *testing.T) {
 		}
 	}
 }
+
+// Both ends receive each other's data but every ACK is lost for a while,
+// so both time out, go back to SND.UNA and resend what the other already
+// has. Each then answers an old segment with an ACK that must be numbered
+// SND.MAX, not the rewound SND.NXT: a number below the peer's RCV.NXT is
+// unacceptable to it (RFC 9293 §3.10.7.4), and the two ends would drop each
+// other's ACKs forever.
+func TestBothTimeOutAfterLostACKs(t *testing.T) {
+	s := newSim(t, testConfig())
+	s.delay = time.Millisecond
+	s.connect()
+	const n = 20000
+	s.write(0, make([]byte, n))
+	s.write(1, make([]byte, n))
+	blackoutEnd := s.now + 3*time.Second
+	s.drop = func(int, *wire.TCPSegment) bool { return s.now < blackoutEnd } // the data is in flight already
+	s.run(20 * time.Second)
+	a, b := s.tcb[0], s.tcb[1]
+	if a.Stats().RTOs == 0 || b.Stats().RTOs == 0 {
+		t.Fatalf("RTOs %d/%d: the scenario needs both ends to time out", a.Stats().RTOs, b.Stats().RTOs)
+	}
+	if a.snd.una != a.snd.max || b.snd.una != b.snd.max {
+		t.Fatalf("stuck: A has %d bytes unacknowledged, B %d", a.snd.max.Sub(a.snd.una), b.snd.max.Sub(b.snd.una))
+	}
+	if got := len(s.readAll(0)) + len(s.readAll(1)); got != 2*n {
+		t.Fatalf("read %d bytes, want %d", got, 2*n)
+	}
+}

@@ -70,7 +70,7 @@ func (t *TCB) Abort() {
 		// Nothing of ours is known to the peer beyond the SYN; RFC 9293
 		// §3.10.5 sends no RST here.
 	default:
-		t.sendRST(t.snd.nxt, t.rcv.nxt, true)
+		t.sendRST(t.snd.max, t.rcv.nxt, true)
 	}
 	t.shutRd, t.shutWr = true, true
 	t.setState(StateClosed, "abort")

@@ -103,7 +103,11 @@ func (t *TCB) acceptable(seg *wire.TCPSegment) bool {
 	case segLen == 0 && wnd == 0:
 		return seg.Seq == t.rcv.nxt
 	case segLen == 0:
-		return seg.Seq.Within(t.rcv.nxt, t.rcv.nxt.Add(wnd))
+		// Linux deviation: RFC 9293 bounds SEG.SEQ with "<"; Linux (and
+		// we) take "<=" for a segment without data, so that an ACK from
+		// a peer that sent right up to our window's edge, and lost some
+		// of it, still counts.
+		return seg.Seq.Within(t.rcv.nxt, t.rcv.nxt.Add(wnd+1))
 	case wnd == 0:
 		// Linux deviation: a bare FIN at RCV.NXT is taken even with a closed
 		// window, so a close never waits behind a zero window.
@@ -276,7 +280,7 @@ func (t *TCB) inputText(seg *wire.TCPSegment, now time.Duration) {
 		// Data for a user who closed: abort, as Linux does (RFC 9293
 		// §3.10.4 leaves it to the implementation).
 		t.drop(DropAfterClose)
-		t.sendRST(t.snd.nxt, 0, false)
+		t.sendRST(t.snd.max, 0, false)
 		t.setState(StateClosed, "data after close")
 		return
 	}

@@ -45,7 +45,11 @@ func (t *TCB) Poll(now time.Duration, out Emitter) {
 		t.emit(out, now, wire.ACK, t.snd.una-1, nil)
 	}
 	if t.ackNow {
-		t.emit(out, now, wire.ACK, t.snd.nxt, nil)
+		// RFC 9293's SND.NXT is SND.MAX here: ours rewinds after a
+		// timeout, and an ACK numbered below what the peer has received
+		// is unacceptable to it (§3.10.7.4), its acknowledgment ignored.
+		// If both ends timed out, neither would hear the other again.
+		t.emit(out, now, wire.ACK, t.snd.max, nil)
 	}
 }
 
