@@ -48,6 +48,7 @@ func BenchmarkBulk(b *testing.B) {
 		b.Run(map[int]string{1500: "mtu1500", 65535: "mtu65535"}[mtu], func(b *testing.B) {
 			b.SetBytes(int64(len(buf)))
 			b.ReportAllocs()
+			segs0, acks0 := c.Stats().SegsOut, s.Stats().SegsOut
 			start := time.Now()
 			for b.Loop() {
 				write(b)
@@ -57,6 +58,11 @@ func BenchmarkBulk(b *testing.B) {
 			}
 			el := time.Since(start)
 			b.ReportMetric(float64(b.N)*float64(len(buf))*8/el.Seconds()/1e9, "Gbit/s")
+			// Data segments per ACK: 2 is an ACK every second full
+			// segment (RFC 9293 §3.8.6.3); each ACK costs a packet.
+			if acks := s.Stats().SegsOut - acks0; acks > 0 {
+				b.ReportMetric(float64(c.Stats().SegsOut-segs0)/float64(acks), "segs/ack")
+			}
 		})
 	}
 }
