@@ -6,3 +6,5 @@ require (
 	github.com/google/gopacket v1.1.19
 	golang.org/x/net v0.62.0
 )
+
+require golang.org/x/sys v0.50.0

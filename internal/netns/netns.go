@@ -1,0 +1,166 @@
+// Package netns gives tests a Linux network namespace of their own, so that
+// traffic between synack and the kernel's TCP stays inside it: a namespace
+// the test creates, uses and deletes, whatever the outcome. Nothing in it
+// can reach the host's interfaces or routes.
+//
+// Three ways to act inside a namespace:
+//   - [NS.Do] runs a function on an OS thread switched into it: sockets and
+//     TUN devices created there belong to the namespace for good, and may be
+//     used from any goroutine afterwards;
+//   - [NS.Command] runs a program inside it (curl, ping, tc), through
+//     `ip netns exec`, and [NS.Run] runs one to completion;
+//   - [NS.Name] is its name, for any other `ip -n NAME ...`.
+package netns
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// NS is a network namespace made for one test. It is safe for concurrent
+// use.
+type NS struct {
+	name string
+}
+
+// seq numbers the namespaces one test binary makes.
+var seq atomic.Uint64
+
+// New creates a namespace with a name no other test binary uses, brings its
+// loopback interface up, and registers its deletion with t.Cleanup, which
+// runs however the test ends. It skips the test when not running as root or
+// when the ip command (iproute2) is missing, and fails it when the
+// namespace cannot be made.
+func New(t testing.TB) *NS {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates a network namespace")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs the ip command (Debian package iproute2)")
+	}
+	ns := &NS{name: fmt.Sprintf("synack-%d-%d", os.Getpid(), seq.Add(1))}
+	if out, err := exec.Command("ip", "netns", "add", ns.name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v: %s", ns.name, err, bytes.TrimSpace(out))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "delete", ns.name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns delete %s: %v: %s", ns.name, err, bytes.TrimSpace(out))
+		}
+	})
+	if out, err := exec.Command("ip", "-n", ns.name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("bringing lo up in %s: %v: %s", ns.name, err, bytes.TrimSpace(out))
+	}
+	return ns
+}
+
+// Name returns the namespace's name, as `ip netns list` shows it.
+func (ns *NS) Name() string { return ns.name }
+
+// Command returns a command that runs the program name with args inside the
+// namespace, through `ip netns exec`. The caller runs it as any exec.Cmd.
+func (ns *NS) Command(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", ns.name, name}, args...)...)
+}
+
+// Do runs fn on a new goroutine locked to an OS thread that has entered the
+// namespace, waits for it and returns its error. Sockets, listeners and TUN
+// devices fn creates live in the namespace and stay usable from any
+// goroutine; goroutines fn starts do not run in the namespace. If fn panics,
+// Do panics with the same value; fn must not call t.FailNow (it runs on
+// a goroutine of its own), and if it exits through runtime.Goexit anyway Do
+// returns an error saying so.
+//
+// The thread is switched back to its original namespace afterwards. If that
+// fails, the goroutine exits still locked, so the runtime ends the thread:
+// no other goroutine ever runs in the wrong namespace.
+func (ns *NS) Do(fn func() error) error {
+	type result struct {
+		err   error
+		panic any
+		done  bool
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		res := result{}
+		defer func() {
+			if !res.done {
+				res.panic = recover()
+			}
+			ch <- res
+		}()
+		restore, err := ns.enter()
+		if err != nil {
+			res.err, res.done = err, true
+			runtime.UnlockOSThread() // it never left its namespace
+			return
+		}
+		defer func() {
+			// Runs before the deferred send above, panic or not.
+			if restore() == nil {
+				runtime.UnlockOSThread()
+			}
+		}()
+		res.err = fn()
+		res.done = true
+	}()
+	res := <-ch
+	switch {
+	case res.done:
+		return res.err
+	case res.panic == nil:
+		return errGoexit
+	}
+	panic(res.panic)
+}
+
+// errGoexit is what Do returns when fn neither returned nor panicked.
+var errGoexit = errors.New("netns: fn called runtime.Goexit (t.FailNow?) instead of returning")
+
+// enter switches the calling (locked) thread into the namespace. It returns
+// a function that switches it back, or nil with an error when the thread is
+// still where it was.
+func (ns *NS) enter() (restore func() error, err error) {
+	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("netns: %w", err)
+	}
+	target, err := unix.Open("/run/netns/"+ns.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(orig)
+		return nil, fmt.Errorf("netns: opening %s: %w", ns.name, err)
+	}
+	err = unix.Setns(target, unix.CLONE_NEWNET)
+	unix.Close(target)
+	if err != nil {
+		unix.Close(orig)
+		return nil, fmt.Errorf("netns: entering %s: %w", ns.name, err)
+	}
+	return func() error {
+		defer unix.Close(orig)
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("netns: leaving %s: %w", ns.name, err)
+		}
+		return nil
+	}, nil
+}
+
+// Run runs the program name with args inside the namespace and returns its
+// combined output; a failure's error includes that output.
+func (ns *NS) Run(name string, args ...string) (string, error) {
+	out, err := ns.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s in %s: %w: %s", name, strings.Join(args, " "), ns.name, err, bytes.TrimSpace(out))
+	}
+	return string(out), nil
+}
