@@ -10,6 +10,13 @@
 // keeps copies for tests and ladder diagrams, and [Func] adapts a plain
 // function (for filtering, counting or forwarding). [Multi] sends each event
 // to several tracers.
+//
+// Recorded events draw as the ladder diagrams of a TCP course, one or
+// several connections at once: [WriteLadder] as text, [WriteSVG] as a
+// picture, [WriteHTML] as a page that steps through time and shows each
+// segment under the pointer. [Capture] turns the packets of any capture
+// into the same events, inferring both ends' states, so that a tcpdump of
+// two kernels draws the same way.
 package trace
 
 import (

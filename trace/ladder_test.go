@@ -4,19 +4,19 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/synack-go/synack/wire"
 )
 
-// A handshake with a lost first SYN, drawn as a ladder: one arrow per
-// segment, a cross for the lost one, the retransmission marked, states on
-// both sides.
-func TestWriteLadder(t *testing.T) {
+// lostSYN is a handshake whose first SYN is lost, then data, as both
+// stacks trace it.
+func lostSYN() []Event {
 	c := netip.MustParseAddrPort("10.0.0.1:40000")
 	s := netip.MustParseAddrPort("10.0.0.2:80")
 	syn := &wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: 1000, Flags: wire.SYN}
 	synack := &wire.TCPSegment{SrcPort: 80, DstPort: 40000, Seq: 5000, Ack: 1001, Flags: wire.SYN | wire.ACK}
-	ack := &wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: 1001, Ack: 5001, Flags: wire.ACK}
+	ack := &wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: 1001, Ack: 5001, Flags: wire.ACK, Window: 502}
 	data := &wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: 1001, Ack: 5001, Flags: wire.ACK | wire.PSH, Payload: make([]byte, 5)}
 	events := []Event{
 		{Kind: StateChange, Local: s, Remote: c, From: "CLOSED", To: "LISTEN"},
@@ -35,8 +35,18 @@ func TestWriteLadder(t *testing.T) {
 		{Kind: StateChange, Local: s, Remote: c, From: "SYN_RECV", To: "ESTABLISHED"},
 		{Kind: SegmentIn, Local: s, Remote: c, Seg: data},
 	}
+	for i := range events {
+		events[i].At = time.Duration(i) * time.Millisecond
+	}
+	return events
+}
+
+// A handshake with a lost first SYN, drawn as a ladder: one arrow per
+// segment, a cross for the lost one, the retransmission marked, states on
+// both sides.
+func TestWriteLadder(t *testing.T) {
 	var b strings.Builder
-	if err := WriteLadder(&b, events, LadderOptions{}); err != nil {
+	if err := WriteLadder(&b, lostSYN(), LadderOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

@@ -59,6 +59,17 @@ type TextOptions struct {
 	// relative to the first numbers seen in each conversation, exactly as
 	// tcpdump computes them.
 	Absolute bool
+	// FromISN prints every sequence and acknowledgment number, and SACK
+	// block edges, relative to the initial sequence number of the side
+	// they count, SYN and SYN-ACK included (which print "seq 0" and
+	// "seq 0, ack 1"), as Wireshark's relative numbers and the ladder
+	// diagrams count. tcpdump prints a conversation's first segments with
+	// absolute numbers instead, so its output differs from run to run with
+	// random ISNs; this does not. A side's base is the seq of its SYN, or
+	// else of the first segment it sends, or else the ack - 1 the other
+	// side first sends; a new SYN starts a new incarnation. Absolute takes
+	// precedence.
+	FromISN bool
 	// Time chooses the time stamp; the zero value is TimeRelative.
 	Time TimeFormat
 	// Stack prefixes each line (after the time stamp) with the name of the
@@ -140,9 +151,11 @@ type convKey struct {
 }
 
 // convBases holds the base sequence number of each side of a conversation,
-// what tcpdump subtracts to print relative numbers.
+// what tcpdump subtracts to print relative numbers. loSet and hiSet say
+// which bases are known; only FromISN numbering leaves one unknown.
 type convBases struct {
-	lo, hi uint32
+	lo, hi       uint32
+	loSet, hiSet bool
 }
 
 // NewText returns a Text that writes to w as opts says. opts is copied.
@@ -209,17 +222,7 @@ func (t *Text) appendTime(b []byte, at time.Duration) []byte {
 		}
 		at -= t.first
 	}
-	if at < 0 {
-		b = append(b, '-')
-		at = -at
-	}
-	b = strconv.AppendInt(b, int64(at/time.Second), 10)
-	us := int64(at%time.Second) / int64(time.Microsecond)
-	b = append(b, '.')
-	for div := int64(100000); div > 0; div /= 10 {
-		b = append(b, byte('0'+us/div%10))
-	}
-	return append(b, ' ')
+	return append(appendSeconds(b, at), ' ')
 }
 
 // appendSegment appends seg sent from src to dst, numbered as t.opts says,
@@ -227,17 +230,13 @@ func (t *Text) appendTime(b []byte, at time.Duration) []byte {
 func (t *Text) appendSegment(b []byte, src, dst netip.Addr, seg *wire.TCPSegment) []byte {
 	seq, ack := uint32(seg.Seq), uint32(seg.Ack)
 	var sackBase uint32
-	if !t.opts.Absolute && seg.Flags&wire.ACK != 0 {
+	if !t.opts.Absolute && t.opts.FromISN {
+		seq, ack, sackBase = t.fromISN(src, dst, seg)
+	} else if !t.opts.Absolute && seg.Flags&wire.ACK != 0 {
 		// tcpdump's print-tcp.c: the first ACK-bearing segment of a
 		// conversation, or any SYN-ACK, records the bases and prints
 		// absolute numbers; later ones print relative numbers.
-		s := netip.AddrPortFrom(src, seg.SrcPort)
-		d := netip.AddrPortFrom(dst, seg.DstPort)
-		rev := seg.SrcPort > seg.DstPort || seg.SrcPort == seg.DstPort && src.Compare(dst) > 0
-		k := convKey{s, d}
-		if rev {
-			k = convKey{d, s}
-		}
+		k, rev := convOf(src, dst, seg)
 		c, ok := t.convs[k]
 		// mine and peer point at the bases of the sender and receiver.
 		mine, peer := &c.lo, &c.hi
@@ -246,13 +245,7 @@ func (t *Text) appendSegment(b []byte, src, dst netip.Addr, seg *wire.TCPSegment
 		}
 		if !ok || seg.Flags&wire.SYN != 0 {
 			*mine, *peer = seq, ack-1
-			if !ok && len(t.convs) >= maxConversations {
-				for old := range t.convs {
-					delete(t.convs, old)
-					break
-				}
-			}
-			t.convs[k] = c
+			t.keep(k, c, ok)
 		} else {
 			seq -= *mine
 			ack -= *peer
@@ -260,6 +253,58 @@ func (t *Text) appendSegment(b []byte, src, dst netip.Addr, seg *wire.TCPSegment
 		sackBase = *peer
 	}
 	return appendTCP(b, src, dst, seg, seq, ack, sackBase)
+}
+
+// convOf returns the table key of the conversation seg belongs to,
+// and whether its sender is the key's hi endpoint.
+func convOf(src, dst netip.Addr, seg *wire.TCPSegment) (k convKey, rev bool) {
+	s := netip.AddrPortFrom(src, seg.SrcPort)
+	d := netip.AddrPortFrom(dst, seg.DstPort)
+	rev = seg.SrcPort > seg.DstPort || seg.SrcPort == seg.DstPort && src.Compare(dst) > 0
+	if rev {
+		return convKey{d, s}, true
+	}
+	return convKey{s, d}, false
+}
+
+// keep stores c under k, first forgetting an arbitrary conversation when
+// a new one (!known) would overflow the table.
+func (t *Text) keep(k convKey, c convBases, known bool) {
+	if !known && len(t.convs) >= maxConversations {
+		for old := range t.convs {
+			delete(t.convs, old)
+			break
+		}
+	}
+	t.convs[k] = c
+}
+
+// fromISN returns seg's seq, ack and SACK base numbered as
+// TextOptions.FromISN says, learning the bases it can from seg.
+func (t *Text) fromISN(src, dst netip.Addr, seg *wire.TCPSegment) (seq, ack, sackBase uint32) {
+	k, rev := convOf(src, dst, seg)
+	c, ok := t.convs[k]
+	mine, peer := &c.lo, &c.hi
+	mineSet, peerSet := &c.loSet, &c.hiSet
+	if rev {
+		mine, peer, mineSet, peerSet = peer, mine, peerSet, mineSet
+	}
+	changed := !ok
+	if seg.Flags&wire.SYN != 0 && (!*mineSet || *mine != uint32(seg.Seq)) {
+		// A new SYN: a new incarnation, whose other side is not known
+		// yet unless this SYN acknowledges it.
+		*mine, *mineSet, *peerSet, changed = uint32(seg.Seq), true, false, true
+	}
+	if !*mineSet {
+		*mine, *mineSet, changed = uint32(seg.Seq), true, true
+	}
+	if seg.Flags&wire.ACK != 0 && !*peerSet {
+		*peer, *peerSet, changed = uint32(seg.Ack)-1, true, true
+	}
+	if changed {
+		t.keep(k, c, ok)
+	}
+	return uint32(seg.Seq) - *mine, uint32(seg.Ack) - *peer, *peer
 }
 
 // AppendSegment appends to b the tcpdump -n -S line for seg sent from src to
@@ -399,8 +444,10 @@ func appendEvent(b []byte, e *Event) []byte {
 	switch e.Kind {
 	case StateChange:
 		b = append(b, "state "...)
-		b = append(b, e.From...)
-		b = append(b, " -> "...)
+		if e.From != "" { // an initial state, as a capture shows it
+			b = append(b, e.From...)
+			b = append(b, " -> "...)
+		}
 		b = append(b, e.To...)
 		b = appendWhy(b, e.Why)
 	case Timer:
