@@ -6,126 +6,113 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/netip"
+	"os"
 	"strings"
-	"time"
 
-	"github.com/synack-go/synack"
-	"github.com/synack-go/synack/link/pipe"
 	"github.com/synack-go/synack/trace"
 )
 
-// runDemo runs the course's whole story on two in-memory stacks: a server
-// that binds and listens, a client that connects from a random ephemeral
-// port, a few lines each way, the client's half-close, and the four-way
-// close. Every segment is printed once (as its sender emits it) in
-// tcpdump's format, with both sides' state changes between them.
+const demoUsage = `usage: synack demo [--scenario NAME] [--svg FILE] [--html FILE] [--pcap FILE] [--times]
+       synack demo --list
+
+Plays one scenario on two synack stacks joined by an in-memory link and
+prints every segment (in tcpdump's format, sequence numbers relative to each
+side's ISN) and every state change, timer and drop of both, then the
+connection's ladder diagram. The link carries one packet at a time, so the
+output is the same on every run.
+`
+
+// runDemo plays the scenario the flags choose (the whole story by default)
+// and prints its trace and ladder to w.
 func runDemo(args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	delay := fs.Duration("delay", time.Millisecond, "one-way delay of the in-memory link")
+	fs.SetOutput(w)
+	fs.Usage = func() { fmt.Fprint(w, demoUsage, "\nflags:\n"); fs.PrintDefaults() }
+	list := fs.Bool("list", false, "list the scenarios and exit")
+	name := fs.String("scenario", "story", "the scenario to play (see --list)")
+	svgOut := fs.String("svg", "", "also draw the ladder as SVG into `FILE`")
+	htmlOut := fs.String("html", "", "also draw the ladder as one self-contained HTML page into `FILE`")
+	pcapOut := fs.String("pcap", "", "capture the client's packets into the pcap `FILE`")
+	times := fs.Bool("times", false, "print each event's time on its stack's clock (which differs from run to run)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	text := trace.NewText(w, trace.TextOptions{Stack: true})
-	var rec trace.Recorder // for the ladder diagram at the end
-	tracer := trace.Func(func(e *trace.Event) {
-		rec.Trace(e)
-		if e.Kind == trace.SegmentIn || e.Kind == trace.Congestion {
-			return // each segment is printed once, when it is sent
+	if fs.NArg() > 0 {
+		return fmt.Errorf("demo: unexpected argument %q", fs.Arg(0))
+	}
+	all := demoScenarios()
+	if *list {
+		for _, s := range all {
+			fmt.Fprintf(w, "%-19s %s\n", s.name, s.about)
 		}
-		text.Trace(e)
-	})
-	a, b := pipe.New(pipe.Config{Delay: *delay, Seed: 1})
-	client, err := synack.NewStack(a, synack.Options{
-		Name: "client", Tracer: tracer,
-		Addrs: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/24")},
-	})
-	if err != nil {
-		return err
+		return nil
 	}
-	defer client.Close()
-	server, err := synack.NewStack(b, synack.Options{
-		Name: "server", Tracer: tracer,
-		Addrs: []netip.Prefix{netip.MustParsePrefix("10.0.0.2/24")},
-	})
-	if err != nil {
-		return err
-	}
-	defer server.Close()
-
-	ln, err := server.Listen("tcp", "10.0.0.2:80")
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	served := make(chan error, 1)
-	go func() { served <- serveUpper(ln) }()
-
-	conn, err := client.Dial("tcp", "10.0.0.2:80")
-	if err != nil {
-		return err
-	}
-	c := conn.(*synack.Conn)
-	fmt.Fprintf(w, "# connected %v -> %v\n", c.LocalAddr(), c.RemoteAddr())
-	r := bufio.NewReader(c)
-	for _, line := range []string{"hello, synack", "every segment is traced"} {
-		fmt.Fprintf(w, "# client writes %q\n", line)
-		if _, err := io.WriteString(c, line+"\n"); err != nil {
-			return err
+	var sc *scenario
+	for i := range all {
+		if all[i].name == *name {
+			sc = &all[i]
 		}
-		reply, err := r.ReadString('\n')
+	}
+	if sc == nil {
+		return fmt.Errorf("demo: no scenario %q; there are %s", *name, scenarioNames())
+	}
+	o := demoOptions{times: *times}
+	var pf *os.File
+	var pbuf *bufio.Writer
+	if *pcapOut != "" {
+		f, err := os.Create(*pcapOut)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "# client reads %q\n", strings.TrimSuffix(reply, "\n"))
+		defer f.Close()
+		pf, pbuf = f, bufio.NewWriter(f)
+		o.pcap = pbuf
 	}
-	fmt.Fprintln(w, "# client half-closes (CloseWrite): its FIN; it can still read")
-	if err := c.CloseWrite(); err != nil {
-		return err
+	bw := bufio.NewWriter(w)
+	events, err := sc.run(bw, o)
+	if err == nil {
+		fmt.Fprintln(bw)
+		err = trace.WriteLadder(bw, events, trace.LadderOptions{})
 	}
-	rest, err := io.ReadAll(r)
+	err = errors.Join(err, bw.Flush())
+	if pf != nil {
+		err = errors.Join(err, pbuf.Flush(), pf.Close())
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "# client reads %q, then EOF at the server's FIN\n", strings.TrimSpace(string(rest)))
-	if err := c.Close(); err != nil {
-		return err
+	title := "synack demo --scenario " + sc.name
+	if *svgOut != "" {
+		if err := writeFile(*svgOut, func(w io.Writer) error {
+			return trace.WriteSVG(w, events, trace.LadderOptions{Title: title, Times: *times})
+		}); err != nil {
+			return err
+		}
 	}
-	if err := <-served; err != nil {
-		return err
+	if *htmlOut != "" {
+		return writeFile(*htmlOut, func(w io.Writer) error {
+			return trace.WriteHTML(w, events, trace.LadderOptions{Title: title, Times: *times})
+		})
 	}
-	time.Sleep(20 * *delay) // let the last ACK arrive and be traced
-	st := c.Stats()
-	fmt.Fprintf(w, "# client ends in %v; sent %d segments, received %d\n\n", st.State, st.SegsOut, st.SegsIn)
-	if err := trace.WriteLadder(w, rec.Events(), trace.LadderOptions{}); err != nil {
-		return err
-	}
-	fmt.Fprintln(w, "\n# both stacks close; the client's TIME_WAIT ends with them")
 	return nil
 }
 
-// serveUpper accepts one connection, answers each line in upper case, and
-// says goodbye when the client half-closes.
-func serveUpper(ln net.Listener) error {
-	conn, err := ln.Accept()
+// writeFile creates the file at path and has write fill it.
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	r := bufio.NewReader(conn)
-	for {
-		line, err := r.ReadString('\n')
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := io.WriteString(conn, strings.ToUpper(line)); err != nil {
-			return err
-		}
+	bw := bufio.NewWriter(f)
+	err = write(bw)
+	return errors.Join(err, bw.Flush(), f.Close())
+}
+
+// scenarioNames returns the names --list prints, for messages.
+func scenarioNames() string {
+	var names []string
+	for _, s := range demoScenarios() {
+		names = append(names, s.name)
 	}
-	_, err = io.WriteString(conn, "goodbye\n")
-	return err
+	return strings.Join(names, ", ")
 }

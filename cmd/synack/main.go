@@ -13,6 +13,10 @@ const usage = `usage: synack <command> [flags]
 commands:
   demo    two synack stacks on an in-memory link: handshake, data, half-close and
           close, with every segment and state change printed
+  serve   serve HTTP, echo or discard from a synack stack on a TUN device
+  get     fetch a URL over a synack stack on a TUN device
+  trace   read a pcap or pcapng capture, infer both ends' states, and draw each TCP
+          connection as a ladder diagram (text, --svg, --html)
 `
 
 func main() {
@@ -24,6 +28,12 @@ func main() {
 	switch os.Args[1] {
 	case "demo":
 		err = runDemo(os.Args[2:], os.Stdout)
+	case "serve":
+		err = runServe(os.Args[2:], os.Stdout, os.Stderr)
+	case "get":
+		err = runGet(os.Args[2:], os.Stdout, os.Stderr)
+	case "trace":
+		err = runTrace(os.Args[2:], os.Stdout, os.Stderr)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/synack-go/synack"
+	"github.com/synack-go/synack/tcp"
+)
+
+func TestParseArgsInterspersed(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	o := fs.String("o", "-", "")
+	n := fs.Int("n", 0, "")
+	pos, err := parseArgs(fs, []string{"-n", "3", "http://x/", "-o", "f", "second", "--", "-n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *o != "f" || *n != 3 || !slices.Equal(pos, []string{"http://x/", "second", "-n"}) {
+		t.Fatalf("o=%q n=%d pos=%q", *o, *n, pos)
+	}
+}
+
+func TestPrefixList(t *testing.T) {
+	var l prefixList
+	if err := l.Set("10.77.0.2/24, fd77::2/64"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Set("10.78.0.2/16"); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.String(); got != "10.77.0.2/24,fd77::2/64,10.78.0.2/16" {
+		t.Fatalf("String = %q", got)
+	}
+	for _, bad := range []string{"10.77.0.2", "fd77::2", "x/24", "10.77.0.2/24,"} {
+		if err := new(prefixList).Set(bad); err == nil {
+			t.Errorf("Set(%q) accepted it", bad)
+		}
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]int{"0": 0, "262144": 262144, "256k": 256 << 10, "1M": 1 << 20} {
+		var b byteSize
+		if err := b.Set(in); err != nil || int(b) != want {
+			t.Errorf("Set(%q) = %d, %v; want %d", in, b, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-1", "1.5k", "2g", "lots", "2000m"} {
+		var b byteSize
+		if err := b.Set(bad); err == nil {
+			t.Errorf("Set(%q) accepted it", bad)
+		}
+	}
+}
+
+// TestFlagErrors: bad command lines fail before anything is created, with
+// a message that says what is wrong.
+func TestFlagErrors(t *testing.T) {
+	link := strings.Join(linkArgs, " ")
+	for _, tc := range []struct {
+		cmd, args, want string
+	}{
+		{"serve", "--echo", "--tun is required"},
+		{"serve", "--tun t0 --host-addr 10.77.0.1/24 --echo", "--addr is required"},
+		{"serve", "--tun t0 --addr 10.77.0.2/24 --echo", "--host-addr is required"},
+		{"serve", "--tun t0 --addr 10.77.0.2/24 --host-addr 10.77.0.2/24 --echo", "is both --addr and --host-addr"},
+		{"serve", link, "one of --http DIR, --echo or --discard is required"},
+		{"serve", link + " --echo --discard", "choose one"},
+		{"serve", link + " --http /nonexistent/dir", "is not a directory"},
+		{"serve", link + " --echo --port 70000", "bad --port"},
+		{"serve", link + " --echo --impair loss=lots", "impair: loss=lots"},
+		{"serve", link + " --echo extra", `unexpected argument "extra"`},
+		{"serve", "--addr 10.77.0.2", "want an address with its prefix"},
+		{"get", link, "want exactly one URL"},
+		{"get", link + " https://10.77.0.1/", "is not an http:// URL"},
+		{"get", link + " http://10.77.0.1/ http://10.77.0.1/", "want exactly one URL"},
+		{"get", "http://10.77.0.1/ --tun t0 --addr 10.77.0.2/24 --host-addr 10.77.0.1/24 --impair delay=x", "impair: delay=x"},
+	} {
+		run := serve
+		if tc.cmd == "get" {
+			run = get
+		}
+		var stderr bytes.Buffer
+		err := run(context.Background(), strings.Fields(tc.args), io.Discard, &stderr)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %s = %v, want an error saying %q", tc.cmd, tc.args, err, tc.want)
+		}
+	}
+	var stderr bytes.Buffer
+	if err := serve(context.Background(), []string{"-h"}, io.Discard, &stderr); err != nil || !strings.Contains(stderr.String(), "usage: synack serve") {
+		t.Errorf("serve -h = %v, printed %q", err, stderr.String())
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	for _, tc := range []struct {
+		n     uint64
+		total int64
+		want  string
+	}{
+		{0, 100 << 20, "[>                             ]   0%  0 / 100M  0 kbit/s"},
+		{50 << 20, 100 << 20, "[===============>              ]  50%  50M / 100M  419.4 Mbit/s"},
+		{100 << 20, 100 << 20, "[==============================] 100%  100M / 100M  838.9 Mbit/s"},
+		{3 << 20, -1, "3.0M  25.2 Mbit/s"},
+	} {
+		if got := progressLine(tc.n, tc.total, time.Second); got != tc.want {
+			t.Errorf("progressLine(%d, %d) = %q, want %q", tc.n, tc.total, got, tc.want)
+		}
+	}
+}
+
+func TestStatsTable(t *testing.T) {
+	rows := []synack.ConnInfo{
+		{
+			Local:  netip.MustParseAddrPort("10.77.0.2:80"),
+			Remote: netip.MustParseAddrPort("10.77.0.1:40000"),
+			Stats: tcp.Stats{State: tcp.StateEstablished, RTT: 1500 * time.Microsecond, RTTVar: 250 * time.Microsecond,
+				RTO: 201 * time.Millisecond, MSS: 1448, Cwnd: 14480, Ssthresh: 1 << 31,
+				BytesSent: 3 << 20, BytesAcked: 3<<20 - 1448, BytesReceived: 80, Retransmits: 7},
+		},
+		{
+			Local:  netip.MustParseAddrPort("[fd77::2]:80"),
+			Remote: netip.MustParseAddrPort("[fd77::1]:40001"),
+			Stats:  tcp.Stats{State: tcp.StateTimeWait, MSS: 1428, Cwnd: 2856, Ssthresh: 28560},
+		},
+	}
+	var b strings.Builder
+	if err := writeStatsTable(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join([]string{
+		"STATE        LOCAL         PEER             RTT/VAR ms  RTO ms  CWND      SSTHRESH  SENT  ACKED  RECEIVED  RETRANS",
+		"ESTABLISHED  10.77.0.2:80  10.77.0.1:40000  1.5/0.25    201     10 (14K)  -         3.0M  3.0M   80        7",
+		"TIME_WAIT    [fd77::2]:80  [fd77::1]:40001  0/0         0       2 (2.8K)  28K       0     0      0         0",
+		"",
+	}, "\n")
+	if b.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
+	}
+	if got := stateCounts(rows); got != ": 1 ESTABLISHED, 1 TIME_WAIT" {
+		t.Errorf("stateCounts = %q", got)
+	}
+	header := "-- 19:00:00: 2 connections" + stateCounts(rows)
+	if n, tw, ok := parseStatsHeader(header); !ok || n != 2 || tw != 1 {
+		t.Errorf("parseStatsHeader(%q) = %d, %d, %v", header, n, tw, ok)
+	}
+}

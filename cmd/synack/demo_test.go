@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"encoding/xml"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/synack-go/synack/trace"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/ (and the README's ladder)")
+
+// golden compares got with the file at path, or rewrites it under -update.
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/synack -update writes it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test ./cmd/synack -update rewrites it); got:\n%s", path, got)
+	}
+}
+
+// TestDemoGolden plays every scenario and compares what `synack demo
+// --scenario NAME` prints with testdata/demo/NAME.txt, so that a change in
+// the stack's behaviour shows in review as a diff of ladders.
+func TestDemoGolden(t *testing.T) {
+	for _, sc := range demoScenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := runDemo([]string{"--scenario", sc.name}, &out); err != nil {
+				t.Fatalf("%v\n%s", err, out.Bytes())
+			}
+			golden(t, filepath.Join("testdata", "demo", sc.name+".txt"), out.Bytes())
+		})
+	}
+}
+
+// The README's command, with no flags, tells the whole story.
+func TestDemoDefault(t *testing.T) {
+	var out bytes.Buffer
+	if err := runDemo(nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join("testdata", "demo", "story.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) && !*update {
+		t.Errorf("synack demo differs from --scenario story:\n%s", out.Bytes())
+	}
+}
+
+func TestDemoList(t *testing.T) {
+	var out bytes.Buffer
+	if err := runDemo([]string{"--list"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"handshake", "data-and-ack", "half-close", "four-way-close", "simultaneous-open",
+		"simultaneous-close", "rst-abort", "rst-closed-port", "lost-syn", "lost-data", "zero-window", "backlog-full"} {
+		if !strings.Contains(out.String(), "\n"+name+" ") {
+			t.Errorf("--list lacks %s:\n%s", name, out.String())
+		}
+	}
+	if err := runDemo([]string{"--scenario", "nope"}, io.Discard); err == nil || !strings.Contains(err.Error(), "lost-syn") {
+		t.Errorf("unknown scenario: %v", err)
+	}
+}
+
+// --svg, --html and --pcap write a picture with one arrow per segment, a
+// page, and a capture.
+func TestDemoFiles(t *testing.T) {
+	dir := t.TempDir()
+	svg, page, capture := filepath.Join(dir, "l.svg"), filepath.Join(dir, "l.html"), filepath.Join(dir, "l.pcap")
+	var out bytes.Buffer
+	if err := runDemo([]string{"--scenario", "lost-data", "--svg", svg, "--html", page, "--pcap", capture}, &out); err != nil {
+		t.Fatal(err)
+	}
+	segments := strings.Count(out.String(), "] IP ")
+	b, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(b, new(struct{})); err != nil {
+		t.Errorf("SVG does not parse: %v", err)
+	}
+	if n := strings.Count(string(b), `<g class="seg `); n != segments {
+		t.Errorf("SVG has %d arrows, the trace %d segments", n, segments)
+	}
+	if n := strings.Count(string(b), ` lost"`); n != 1 {
+		t.Errorf("SVG has %d lost arrows, want 1", n)
+	}
+	if b, err = os.ReadFile(page); err != nil || !bytes.Contains(b, []byte("<!DOCTYPE html>")) {
+		t.Errorf("no HTML page: %v", err)
+	}
+	if b, err = os.ReadFile(capture); err != nil || len(b) < 24+segments*40 {
+		t.Errorf("capture of %d bytes: %v", len(b), err)
+	}
+}
+
+// TestREADMELadder keeps the README's picture what the demo draws:
+// docs/ladder-four-way-close.svg is what `synack demo --scenario
+// four-way-close --svg FILE` writes, rewritten with -update.
+func TestREADMELadder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "l.svg")
+	if err := runDemo([]string{"--scenario", "four-way-close", "--svg", path}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, filepath.Join("..", "..", "docs", "ladder-four-way-close.svg"), b)
+}
+
+// demoEvents plays a scenario and returns its events and, in pcap, the
+// client's capture.
+func demoEvents(t *testing.T, name string, pcap io.Writer) []trace.Event {
+	t.Helper()
+	for _, sc := range demoScenarios() {
+		if sc.name == name {
+			events, err := sc.run(io.Discard, demoOptions{pcap: pcap})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return events
+		}
+	}
+	t.Fatalf("no scenario %s", name)
+	return nil
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/synack-go/synack"
+	"github.com/synack-go/synack/tcp"
+)
+
+// writeStatsTable writes one line per connection, as `ss -ti` would show
+// it: state, addresses, smoothed RTT and its variance, RTO, congestion
+// window (in segments and bytes) and slow-start threshold, bytes each way
+// and retransmissions.
+func writeStatsTable(w io.Writer, rows []synack.ConnInfo) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STATE\tLOCAL\tPEER\tRTT/VAR ms\tRTO ms\tCWND\tSSTHRESH\tSENT\tACKED\tRECEIVED\tRETRANS")
+	for _, r := range rows {
+		s := r.Stats
+		cwnd := "-"
+		if s.MSS > 0 {
+			cwnd = fmt.Sprintf("%d (%s)", s.Cwnd/s.MSS, size(uint64(s.Cwnd)))
+		}
+		ssthresh := "-"
+		if s.Ssthresh < 1<<30 {
+			ssthresh = size(uint64(s.Ssthresh))
+		}
+		fmt.Fprintf(tw, "%v\t%v\t%v\t%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n",
+			s.State, r.Local, r.Remote, millis(s.RTT), millis(s.RTTVar), millis(s.RTO),
+			cwnd, ssthresh, size(s.BytesSent), size(s.BytesAcked), size(s.BytesReceived), s.Retransmits)
+	}
+	return tw.Flush()
+}
+
+// statsLoop writes the table of st's connections to w every interval until
+// ctx ends, after a header line with the time, the count and the count in
+// each state: "-- 15:04:05: 3 connections: 2 ESTABLISHED, 1 TIME_WAIT".
+func statsLoop(ctx context.Context, w io.Writer, every time.Duration, st *synack.Stack) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var rows []synack.ConnInfo
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			rows = st.AppendConnections(rows[:0])
+			fmt.Fprintf(w, "-- %s: %d connections%s\n", now.Format("15:04:05"), len(rows), stateCounts(rows))
+			if len(rows) > 0 {
+				writeStatsTable(w, rows)
+			}
+		}
+	}
+}
+
+// stateCounts returns ": 2 ESTABLISHED, 1 TIME_WAIT" for rows, states in
+// the order of RFC 9293's diagram, or "" for no rows.
+func stateCounts(rows []synack.ConnInfo) string {
+	var n [256]int
+	for _, r := range rows {
+		n[r.Stats.State]++
+	}
+	var b strings.Builder
+	for s, k := range n {
+		if k == 0 {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%d %v", k, tcp.State(s))
+	}
+	return b.String()
+}
+
+// millis formats d in milliseconds with up to three decimals.
+func millis(d time.Duration) string {
+	return fmt.Sprintf("%.3g", float64(d)/float64(time.Millisecond))
+}
+
+// size formats a byte count with a binary prefix: 512, 1.5K, 64M, 2.0G.
+func size(n uint64) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return fmt.Sprint(n)
+	}
+	v, i := float64(n)/1024, 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if v < 10 {
+		return fmt.Sprintf("%.1f%c", v, units[i])
+	}
+	return fmt.Sprintf("%.0f%c", v, units[i])
+}
+
+// byteRate formats bytes moved in d as a bit rate.
+func byteRate(n uint64, d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	bps := float64(n) * 8 / d.Seconds()
+	switch {
+	case bps >= 1e9:
+		return fmt.Sprintf("%.2f Gbit/s", bps/1e9)
+	case bps >= 1e6:
+		return fmt.Sprintf("%.1f Mbit/s", bps/1e6)
+	default:
+		return fmt.Sprintf("%.0f kbit/s", bps/1e3)
+	}
+}

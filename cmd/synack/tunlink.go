@@ -1,0 +1,102 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+
+	"github.com/synack-go/synack"
+	"github.com/synack-go/synack/link"
+	"github.com/synack-go/synack/link/impair"
+	"github.com/synack-go/synack/link/tun"
+	"github.com/synack-go/synack/tcp"
+)
+
+// tunFlags are the flags serve and get share: the TUN device, the stack's
+// and the kernel's addresses on it, and how to impair the link.
+type tunFlags struct {
+	dev       string
+	addrs     prefixList
+	hostAddrs prefixList
+	mtu       int
+	impair    string
+	buffer    byteSize
+}
+
+func (f *tunFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dev, "tun", "", "TUN device to create or attach to (required)")
+	fs.Var(&f.addrs, "addr", "synack's address with prefix, such as 10.77.0.2/24 (repeatable; IPv4 and IPv6)")
+	fs.Var(&f.hostAddrs, "host-addr", "the kernel's address on the device, such as 10.77.0.1/24 (repeatable)")
+	fs.IntVar(&f.mtu, "mtu", 1500, "MTU of the device")
+	fs.StringVar(&f.impair, "impair", "", "impair both directions: 'loss=2%,delay=5ms,rate=200mbit' (loss, reorder, duplicate, corrupt, delay, jitter, rate, queue, seed)")
+	fs.Var(&f.buffer, "buffer", "send and receive buffer of each connection in bytes (default 1m)")
+}
+
+// check validates the flags before anything is created.
+func (f *tunFlags) check() (impair.Config, error) {
+	if f.dev == "" {
+		return impair.Config{}, errors.New("--tun is required")
+	}
+	if len(f.addrs) == 0 {
+		return impair.Config{}, errors.New("--addr is required")
+	}
+	if len(f.hostAddrs) == 0 {
+		return impair.Config{}, errors.New("--host-addr is required")
+	}
+	for _, h := range f.hostAddrs {
+		for _, a := range f.addrs {
+			if h.Addr() == a.Addr() {
+				return impair.Config{}, fmt.Errorf("%v is both --addr and --host-addr", a.Addr())
+			}
+		}
+	}
+	return impair.ParseSpec(f.impair)
+}
+
+// tunStack is a synack stack on a TUN device.
+type tunStack struct {
+	*synack.Stack
+	dev *tun.Device
+}
+
+// openTunStack creates the device, gives the kernel its addresses, brings
+// the device up and starts a stack on it, impaired as f says. It must run in
+// the network namespace where the device is to live; the stack then runs
+// from anywhere.
+func openTunStack(f *tunFlags, name string) (*tunStack, error) {
+	imp, err := f.check()
+	if err != nil {
+		return nil, err
+	}
+	dev, err := tun.Open(f.dev, tun.Config{MTU: f.mtu})
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range f.hostAddrs {
+		if err := dev.AddHostAddr(h); err != nil {
+			dev.Close()
+			return nil, err
+		}
+	}
+	if err := dev.SetUp(); err != nil {
+		dev.Close()
+		return nil, err
+	}
+	var ep link.Endpoint = dev
+	if imp != (impair.Config{}) {
+		in := imp
+		in.Seed = ^imp.Seed // the two directions draw different fates
+		ep = impair.Wrap(impair.WrapRead(dev, in), imp)
+	}
+	st, err := synack.NewStack(ep, synack.Options{
+		Name:  name,
+		Addrs: []netip.Prefix(f.addrs),
+		TCP:   tcp.Config{SendBuf: int(f.buffer), RecvBuf: int(f.buffer)},
+	})
+	if err != nil {
+		ep.Close()
+		return nil, err
+	}
+	return &tunStack{Stack: st, dev: dev}, nil
+}
