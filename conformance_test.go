@@ -108,8 +108,9 @@ func TestImpairedBulk(t *testing.T) {
 		t.Fatal("SHA-256 of what was sent and what arrived differ")
 	}
 	cst, sst := c.Stats(), s.Stats()
-	t.Logf("%d MiB each way in %v; retransmits %d/%d, RTOs %d/%d; server drops %+v",
-		size>>20, time.Since(start).Round(time.Millisecond), cst.Retransmits, sst.Retransmits, cst.RTOs, sst.RTOs, server.Stats().Drops)
+	t.Logf("%d MiB each way in %v; retransmits %d/%d, RTOs %d/%d, loss probes %d/%d; server drops %+v",
+		size>>20, time.Since(start).Round(time.Millisecond), cst.Retransmits, sst.Retransmits, cst.RTOs, sst.RTOs,
+		cst.LossProbes, sst.LossProbes, server.Stats().Drops)
 	if server.Stats().Drops.Checksum+client.Stats().Drops.Checksum == 0 {
 		t.Error("no corrupted packet was caught by the checksum")
 	}

@@ -11,7 +11,7 @@ import (
 // control and loss recovery and updates the send window (RFC 9293
 // §3.10.7.4 fifth step, RFC 5681, RFC 6582, RFC 6675).
 func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
-	ack := seg.Ack
+	ack, una := seg.Ack, t.snd.una
 	inflight := t.inflight()
 	if t.sackOK && seg.Options.NumSACK > 0 {
 		t.rec.sb.update(seg.Options.SACK[:seg.Options.NumSACK], t.snd.una, t.snd.max)
@@ -20,6 +20,7 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 	if ack.Greater(t.snd.una) {
 		acked := uint32(ack.Sub(t.snd.una))
 		t.ackAdvanced(ack, now)
+		t.tlpAcked()
 		t.sampleRTT(seg, ack, now)
 		t.rec.sb.trim(ack)
 		switch {
@@ -70,6 +71,9 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 		if newWnd > 0 && t.tmr.kind == rexmitPersist {
 			t.tmr.kind, t.tmr.at, t.tmr.backoffs = rexmitOff, 0, 0
 		}
+	}
+	if ack.Greater(una) {
+		t.armPTO(now) // RFC 8985 §7.2: an ACK of new data restarts the probe timer
 	}
 }
 
@@ -127,6 +131,10 @@ func (t *TCB) onDupAck(now time.Duration) {
 // enterRecovery starts fast retransmit and fast recovery: RFC 5681 §3.2
 // step 2, RFC 6582 §3.2, RFC 6675 §5.
 func (t *TCB) enterRecovery(now time.Duration) {
+	if t.tmr.kind == rexmitProbe {
+		// Recovery has its own news: the RTO guards it, not a probe.
+		t.tmr.kind, t.tmr.at = rexmitRTO, now+t.rtt.rto
+	}
 	t.rec.active = true
 	t.rec.recover = t.snd.max
 	t.rec.rexmitNxt = t.snd.una

@@ -20,7 +20,7 @@ func (t *TCB) Poll(now time.Duration, out Emitter) {
 	}
 	switch t.state {
 	case StateClosed, StateListen:
-		t.ackNow, t.synNow, t.probeNow = false, false, false
+		t.ackNow, t.synNow, t.probeNow, t.tlpNow = false, false, false, false
 		return
 	case StateSynSent:
 		if t.synNow {
@@ -122,6 +122,9 @@ func (t *TCB) sendData(now time.Duration, out Emitter) {
 		} else if t.snd.finSent {
 			t.sendFIN(now, out, t.snd.finSeq)
 		}
+	}
+	if t.tlpNow {
+		t.sendProbe(now, out, end)
 	}
 	if t.rec.active && t.sackOK {
 		t.sendHoles(now, out, end)
@@ -255,11 +258,15 @@ func (t *TCB) sendSegment(now time.Duration, out Emitter, seq Seq, n uint32, end
 	t.snd.max = t.snd.max.Max(t.snd.nxt).Max(segEnd)
 	t.snd.lastTx = now
 	t.onDataSent(now)
+	if !retrans {
+		t.onNewDataSent(now)
+	}
 }
 
 // sendFIN emits a bare FIN at seq (== the end of the buffered data).
 func (t *TCB) sendFIN(now time.Duration, out Emitter, seq Seq) {
-	if seq.Less(t.snd.max) {
+	retrans := seq.Less(t.snd.max)
+	if retrans {
 		t.stats.Retransmits++
 	}
 	t.emit(out, now, wire.FIN|wire.ACK, seq, nil)
@@ -270,6 +277,9 @@ func (t *TCB) sendFIN(now time.Duration, out Emitter, seq Seq) {
 	t.snd.max = t.snd.max.Max(seq.Add(1))
 	t.snd.lastTx = now
 	t.onDataSent(now)
+	if !retrans {
+		t.onNewDataSent(now)
+	}
 }
 
 // emitSYN sends our SYN (or SYN-ACK) with the options of RFC 9293 §3.7.1,

@@ -64,6 +64,7 @@ type Stats struct {
 	SegsIn        uint64
 	Retransmits   uint64 // segments retransmitted (RTO, fast retransmit, recovery)
 	RTOs          uint64 // retransmission timeouts
+	LossProbes    uint64 // tail loss probes sent (RFC 8985 §7)
 	FastRecov     uint64 // fast recovery episodes
 	DupAcksIn     uint64
 	ChallengeAcks uint64

@@ -79,6 +79,7 @@ type TCB struct {
 	rstNow   bool // send a RST (abort) with sndNxt
 	synNow   bool // (re)send SYN or SYN-ACK
 	probeNow bool // send a zero-window or keepalive probe
+	tlpNow   bool // send a tail loss probe (tlp.go)
 
 	challenge struct {
 		second time.Duration

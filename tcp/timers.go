@@ -3,14 +3,16 @@ package tcp
 import "time"
 
 // rexmitKind says what the exclusive retransmission timer is doing: the
-// retransmission timer (RFC 6298) and the persist timer (RFC 9293 §3.8.6.1)
-// never run at the same time, so they share one deadline.
+// retransmission timer (RFC 6298), the persist timer (RFC 9293 §3.8.6.1)
+// and the loss probe timer (RFC 8985 §7) never run at the same time, so
+// they share one deadline.
 type rexmitKind uint8
 
 const (
 	rexmitOff rexmitKind = iota
 	rexmitRTO
 	rexmitPersist
+	rexmitProbe // the tail loss probe's timeout (tlp.go), which stands in for the RTO
 )
 
 // timers holds every deadline of a TCB as plain data (zero = unarmed). The
@@ -28,6 +30,8 @@ type timers struct {
 	keepIdle  time.Duration
 	keepIntvl time.Duration
 	keepCount int
+	tlpOn     bool // a loss probe is outstanding (tlp.go)
+	tlpEnd    Seq  // SND.MAX when it was sent
 }
 
 func (tm *timers) reset() {
@@ -43,7 +47,7 @@ func (t *TCB) Deadline() time.Duration {
 	if t.state == StateClosed {
 		return NoDeadline
 	}
-	if t.synNow || t.ackNow || t.probeNow {
+	if t.synNow || t.ackNow || t.probeNow || t.tlpNow {
 		return 0
 	}
 	d := NoDeadline
@@ -56,12 +60,19 @@ func (t *TCB) Deadline() time.Duration {
 }
 
 // onDataSent arms the retransmission timer if it is not running: RFC 6298
-// §5.1.
+// §5.1. (A pending loss probe gives way to it; onNewDataSent re-arms the
+// probe.)
 func (t *TCB) onDataSent(now time.Duration) {
 	if t.tmr.kind != rexmitRTO {
 		t.tmr.kind = rexmitRTO
 		t.tmr.at = now + t.rtt.rto
 	}
+}
+
+// onNewDataSent runs after a segment of new data (or our FIN) went out for
+// the first time: the loss probe is armed again (RFC 8985 §7.2).
+func (t *TCB) onNewDataSent(now time.Duration) {
+	t.armPTO(now)
 }
 
 // onAckAdvanced restarts or stops the retransmission timer: RFC 6298 §5.2
@@ -140,6 +151,8 @@ func (t *TCB) fireTimers(now time.Duration) {
 			t.timerFired("persist")
 			t.tmr.backoffs++
 			t.probeNow = true
+		case rexmitProbe:
+			t.onPTO(now)
 		}
 		if t.state == StateClosed {
 			return
@@ -165,6 +178,7 @@ func (t *TCB) fireTimers(now time.Duration) {
 // onRTO handles a retransmission timeout: RFC 6298 §5.4–5.6, RFC 5681 §3.1.
 func (t *TCB) onRTO(now time.Duration) {
 	t.stats.RTOs++
+	t.tmr.tlpOn = false
 	if t.tmr.backoffs == 0 {
 		t.tmr.rexStart = now
 	}
