@@ -35,27 +35,55 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 	return c, nil
 }
 
+// DialTCP connects from laddr to raddr, as net.DialTCP does, and blocks
+// like DialContext. A zero laddr, or one with port 0, takes a random
+// ephemeral port; an unspecified or zero address takes a local address of
+// raddr's family. A fixed port lets both ends dial each other at once and
+// meet in a simultaneous open (RFC 9293 §3.5, Figure 8). Errors are those
+// of DialContext, and an *net.OpError wrapping syscall.EADDRNOTAVAIL when
+// laddr's address is not one of Options.Addrs, or syscall.EADDRINUSE when
+// the 4-tuple is taken.
+func (s *Stack) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (*Conn, error) {
+	return s.dialFrom(ctx, laddr, raddr)
+}
+
 func (s *Stack) dial(ctx context.Context, network, address string) (*Conn, error) {
 	remote, err := parseAddr(network, address, false)
 	if err != nil {
 		return nil, opError("dial", netip.AddrPort{}, netip.AddrPort{}, err)
 	}
-	if a := remote.Addr(); a.IsUnspecified() || a.IsMulticast() || remote.Port() == 0 {
+	return s.dialFrom(ctx, netip.AddrPort{}, remote)
+}
+
+func (s *Stack) dialFrom(ctx context.Context, laddr, remote netip.AddrPort) (*Conn, error) {
+	if a := remote.Addr(); !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || remote.Port() == 0 {
 		return nil, opError("dial", netip.AddrPort{}, remote, &net.AddrError{Err: "invalid destination", Addr: remote.String()})
 	}
+	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
 	if s.closed.Load() {
 		return nil, opError("dial", netip.AddrPort{}, remote, net.ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, opError("dial", netip.AddrPort{}, remote, err)
 	}
-	local, ok := s.localFor(remote.Addr())
-	if !ok {
-		return nil, opError("dial", netip.AddrPort{}, remote, errNoAddr)
+	local := laddr.Addr().Unmap()
+	if !local.IsValid() || local.IsUnspecified() {
+		var ok bool
+		if local, ok = s.localFor(remote.Addr()); !ok {
+			return nil, opError("dial", netip.AddrPort{}, remote, errNoAddr)
+		}
+	} else if !s.isLocal(local) || local.Is4() != remote.Addr().Is4() {
+		return nil, opError("dial", laddr, remote, errAddrNotAvail)
 	}
-	c, err := s.bindEphemeral(local, remote)
+	var c *Conn
+	var err error
+	if laddr.Port() == 0 {
+		c, err = s.bindEphemeral(local, remote)
+	} else {
+		c, err = s.bindFixed(netip.AddrPortFrom(local, laddr.Port()), remote)
+	}
 	if err != nil {
-		return nil, opError("dial", netip.AddrPortFrom(local, 0), remote, err)
+		return nil, opError("dial", netip.AddrPortFrom(local, laddr.Port()), remote, err)
 	}
 	s.ctr.active.Add(1)
 	c.mu.Lock()

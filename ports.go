@@ -38,6 +38,25 @@ func (s *Stack) bindEphemeral(local netip.Addr, remote netip.AddrPort) (*Conn, e
 	return nil, errNoPorts
 }
 
+// bindFixed enters a new Conn for the 4-tuple (local, remote) in the flow
+// table, or fails with EADDRINUSE if the 4-tuple is taken. Unlike an
+// ephemeral port, a port the caller names may also be a listener's, as
+// with SO_REUSEADDR: the 4-tuple tells the two apart.
+func (s *Stack) bindFixed(local, remote netip.AddrPort) (*Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	key := flowKey{local, remote}
+	if _, used := s.conns[key]; used {
+		return nil, errAddrInUse
+	}
+	c := newConn(s, key)
+	s.conns[key] = c
+	return c, nil
+}
+
 // freeListenPort finds an ephemeral port no listener uses, for a listener
 // on port 0 (s.mu held).
 func (s *Stack) freeListenPort() (uint16, bool) {

@@ -1,0 +1,104 @@
+package synack
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/netip"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/synack-go/synack/link/pipe"
+	"github.com/synack-go/synack/trace"
+)
+
+// Two stacks dial each other from fixed ports at the same time, with no
+// listener: the SYNs cross, both ends pass through SYN_RECV and meet in
+// ESTABLISHED (RFC 9293 §3.5, Figure 8), and the connection carries data
+// both ways. The link's delay makes both SYNs leave before either arrives.
+func TestDialTCPSimultaneousOpen(t *testing.T) {
+	var mu sync.Mutex
+	states := map[string][]string{}
+	tr := trace.Func(func(e *trace.Event) {
+		if e.Kind == trace.StateChange {
+			mu.Lock()
+			states[e.Stack] = append(states[e.Stack], e.To)
+			mu.Unlock()
+		}
+	})
+	a, b := pairOpts(t, pipe.Config{Delay: 20 * time.Millisecond}, Options{Tracer: tr}, Options{Tracer: tr})
+	ap := netip.AddrPortFrom(clientAddr.Addr(), 5000)
+	bp := netip.AddrPortFrom(serverAddr.Addr(), 6000)
+	var wg sync.WaitGroup
+	var conns [2]*Conn
+	var errs [2]error
+	wg.Add(2)
+	go func() { defer wg.Done(); conns[0], errs[0] = a.DialTCP(context.Background(), ap, bp) }()
+	go func() { defer wg.Done(); conns[1], errs[1] = b.DialTCP(context.Background(), bp, ap) }()
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("dials: %v, %v", errs[0], errs[1])
+	}
+	want := []string{"SYN_SENT", "SYN_RECV", "ESTABLISHED"}
+	mu.Lock()
+	for _, name := range []string{"client", "server"} {
+		if got := states[name]; !slices.Equal(got, want) {
+			t.Errorf("%s went through %v, want %v", name, got, want)
+		}
+	}
+	mu.Unlock()
+	go func() {
+		conns[0].Write([]byte("from a"))
+		conns[0].CloseWrite()
+	}()
+	got, err := io.ReadAll(conns[1])
+	if err != nil || string(got) != "from a" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+}
+
+// DialTCP's address errors are package net's.
+func TestDialTCPAddressErrors(t *testing.T) {
+	a, b := pair(t, pipe.Config{})
+	ln, err := b.Listen("tcp", "10.0.0.2:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	server := netip.MustParseAddrPort("10.0.0.2:80")
+	if _, err := a.DialTCP(context.Background(), netip.MustParseAddrPort("10.0.0.9:5000"), server); !errors.Is(err, syscall.EADDRNOTAVAIL) {
+		t.Errorf("dial from a foreign address: %v, want EADDRNOTAVAIL", err)
+	}
+	from := netip.MustParseAddrPort("10.0.0.1:5000")
+	c, err := a.DialTCP(context.Background(), from, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.LocalAddr().String() != from.String() {
+		t.Errorf("local address %v, want %v", c.LocalAddr(), from)
+	}
+	if _, err := a.DialTCP(context.Background(), from, server); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Errorf("second dial of the same 4-tuple: %v, want EADDRINUSE", err)
+	}
+	c2, err := a.DialTCP(context.Background(), netip.AddrPort{}, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if p := c2.LocalAddr().(interface{ AddrPort() netip.AddrPort }).AddrPort().Port(); p < ephemeralMin || p > ephemeralMax {
+		t.Errorf("zero laddr took port %d, want an ephemeral one", p)
+	}
+}
