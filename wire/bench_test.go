@@ -36,8 +36,12 @@ func BenchmarkTCPEmit(b *testing.B) {
 	}
 }
 
-func BenchmarkChecksum1500(b *testing.B) {
-	buf := make([]byte, 1500)
+func BenchmarkChecksum1500(b *testing.B) { benchmarkChecksum(b, 1500) }
+
+func BenchmarkChecksum64K(b *testing.B) { benchmarkChecksum(b, 65495) }
+
+func benchmarkChecksum(b *testing.B, n int) {
+	buf := make([]byte, n)
 	for i := range buf {
 		buf[i] = byte(i * 7)
 	}

@@ -26,10 +26,10 @@ func Sum(b []byte, acc uint64) uint64 {
 	return acc + c
 }
 
-// sumSwapped is the one's-complement sum of b read as little-endian 64-bit
-// words, zero-padded at the end: the byte-swapped image of the big-endian
-// sum (see Sum).
-func sumSwapped(b []byte) uint64 {
+// sumSwappedGeneric is the one's-complement sum of b read as little-endian
+// 64-bit words, zero-padded at the end: the byte-swapped image of the
+// big-endian sum (see Sum). sumSwapped may use vector instructions instead.
+func sumSwappedGeneric(b []byte) uint64 {
 	// The carry out of each addition is fed into the next one, and only the
 	// last carry is added back at the end.
 	var acc, c uint64
@@ -68,6 +68,9 @@ func sumSwapped(b []byte) uint64 {
 	acc, c = bits.Add64(acc, w, c)
 	return endCarry(acc, c)
 }
+
+// addCarry adds v to acc with the carry of the previous addition.
+func addCarry(acc, v, c uint64) (uint64, uint64) { return bits.Add64(acc, v, c) }
 
 // endCarry adds the final carry c back into acc (end-around carry). Adding 1
 // to 2^64-1 carries once more, into a sum that is then 0.
