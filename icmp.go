@@ -147,7 +147,7 @@ var unreachable4 = [...]unreachable{
 	wire.ICMPv4SourceRouteFailed:   {icmpSoft, syscall.EOPNOTSUPP},
 	wire.ICMPv4NetUnknown:          {icmpHard, syscall.ENETUNREACH},
 	wire.ICMPv4HostUnknown:         {icmpHard, syscall.EHOSTDOWN},
-	wire.ICMPv4HostIsolated:        {icmpHard, syscall.ENONET},
+	wire.ICMPv4HostIsolated:        {icmpHard, errHostIsolated},
 	wire.ICMPv4NetProhibited:       {icmpHard, syscall.ENETUNREACH},
 	wire.ICMPv4HostProhibited:      {icmpHard, syscall.EHOSTUNREACH},
 	wire.ICMPv4NetUnreachableTOS:   {icmpSoft, syscall.ENETUNREACH},

@@ -22,8 +22,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // NS is a network namespace made for one test. It is safe for concurrent
@@ -42,6 +40,9 @@ var seq atomic.Uint64
 // namespace cannot be made.
 func New(t testing.TB) *NS {
 	t.Helper()
+	if !supported {
+		t.Skip("needs Linux: network namespaces")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates a network namespace")
 	}
@@ -126,34 +127,6 @@ func (ns *NS) Do(fn func() error) error {
 
 // errGoexit is what Do returns when fn neither returned nor panicked.
 var errGoexit = errors.New("netns: fn called runtime.Goexit (t.FailNow?) instead of returning")
-
-// enter switches the calling (locked) thread into the namespace. It returns
-// a function that switches it back, or nil with an error when the thread is
-// still where it was.
-func (ns *NS) enter() (restore func() error, err error) {
-	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("netns: %w", err)
-	}
-	target, err := unix.Open("/run/netns/"+ns.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		unix.Close(orig)
-		return nil, fmt.Errorf("netns: opening %s: %w", ns.name, err)
-	}
-	err = unix.Setns(target, unix.CLONE_NEWNET)
-	unix.Close(target)
-	if err != nil {
-		unix.Close(orig)
-		return nil, fmt.Errorf("netns: entering %s: %w", ns.name, err)
-	}
-	return func() error {
-		defer unix.Close(orig)
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			return fmt.Errorf("netns: leaving %s: %w", ns.name, err)
-		}
-		return nil
-	}, nil
-}
 
 // Run runs the program name with args inside the namespace and returns its
 // combined output; a failure's error includes that output.

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package netns
+
+import "errors"
+
+// supported says whether this system has network namespaces.
+const supported = false
+
+// enter fails: only Linux has network namespaces (New skips before).
+func (ns *NS) enter() (restore func() error, err error) {
+	return nil, errors.ErrUnsupported
+}
