@@ -17,6 +17,8 @@ commands:
   get     fetch a URL over a synack stack on a TUN device
   trace   read a pcap or pcapng capture, infer both ends' states, and draw each TCP
           connection as a ladder diagram (text, --svg, --html)
+  bench   run one benchmark workload on synack alone (synack bench mem-bulk
+          -mtu 1500; go run ./bench/compare runs gVisor and the kernel too)
 `
 
 func main() {
@@ -34,6 +36,8 @@ func main() {
 		err = runGet(os.Args[2:], os.Stdout, os.Stderr)
 	case "trace":
 		err = runTrace(os.Args[2:], os.Stdout, os.Stderr)
+	case "bench":
+		err = runBench(os.Args[2:], os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// peer is one contender as compare runs it: a binary and the arguments
+// that pick its flavour.
+type peer struct {
+	name string   // "synack", "gvisor", "kernel-bbr", ...
+	bin  string   // "synack", "gvisor" or "kernel": which built binary
+	pre  []string // arguments before the workload ("bench" for synack)
+	post []string // arguments after the workload's own
+}
+
+// peers are every contender compare knows.
+var peers = map[string]peer{
+	"synack":       {name: "synack", bin: "synack", pre: []string{"bench"}},
+	"gvisor":       {name: "gvisor", bin: "gvisor"},
+	"gvisor-cubic": {name: "gvisor-cubic", bin: "gvisor", post: []string{"-cc", "cubic"}},
+	"kernel":       {name: "kernel", bin: "kernel"},
+	"kernel-veth":  {name: "kernel-veth", bin: "kernel", post: []string{"-variant", "veth"}},
+	"kernel-cubic": {name: "kernel-cubic", bin: "kernel", post: []string{"-cc", "cubic"}},
+	"kernel-bbr":   {name: "kernel-bbr", bin: "kernel", post: []string{"-cc", "bbr"}},
+}
+
+// benchCase is one workload with its parameters, run by some contenders.
+type benchCase struct {
+	name     string // what tells it from the workload's other cases: "mtu=1500"
+	workload string
+	args     []string
+	peers    []string
+}
+
+// label names the case for the table, progress lines and -only:
+// "mem-bulk mtu=1500".
+func (c benchCase) label() string {
+	return strings.TrimSpace(c.workload + " " + c.name)
+}
+
+// plan returns the cases of a full or quick run, in the order they run.
+// The sizes are the issue's; quick ones are small enough that the whole
+// quick run takes well under two minutes on two cores.
+func plan(quick bool) []benchCase {
+	mem := []string{"synack", "gvisor", "kernel"}
+	bulk := append(mem[:3:3], "kernel-veth")
+	lossyPeers := []string{"synack", "gvisor", "kernel-cubic", "kernel-bbr"}
+	tunPeers := []string{"synack", "gvisor"}
+	bulkBytes, tunBytes, lossyBytes := "2147483648", "2147483648", "268435456"
+	dur, lossyCap := "5s", "120s"
+	idleConns := []string{"10000", "50000"}
+	losses := []string{"0", "0.1", "1", "3"}
+	if quick {
+		bulkBytes, tunBytes, lossyBytes = "134217728", "67108864", "2097152"
+		dur, lossyCap = "500ms", "2s" // the loss-based contenders hit the cap
+		idleConns = []string{"2000"}
+		losses = []string{"1"}
+	}
+	var cs []benchCase
+	for _, mtu := range []string{"1500", "65535"} {
+		cs = append(cs, benchCase{"mtu=" + mtu, "mem-bulk", []string{"-mtu", mtu, "-bytes", bulkBytes}, bulk})
+	}
+	cs = append(cs, benchCase{"", "mem-rr", []string{"-duration", dur}, mem})
+	for _, d := range []string{"1", "8"} {
+		cs = append(cs, benchCase{"dialers=" + d, "mem-connrate", []string{"-dialers", d, "-duration", dur}, mem})
+	}
+	for _, n := range idleConns {
+		cs = append(cs, benchCase{"conns=" + n, "mem-idle", []string{"-conns", n}, mem})
+	}
+	for _, mtu := range []string{"1500", "65535"} {
+		for _, rev := range []bool{false, true} {
+			args, dir := []string{"-mtu", mtu, "-bytes", tunBytes}, "stack→kernel"
+			if rev {
+				args, dir = append(args, "-reverse"), "kernel→stack"
+			}
+			cs = append(cs, benchCase{"mtu=" + mtu + " " + dir, "tun-bulk", args, tunPeers})
+		}
+	}
+	for _, l := range losses {
+		cs = append(cs, benchCase{"loss=" + l + "%", "lossy-goodput", []string{"-loss", l, "-bytes", lossyBytes, "-cap", lossyCap}, lossyPeers})
+	}
+	return cs
+}
+
+// checkPeers verifies that every name is a known contender.
+func checkPeers(names []string) error {
+	for _, n := range names {
+		if _, ok := peers[n]; !ok {
+			return fmt.Errorf("unknown contender %q", n)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+)
+
+// bulkPort is where bulk transfers listen.
+const bulkPort = 5001
+
+// setupTimeout bounds a handshake in any workload.
+const setupTimeout = 30 * time.Second
+
+// bulkOpts describes one bulk transfer.
+type bulkOpts struct {
+	total   int64         // bytes to move
+	write   int           // bytes per Write
+	reverse bool          // the server host sends, the client host receives
+	cap     time.Duration // stop there and report what arrived; 0: the transfer must finish within limit
+	limit   time.Duration // without a cap, taking longer than this fails the run
+	seed    uint64
+}
+
+// bulkOut is what one bulk transfer measured.
+type bulkOut struct {
+	bytes     int64         // verified bytes received
+	elapsed   time.Duration // from the first Write to the last byte read (or the cap)
+	cpu       time.Duration // process CPU time over elapsed
+	packets   uint64        // IP packets across the link, both ways; 0 if the Net does not count
+	retrans   uint64        // sender's retransmitted segments, if the Net counts them
+	completed bool          // every byte arrived before the cap
+}
+
+type closeWriter interface{ CloseWrite() error }
+
+// runBulk moves o.total bytes of the pattern over one connection of n and
+// verifies every byte received.
+func runBulk(n Net, o bulkOpts) (bulkOut, error) {
+	var out bulkOut
+	ln, err := n.Listen(bulkPort)
+	if err != nil {
+		return out, fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	client, server, err := connectPair(n, ln, bulkPort)
+	if err != nil {
+		return out, err
+	}
+	defer client.Close()
+	defer server.Close()
+	snd, rcv := client, server
+	if o.reverse {
+		snd, rcv = server, client
+	}
+
+	p := newPattern(o.seed, o.write)
+	pc, _ := n.(PacketCounter)
+	var pk0 uint64
+	if pc != nil {
+		pk0 = pc.Packets()
+	}
+	cpu0 := cpuTime()
+	start := time.Now()
+	stop := start.Add(o.limit)
+	if o.cap > 0 {
+		stop = start.Add(o.cap)
+	}
+	snd.SetWriteDeadline(stop)
+	rcv.SetReadDeadline(stop)
+
+	sent := make(chan error, 1)
+	go func() {
+		var off int64
+		for off < o.total {
+			m, err := snd.Write(p.at(off, int(min(int64(o.write), o.total-off))))
+			off += int64(m)
+			if err != nil {
+				sent <- fmt.Errorf("write at byte %d: %w", off, err)
+				return
+			}
+		}
+		if cw, ok := snd.(closeWriter); ok {
+			sent <- cw.CloseWrite()
+			return
+		}
+		sent <- nil
+	}()
+
+	v := verifier{p: p, max: o.write}
+	buf := make([]byte, max(o.write, 64<<10))
+	var rerr error
+	for out.bytes < o.total {
+		m, err := rcv.Read(buf)
+		if m > 0 {
+			if err := v.check(buf[:m]); err != nil {
+				return out, err
+			}
+			out.bytes += int64(m)
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
+	}
+	end := time.Now()
+	out.elapsed = end.Sub(start)
+	out.cpu = cpuTime() - cpu0
+	if pc != nil {
+		out.packets = pc.Packets() - pk0
+	}
+	if rt, ok := n.(Retransmitter); ok {
+		out.retrans = rt.Retransmits(snd)
+	}
+	out.completed = out.bytes == o.total
+	timedOut := isTimeout(rerr)
+	switch {
+	case out.completed:
+		// The sender's FIN must follow the last byte: nothing more.
+		rcv.SetReadDeadline(time.Now().Add(setupTimeout))
+		if m, err := rcv.Read(buf); m > 0 || err != io.EOF {
+			return out, fmt.Errorf("after %d bytes: read %d more bytes, %v (want EOF)", out.bytes, m, err)
+		}
+		if err := <-sent; err != nil {
+			return out, fmt.Errorf("sender: %w", err)
+		}
+	case timedOut && o.cap > 0:
+		out.elapsed = o.cap
+	case timedOut:
+		return out, fmt.Errorf("only %d of %d bytes arrived in %v", out.bytes, o.total, o.limit)
+	default:
+		return out, fmt.Errorf("read after %d of %d bytes: %w", out.bytes, o.total, rerr)
+	}
+	return out, nil
+}
+
+// isTimeout reports whether err is a deadline passing: os.ErrDeadlineExceeded
+// for package net and synack, gonet's own timeout error for gVisor.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// connectPair dials port on n and accepts that connection from ln.
+func connectPair(n Net, ln net.Listener, port uint16) (client, server net.Conn, err error) {
+	type accepted struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan accepted, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- accepted{c, err}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	client, err = n.Dial(ctx, port)
+	if err != nil {
+		ln.Close()
+		<-ch
+		return nil, nil, fmt.Errorf("dial: %w", err)
+	}
+	select {
+	case a := <-ch:
+		if a.err != nil {
+			client.Close()
+			return nil, nil, fmt.Errorf("accept: %w", a.err)
+		}
+		return client, a.c, nil
+	case <-time.After(setupTimeout):
+		client.Close()
+		ln.Close()
+		return nil, nil, errors.New("accept: no connection within the setup timeout")
+	}
+}

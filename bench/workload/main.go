@@ -1,0 +1,279 @@
+package workload
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/synack-go/synack/link/impair"
+)
+
+// ErrSkip marks a workload that cannot run on this machine (no root, no
+// TUN device): Main reports it as skipped, which is not a failure.
+var ErrSkip = errors.New("skipped")
+
+// workloads lists the workloads Main knows.
+var workloads = []string{"mem-bulk", "mem-rr", "mem-connrate", "mem-idle", "tun-bulk", "lossy-goodput"}
+
+// Usage describes the workloads and their flags.
+const Usage = `workloads:
+  mem-bulk       -mtu 1500 -bytes 2147483648 -write 65536
+  mem-rr         -duration 5s
+  mem-connrate   -dialers 1 -duration 5s
+  mem-idle       -conns 10000
+  tun-bulk       -mtu 1500 -bytes 2147483648 -reverse (kernel sends to the stack)
+  lossy-goodput  -loss 1 (percent) -bytes 268435456 -cap 120s -delay 10ms
+                 -rate 200000000 -queue 500000 -cc reno
+common flags: -json (one line of JSON), -seed 1, -variant NAME (a contender's
+other way to run the workload, e.g. the kernel's "veth" for mem-bulk),
+-cpuprofile FILE
+`
+
+// params are a workload's command-line flags.
+type params struct {
+	mtu      int
+	bytes    int64
+	write    int
+	duration time.Duration
+	dialers  int
+	conns    int
+	reverse  bool
+	loss     float64
+	capDur   time.Duration
+	delay    time.Duration
+	rate     int64
+	queue    int
+	cc       string
+	variant  string
+	seed     uint64
+	json     bool
+	profile  string
+}
+
+// Main runs the workload args[0] with the flags that follow on contender c
+// and prints its result on w, as text, or as one JSON line with -json.
+// A workload the machine cannot run (ErrSkip) prints a skipped result and
+// returns nil; any other failure, a corrupted or unfinished transfer
+// included, returns an error.
+func Main(c Contender, args []string, w io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return fmt.Errorf("which workload?\n%s", Usage)
+	}
+	name := args[0]
+	defBytes := int64(2 << 30)
+	if name == "lossy-goodput" {
+		defBytes = 256 << 20
+	}
+	var p params
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.IntVar(&p.mtu, "mtu", 1500, "link MTU (mem-bulk, tun-bulk, lossy-goodput)")
+	fs.Int64Var(&p.bytes, "bytes", defBytes, "bytes to transfer")
+	fs.IntVar(&p.write, "write", 64<<10, "bytes per Write")
+	fs.DurationVar(&p.duration, "duration", 5*time.Second, "how long to run (mem-rr, mem-connrate)")
+	fs.IntVar(&p.dialers, "dialers", 1, "concurrent dial loops (mem-connrate)")
+	fs.IntVar(&p.conns, "conns", 10000, "idle connections (mem-idle)")
+	fs.BoolVar(&p.reverse, "reverse", false, "the server host sends (tun-bulk: kernel to stack)")
+	fs.Float64Var(&p.loss, "loss", 0, "random loss on the data direction, percent (lossy-goodput)")
+	fs.DurationVar(&p.capDur, "cap", 120*time.Second, "stop the transfer there and report goodput so far (lossy-goodput)")
+	fs.DurationVar(&p.delay, "delay", 10*time.Millisecond, "one-way delay each direction (lossy-goodput)")
+	fs.Int64Var(&p.rate, "rate", 200e6, "bottleneck rate in bit/s on the data direction (lossy-goodput)")
+	fs.IntVar(&p.queue, "queue", 500000, "bottleneck drop-tail queue in bytes (lossy-goodput)")
+	fs.StringVar(&p.cc, "cc", "", "congestion control: reno, cubic, bbr (empty: the contender's default)")
+	fs.StringVar(&p.variant, "variant", "", "the contender's other way to run the workload")
+	fs.Uint64Var(&p.seed, "seed", 1, "seed of the data pattern and the impairments")
+	fs.BoolVar(&p.json, "json", false, "print one line of JSON")
+	fs.StringVar(&p.profile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if p.write <= 0 || p.bytes <= 0 {
+		return errors.New("-write and -bytes must be positive")
+	}
+	if p.profile != "" {
+		f, err := os.Create(p.profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res, err := run(c, name, &p)
+	if errors.Is(err, ErrSkip) {
+		res.Skipped, err = strings.TrimPrefix(err.Error(), ErrSkip.Error()+": "), nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s (%s): %w", name, res.Case, c.Name, err)
+	}
+	if c.Note != "" {
+		res.addNote(c.Note)
+	}
+	if p.json {
+		return res.WriteJSON(w)
+	}
+	return res.WriteText(w)
+}
+
+// run builds the Net and runs one workload.
+func run(c Contender, name string, p *params) (Result, error) {
+	res := Result{Workload: name, Contender: c.Name, Case: caseOf(name, p)}
+	spec := Spec{Workload: name, MTU: p.mtu, CC: p.cc, Variant: p.variant}
+	if name == "lossy-goodput" {
+		spec.Data = impair.Config{Loss: p.loss / 100, Delay: p.delay, RateBitsPerSec: p.rate,
+			QueueBytes: p.queue, Seed: int64(p.seed)}
+		spec.Ack = impair.Config{Delay: p.delay, Seed: int64(p.seed) + 1}
+	}
+	if !slices.Contains(workloads, name) {
+		return res, fmt.Errorf("unknown workload %q\n%s", name, Usage)
+	}
+	n, err := c.NewNet(spec)
+	if err != nil {
+		return res, err
+	}
+	defer n.Close()
+	if nt, ok := n.(Noter); ok {
+		res.addNote(nt.Note())
+	}
+	switch name {
+	case "mem-bulk", "tun-bulk":
+		o, err := runBulk(n, bulkOpts{total: p.bytes, write: p.write, reverse: p.reverse,
+			limit: 10 * time.Minute, seed: p.seed})
+		if err != nil {
+			return res, err
+		}
+		bulkMetrics(&res, o)
+	case "lossy-goodput":
+		o, err := runBulk(n, bulkOpts{total: p.bytes, write: p.write, cap: p.capDur, seed: p.seed})
+		if err != nil {
+			return res, err
+		}
+		lossyMetrics(&res, o)
+	case "mem-rr":
+		o, err := runRR(n, p.duration)
+		if err != nil {
+			return res, err
+		}
+		rrMetrics(&res, o)
+	case "mem-connrate":
+		o, err := runConnRate(n, p.dialers, p.duration)
+		if err != nil {
+			return res, err
+		}
+		connMetrics(&res, o)
+	case "mem-idle":
+		conns := p.conns
+		if cl, ok := n.(ConnLimiter); ok && cl.MaxConns() < conns {
+			conns = cl.MaxConns()
+			res.addNote(fmt.Sprintf("%d connections, the most this process can hold (%s)", conns, cl.Why()))
+		}
+		o, err := runIdle(n, conns)
+		if err != nil {
+			return res, err
+		}
+		if km, ok := n.(KernelMemory); ok && km.KernelMemory() {
+			o.kernelMemory = true
+			res.addNote("memory includes the kernel's slab growth (machine-wide, noisy)")
+		}
+		idleMetrics(&res, o)
+	}
+	return res, nil
+}
+
+// caseOf names the parameters that tell one case of a workload from
+// another; bench/compare groups results by workload and case.
+func caseOf(name string, p *params) string {
+	var kv []string
+	switch name {
+	case "mem-bulk":
+		kv = append(kv, fmt.Sprintf("mtu=%d", p.mtu))
+	case "tun-bulk":
+		dir := "out"
+		if p.reverse {
+			dir = "in"
+		}
+		kv = append(kv, fmt.Sprintf("mtu=%d", p.mtu), "dir="+dir)
+	case "mem-connrate":
+		kv = append(kv, fmt.Sprintf("dialers=%d", p.dialers))
+	case "mem-idle":
+		kv = append(kv, fmt.Sprintf("conns=%d", p.conns))
+	case "lossy-goodput":
+		kv = append(kv, fmt.Sprintf("loss=%g%%", p.loss))
+	}
+	sort.Strings(kv)
+	return strings.Join(kv, " ")
+}
+
+const gib = 1 << 30
+
+func bulkMetrics(r *Result, o bulkOut) {
+	sec := o.elapsed.Seconds()
+	r.Bytes = o.bytes
+	r.add("throughput", "Gbit/s", float64(o.bytes)*8/sec/1e9, Higher, true)
+	if o.packets > 0 {
+		r.add("packets", "Mpkt/s", float64(o.packets)/sec/1e6, Higher, true)
+	}
+	r.add("cpu", "s/GiB", o.cpu.Seconds()/(float64(o.bytes)/gib), Lower, true)
+	r.add("elapsed", "s", sec, Lower, false)
+}
+
+func lossyMetrics(r *Result, o bulkOut) {
+	sec := o.elapsed.Seconds()
+	r.Bytes = o.bytes
+	r.add("goodput", "Mbit/s", float64(o.bytes)*8/sec/1e6, Higher, true)
+	r.add("retransmits", "segments", float64(o.retrans), Lower, true)
+	done := 0.0
+	if o.completed {
+		done = 1
+	} else {
+		r.addNote(fmt.Sprintf("capped at %v: %d bytes arrived", o.elapsed, o.bytes))
+	}
+	r.add("completed", "bool", done, Higher, false)
+	r.add("elapsed", "s", sec, Lower, false)
+}
+
+func rrMetrics(r *Result, o rrOut) {
+	us := func(d time.Duration) float64 { return float64(d) / 1e3 }
+	r.add("round trips", "k/s", float64(len(o.rtts))/o.elapsed.Seconds()/1e3, Higher, true)
+	r.add("p50", "µs", us(quantile(o.rtts, 0.50)), Lower, true)
+	r.add("p99", "µs", us(quantile(o.rtts, 0.99)), Lower, true)
+	r.add("p99.9", "µs", us(quantile(o.rtts, 0.999)), Lower, true)
+	r.add("cpu", "µs/trip", us(o.cpu)/float64(len(o.rtts)), Lower, false)
+}
+
+func connMetrics(r *Result, o connOut) {
+	r.add("rate", "k conns/s", float64(o.conns)/o.elapsed.Seconds()/1e3, Higher, true)
+	if o.conns > 0 {
+		r.add("cpu", "µs/conn", float64(o.cpu)/1e3/float64(o.conns), Lower, true)
+	}
+	r.add("conns", "count", float64(o.conns), Higher, false)
+}
+
+func idleMetrics(r *Result, o idleOut) {
+	n := float64(o.conns)
+	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / n }
+	mem := per(o.after.heap+o.after.stacks, o.before.heap+o.before.stacks)
+	slab := per(o.after.slab, o.before.slab)
+	total := mem
+	if o.kernelMemory {
+		total += slab
+	}
+	r.add("memory", "B/endpoint", total/2, Lower, true)
+	r.add("heap+stacks", "B/endpoint", mem/2, Lower, false)
+	r.add("rss", "B/conn", per(o.after.rss, o.before.rss), Lower, true)
+	r.add("kernel slab", "B/conn", slab, Lower, false)
+	r.add("goroutines", "per conn", float64(o.after.gs-o.before.gs)/n, Lower, false)
+	r.add("setup", "k conns/s", n/o.setup.Seconds()/1e3, Higher, false)
+}

@@ -1,0 +1,94 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/synack-go/synack"
+	"github.com/synack-go/synack/link"
+	"github.com/synack-go/synack/link/impair"
+	"github.com/synack-go/synack/link/pipe"
+)
+
+// The addresses of the two in-memory hosts, for every userspace contender.
+var (
+	ClientPrefix = netip.MustParsePrefix("10.0.0.1/24")
+	ServerPrefix = netip.MustParsePrefix("10.0.0.2/24")
+)
+
+// Synack is the synack contender: two stacks with default options on a
+// link/pipe, each direction wrapped in link/impair when the workload asks
+// for an emulated path.
+var Synack = Contender{
+	Name:   "synack",
+	NewNet: newSynackNet,
+	Note:   "default options (1 MiB buffers, SACK, NewReno)",
+}
+
+// synackNet is two synack stacks on one in-memory link.
+type synackNet struct {
+	client, server *synack.Stack
+}
+
+func newSynackNet(spec Spec) (Net, error) {
+	if spec.Workload == "tun-bulk" {
+		return newSynackTUN(spec)
+	}
+	if spec.CC != "" && spec.CC != "reno" {
+		return nil, fmt.Errorf("synack has no congestion control %q (only reno)", spec.CC)
+	}
+	if spec.Variant != "" {
+		return nil, fmt.Errorf("%w: synack has no variant %q", errors.ErrUnsupported, spec.Variant)
+	}
+	a, b := pipe.New(pipe.Config{MTU: spec.MTU})
+	var ca, cb link.Endpoint = a, b
+	if spec.Data != (impair.Config{}) {
+		ca = impair.Wrap(a, spec.Data)
+	}
+	if spec.Ack != (impair.Config{}) {
+		cb = impair.Wrap(b, spec.Ack)
+	}
+	client, err := synack.NewStack(ca, synack.Options{Name: "client", Addrs: []netip.Prefix{ClientPrefix}})
+	if err != nil {
+		cb.Close()
+		return nil, err
+	}
+	// A deep SYN queue so that mem-idle's dial loops never meet cookies.
+	server, err := synack.NewStack(cb, synack.Options{Name: "server", Addrs: []netip.Prefix{ServerPrefix}, SynBacklog: 4096})
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	return &synackNet{client: client, server: server}, nil
+}
+
+func (n *synackNet) Listen(port uint16) (net.Listener, error) {
+	return n.server.ListenTCP("tcp", netip.AddrPortFrom(ServerPrefix.Addr(), port), 4096)
+}
+
+func (n *synackNet) Dial(ctx context.Context, port uint16) (net.Conn, error) {
+	return n.client.DialContext(ctx, "tcp", netip.AddrPortFrom(ServerPrefix.Addr(), port).String())
+}
+
+func (n *synackNet) Close() error {
+	return errors.Join(n.client.Close(), n.server.Close())
+}
+
+func (n *synackNet) Note() string { return "link/pipe" }
+
+// Packets counts what both ends wrote to the pipe.
+func (n *synackNet) Packets() uint64 {
+	cs, ss := n.client.Stats(), n.server.Stats()
+	return cs.PacketsOut + ss.PacketsOut
+}
+
+// Retransmits reads the sender's connection statistics.
+func (n *synackNet) Retransmits(c net.Conn) uint64 {
+	if sc, ok := c.(*synack.Conn); ok {
+		return sc.Stats().Retransmits
+	}
+	return 0
+}
