@@ -31,7 +31,7 @@ func demoScenarios() []scenario {
 		{"data-and-ack", "data and its acknowledgments: a delayed ACK, then one ACK for two full segments (RFC 9293 §3.8.6.3)", onStacks(demoOptions{}, playDataAndAck)},
 		{"half-close", "the client shuts down its sending side; the server goes on sending until it closes", onStacks(demoOptions{}, playHalfClose)},
 		{"four-way-close", "FIN, ACK, FIN, ACK, and TIME_WAIT running out (RFC 9293 §3.6)", onStacks(demoOptions{}, playFourWayClose)},
-		{"simultaneous-open", "both ends send a SYN at once and meet in SYN_RECV (RFC 9293 Figure 8); two TCBs on a virtual clock", playSimultaneousOpen},
+		{"simultaneous-open", "both ends dial each other at once: the SYNs cross and both meet in SYN_RECV (RFC 9293 Figure 8)", onStacks(demoOptions{}, playSimultaneousOpen)},
 		{"simultaneous-close", "both ends close at once: FINs cross, both pass through CLOSING (RFC 9293 Figure 13)", onStacks(demoOptions{}, playSimultaneousClose)},
 		{"rst-abort", "the client aborts (SO_LINGER 0): a RST, and the server's read fails with ECONNRESET", onStacks(demoOptions{}, playRSTAbort)},
 		{"rst-closed-port", "a SYN to a port nobody listens on is answered with a RST: ECONNREFUSED", onStacks(demoOptions{}, playRSTClosedPort)},
