@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -364,4 +365,80 @@ func BenchmarkStream(b *testing.B) {
 	b.StopTimer()
 	x.Close()
 	<-done
+}
+
+// TestWaitingReaderIsWrittenDirectly parks a reader, then writes more
+// packets than it lent buffers for: the first fill its buffers (copied once,
+// straight from the writer), the rest wait in the ring, and every packet
+// comes out once, in order.
+func TestWaitingReaderIsWrittenDirectly(t *testing.T) {
+	a, b := New(Config{})
+	defer a.Close()
+	in := b.(*Endpoint).in
+	bufs, sizes := buffers(4, 1500)
+	got := make(chan []int, 1)
+	go func() {
+		n, err := b.ReadBatch(bufs, sizes)
+		if err != nil {
+			t.Error(err)
+		}
+		var nums []int
+		for i := range n {
+			nums = append(nums, number(bufs[i][:sizes[i]]))
+		}
+		got <- nums
+	}()
+	for parked := false; !parked; {
+		in.mu.Lock()
+		parked = in.lent != nil
+		in.mu.Unlock()
+		runtime.Gosched()
+	}
+	var batch [][]byte
+	for i := range 7 {
+		batch = append(batch, numbered(i, 100+i))
+	}
+	a.WriteBatch(batch[:2])
+	a.WriteBatch(batch[2:])
+	first := <-got
+	if !slices.Equal(first, []int{0, 1, 2, 3}) {
+		t.Fatalf("the waiting reader got packets %v, want 0 1 2 3", first)
+	}
+	in.mu.Lock()
+	ringed := in.n
+	in.mu.Unlock()
+	if ringed != 3 {
+		t.Fatalf("%d packets in the ring, want the 3 that did not fit", ringed)
+	}
+	rest := readN(t, b, 3)
+	for i, p := range rest {
+		if number(p) != 4+i || len(p) != 104+i {
+			t.Fatalf("packet %d is number %d of %d bytes, want %d of %d", i, number(p), len(p), 4+i, 104+i)
+		}
+	}
+	if s := stats(a); s.Queued != 7 || stats(b).Read != 7 {
+		t.Fatalf("queued %d, read %d; want 7 and 7", s.Queued, stats(b).Read)
+	}
+}
+
+// TestCloseWakesALendingReader closes the pipe under a parked reader.
+func TestCloseWakesALendingReader(t *testing.T) {
+	a, b := New(Config{})
+	done := make(chan error, 1)
+	go func() {
+		bufs, sizes := buffers(4, 1500)
+		_, err := b.ReadBatch(bufs, sizes)
+		done <- err
+	}()
+	in := b.(*Endpoint).in
+	for parked := false; !parked; {
+		in.mu.Lock()
+		parked = in.lent != nil
+		in.mu.Unlock()
+		runtime.Gosched()
+	}
+	a.Close()
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("ReadBatch after Close = %v, want net.ErrClosed", err)
+	}
 }
