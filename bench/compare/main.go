@@ -176,7 +176,16 @@ func replotReport(jsonPath, svgPath string) error {
 	if err := writeTable(os.Stdout, rep.Rows); err != nil {
 		return err
 	}
-	f, err := os.Create(svgPath)
+	if err := writeSVGFile(svgPath, &rep); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s\n", svgPath)
+	return nil
+}
+
+// writeSVGFile draws rep's chart into the file at path.
+func writeSVGFile(path string, rep *report) error {
+	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
@@ -184,7 +193,6 @@ func replotReport(jsonPath, svgPath string) error {
 		f.Close()
 		return err
 	}
-	fmt.Printf("wrote %s\n", svgPath)
 	return f.Close()
 }
 
@@ -289,13 +297,5 @@ func writeOutputs(rep *report, jsonPath, svgPath string) error {
 	if err := os.WriteFile(jsonPath, b, 0o644); err != nil {
 		return err
 	}
-	f, err := os.Create(svgPath)
-	if err != nil {
-		return err
-	}
-	if err := writeSVG(f, rep.Rows, rep.Machine, rep.Date, rep.Rounds); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeSVGFile(svgPath, rep)
 }

@@ -53,6 +53,13 @@ func setup(args []string) (int, error) {
 		}
 		return ns, err
 	}
+	addPair := func() (a, b *nsexec.NS, err error) {
+		if a, err = add(); err != nil {
+			return nil, nil, err
+		}
+		b, err = add()
+		return a, b, err
+	}
 	nsexec.Sweep()
 	switch variant := flagValue(args, "variant", ""); {
 	case args[0] == "mem-bulk" && variant == "":
@@ -65,11 +72,7 @@ func setup(args []string) (int, error) {
 		}
 		env = "lo"
 	case args[0] == "mem-bulk" && variant == "veth":
-		a, err := add()
-		if err != nil {
-			return 0, err
-		}
-		b, err := add()
+		a, b, err := addPair()
 		if err != nil {
 			return 0, err
 		}
@@ -78,11 +81,7 @@ func setup(args []string) (int, error) {
 		}
 		env = "veth " + b.Name
 	case args[0] == "lossy-goodput":
-		a, err := add()
-		if err != nil {
-			return 0, err
-		}
-		b, err := add()
+		a, b, err := addPair()
 		if err != nil {
 			return 0, err
 		}
