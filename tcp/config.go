@@ -102,9 +102,9 @@ func (c *Config) delayedAck() time.Duration {
 	return c.DelayedAck
 }
 
-func (c *Config) newCC(mss uint32) cc.Controller {
+func (c *Config) newCC(mss uint32) *ccShim {
 	if c.NewCC != nil {
-		return c.NewCC(mss)
+		return newCCShim(c.NewCC(mss), mss)
 	}
-	return cc.NewReno(mss)
+	return newCCShim(cc.NewReno(mss), mss)
 }

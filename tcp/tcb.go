@@ -7,7 +7,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/synack-go/synack/tcp/cc"
 	"github.com/synack-go/synack/wire"
 )
 
@@ -62,7 +61,7 @@ type TCB struct {
 	rcv recvState
 
 	rtt rttState
-	cc  cc.Controller
+	cc  *ccShim // congestion control through today's events (ccshim.go)
 	rec recovery
 
 	tmr timers

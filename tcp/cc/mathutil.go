@@ -1,0 +1,17 @@
+package cc
+
+import (
+	"math"
+	"math/bits"
+)
+
+// mulDiv returns a*b/c without intermediate overflow, saturating at
+// MaxUint64; c must not be zero.
+func mulDiv(a, b, c uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	if hi >= c {
+		return math.MaxUint64
+	}
+	q, _ := bits.Div64(hi, lo, c)
+	return q
+}
