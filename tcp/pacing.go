@@ -15,7 +15,7 @@ import (
 // next departure time out by its length at the pacing rate, and a segment
 // may leave once that time has come, so one quantum (the controller's send
 // quantum) can go back to back and the debt of a segment that overshoots is
-// repaid before the next. Idle time earns at most one quantum of credit.
+// repaid before the next.
 //
 // The TCB's use:
 //
@@ -53,8 +53,9 @@ func (p *pacer) onSent(now time.Duration, n uint32) {
 	if p.rate == 0 {
 		return
 	}
-	// Idle time earns at most one quantum of credit.
-	base := max(p.nextAt, now-p.burstTime())
+	// Idle time earns less than one quantum of credit, so that a quantum
+	// sent back to back leaves the next departure after now.
+	base := max(p.nextAt, now-p.burstTime()+1)
 	p.nextAt = base + time.Duration(mulDiv64(uint64(n), uint64(time.Second), p.rate))
 }
 
