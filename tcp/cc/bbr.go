@@ -165,6 +165,7 @@ type bbr struct {
 	undoInflightShortterm uint64
 	undoInflightLongterm  uint64
 	priorCwnd             uint32
+	episodeSaved          bool // the undo state of this loss episode is saved
 
 	// ProbeRTT and min_rtt, §2.16.
 	probeRTTDoneStamp time.Duration
@@ -314,9 +315,18 @@ func (b *bbr) OnPacketLost(p LostPacket) {
 }
 
 // noteLoss is §5.5.10.2 NoteLoss.
+//
+// Deviation: the draft saves the undo state (SaveStateUponLoss) at the
+// first loss of every round; we save it once per loss episode, at its
+// first loss, as Linux does (bbr_ssthresh). Otherwise a loss after
+// HandleInflightTooHigh in the same episode, or the episode's own
+// OnEnterFastRecovery, would overwrite undo_state ProbeBW_UP with None and
+// save the already lowered inflight_longterm as the value to restore.
 func (b *bbr) noteLoss() {
 	if !b.isLossInRound {
 		b.lossRoundDelivered = b.delivered
+	}
+	if !b.episodeSaved {
 		b.saveStateUponLoss()
 	}
 	b.isLossInRound = true
@@ -356,7 +366,9 @@ func (b *bbr) handleInflightTooHigh(appLimited bool, txInFlight uint64) {
 func (b *bbr) OnCongestionEvent(ev CongestionEvent) {
 	b.start(ev.Now)
 	b.saveCwnd()
-	b.saveStateUponLoss()
+	if !b.episodeSaved {
+		b.saveStateUponLoss()
+	}
 	if ev.Rule == RuleECE {
 		b.noteLoss()
 	}
@@ -369,6 +381,7 @@ func (b *bbr) OnRecoveryExit(now time.Duration) {
 	b.start(now)
 	b.restoreCwnd()
 	b.inRecovery = false
+	b.episodeSaved = false
 }
 
 // OnRTO is §5.6.4.4 OnEnterRTO: cwnd = C.inflight + 1 SMSS, where the
@@ -377,7 +390,9 @@ func (b *bbr) OnRecoveryExit(now time.Duration) {
 func (b *bbr) OnRTO(now time.Duration, inflight uint32) {
 	b.start(now)
 	b.saveCwnd()
-	b.saveStateUponLoss()
+	if !b.episodeSaved {
+		b.saveStateUponLoss()
+	}
 	b.cwnd = b.mss
 	b.inRecovery = true
 }
@@ -387,6 +402,7 @@ func (b *bbr) OnSpuriousCongestion(now time.Duration) {
 	b.start(now)
 	b.restoreCwnd()
 	b.inRecovery = false
+	b.episodeSaved = false
 	b.isLossInRound = false
 	b.resetFullBW()
 	b.bwShortterm = max(b.bwShortterm, b.undoBwShortterm)
@@ -421,6 +437,7 @@ func (b *bbr) OnIdleRestart(now, idle, rto time.Duration) {
 
 // saveStateUponLoss is §5.5.11.1 SaveStateUponLoss.
 func (b *bbr) saveStateUponLoss() {
+	b.episodeSaved = true
 	b.saveCwnd()
 	b.undoState = bbrNone
 	b.undoBwShortterm = b.bwShortterm
