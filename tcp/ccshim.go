@@ -14,10 +14,11 @@ import (
 // "cwnd-limited" guess from the flight before the ACK. NewReno and CUBIC need
 // little more; BBR runs on it, but coarsely.
 type ccShim struct {
-	c    cc.Controller
-	mss  uint32
-	sent uint64 // bytes acknowledged so far: C.delivered
-	lost uint64 // segments presumed lost (one per fast retransmit), in bytes
+	c       cc.Controller
+	mss     uint32
+	lastAck time.Duration // when an ACK last acknowledged new data
+	sent    uint64        // bytes acknowledged so far: C.delivered
+	lost    uint64        // segments presumed lost (one per fast retransmit), in bytes
 	// Two checkpoints of (time, delivered), at least one SRTT apart, for
 	// the ACK rate and for packet-timed rounds.
 	prev, cur struct {
@@ -42,6 +43,7 @@ func (s *ccShim) SetMSS(mss uint32) {
 // what was outstanding before the ACK, srtt the smoothed RTT.
 func (s *ccShim) OnAck(acked, inflight uint32, srtt, now time.Duration) {
 	s.sent += uint64(acked)
+	s.lastAck = now
 	if srtt > 0 && now-s.cur.at >= srtt {
 		s.prev, s.cur = s.cur, s.prev
 		s.cur.at, s.cur.delivered = now, s.sent
@@ -79,5 +81,7 @@ func (s *ccShim) OnRecoveryExit(inflight uint32, now time.Duration) { s.c.OnReco
 // OnRTO reports a retransmission timeout.
 func (s *ccShim) OnRTO(inflight uint32, now time.Duration) { s.c.OnRTO(now, inflight) }
 
-// OnIdle reports a restart after more than an RTO of idleness.
-func (s *ccShim) OnIdle(now time.Duration) { s.c.OnIdleRestart(now, 1, 0) }
+// OnIdle reports a restart after more than an RTO of idleness; the flight
+// emptied at the last ACK, so that is when the idle period began. The TCB
+// called it only past an RTO, so the RTO passed on is zero.
+func (s *ccShim) OnIdle(now time.Duration) { s.c.OnIdleRestart(now, now-s.lastAck, 0) }

@@ -44,8 +44,8 @@ type Config struct {
 	// DisableSACK, DisableTimestamps and DisableWindowScale turn off the
 	// negotiation of RFC 2018 and RFC 7323 options.
 	DisableSACK, DisableTimestamps, DisableWindowScale bool
-	// NewCC makes the congestion controller of each connection. Nil means
-	// NewReno.
+	// NewCC makes the congestion controller of each connection, for
+	// instance with cc.New("cubic", mss). Nil means NewReno.
 	NewCC func(mss uint32) cc.Controller
 	// Buffers recycles send and receive buffers between connections. Nil
 	// means each TCB allocates its own.
