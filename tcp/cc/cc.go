@@ -239,6 +239,7 @@ const (
 
 var ruleNames = [...]string{"", "dupacks", "sack", "rack", "tlp", "ece"}
 
+// String returns the rule's short name, as traces print it.
 func (r CongestionRule) String() string {
 	if int(r) < len(ruleNames) && r != 0 {
 		return ruleNames[r]
