@@ -236,3 +236,18 @@ func TestRateAllocs(t *testing.T) {
 		t.Fatalf("%v allocs per packet", n)
 	}
 }
+
+// BenchmarkRateSampler is one packet's life: its send, its ACK, the sample.
+func BenchmarkRateSampler(b *testing.B) {
+	var s rateSampler
+	var p rateSnapshot
+	b.ReportAllocs()
+	now := time.Duration(0)
+	for i := 0; i < b.N; i++ {
+		now += time.Microsecond
+		s.onSent(&p, now, 100*rmss, rmss)
+		s.beginAck()
+		s.onDelivered(&p, Seq(i*rmss), rmss, now+20*ms, false)
+		_ = s.generate(now+20*ms, 100*rmss, 20*ms)
+	}
+}

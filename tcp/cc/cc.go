@@ -37,7 +37,8 @@
 // Then the TCB reads Cwnd, PacingRate and SendQuantum before it sends.
 //
 // On the retransmission timeout (RFC 6298 §5.4), before resending:
-// OnRTO. A timeout is both a congestion event and, for recovery purposes,
+// OnRTO; then, if the TCB marks what was outstanding lost (as Linux's
+// tcp_enter_loss does), OnPacketLost for each such packet. A timeout is both a congestion event and, for recovery purposes,
 // the start of an episode that OnRecoveryExit ends (when the ACK passes the
 // SND.MAX of the timeout) or OnSpuriousCongestion undoes.
 //
