@@ -116,16 +116,40 @@ type diagram struct {
 }
 
 // segKey identifies a segment well enough to pair its SegmentOut with its
-// SegmentIn: a retransmission shares the key of the original.
+// SegmentIn: everything a receiver can tell two segments apart by, but
+// their payload bytes. A retransmission shares the key of the original;
+// duplicate ACKs that carry different SACK blocks or windows do not share
+// one.
 type segKey struct {
 	from, to   netip.AddrPort
 	seq, ack   wire.Seq
 	flags      wire.TCPFlags
+	window     uint16
 	payloadLen int
+	numSACK    int
+	sack       [wire.MaxSACKBlocks]wire.SACKBlock
 }
 
 func keyOf(from, to netip.AddrPort, s *wire.TCPSegment) segKey {
-	return segKey{from, to, s.Seq, s.Ack, s.Flags, len(s.Payload)}
+	k := segKey{from: from, to: to, seq: s.Seq, ack: s.Ack, flags: s.Flags, window: s.Window,
+		payloadLen: len(s.Payload), numSACK: s.Options.NumSACK}
+	copy(k.sack[:], s.Options.SACK[:min(max(s.Options.NumSACK, 0), wire.MaxSACKBlocks)])
+	return k
+}
+
+// matchSent picks which of the unmatched identical SegmentOuts q (oldest
+// first) a SegmentIn is, and returns its index in q. Identical segments
+// arrive in the order they were sent, as on any link that does not
+// reorder: three identical duplicate ACKs arrive first, second, third.
+// The exception is a segment that carries sequence space (data, SYN, FIN)
+// and was sent again before this arrival: the sender resends only what it
+// takes for lost, so the copy that arrives is the latest, and the earlier
+// ones end in a cross.
+func matchSent(q []int, seqLen uint32) int {
+	if seqLen > 0 {
+		return len(q) - 1
+	}
+	return 0
 }
 
 // buildDiagram lays out the connections of events that opts selects.
@@ -134,8 +158,8 @@ func keyOf(from, to netip.AddrPort, s *wire.TCPSegment) segKey {
 // SegmentIn matches was lost on the link and ends in a cross, unless the
 // receiving end of its connection has no SegmentIn traced at all (its
 // stack was not traced), in which case nothing says it was lost. Each
-// SegmentIn matches the latest unmatched identical SegmentOut sent before
-// it, so that a retransmission, not the lost original, is what arrives.
+// SegmentIn matches an unmatched identical SegmentOut sent before it (see
+// matchSent): the oldest, or for a resent segment the latest.
 func buildDiagram(events []Event, opts *LadderOptions) (*diagram, error) {
 	all := Conns(events)
 	var conns []Conn
@@ -197,8 +221,9 @@ func buildDiagram(events []Event, opts *LadderOptions) (*diagram, error) {
 		case e.Kind == SegmentIn && e.Seg != nil:
 			k := keyOf(e.Remote, e.Local, e.Seg)
 			if q := unmatched[k]; len(q) > 0 {
-				j := q[len(q)-1]
-				unmatched[k] = q[:len(q)-1]
+				m := matchSent(q, e.Seg.SeqLen())
+				j := q[m]
+				unmatched[k] = append(q[:m], q[m+1:]...)
 				d.arrows[j].arrive = len(d.rows)
 				r.kind, r.arrow = rowArrive, j
 			} else {

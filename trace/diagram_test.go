@@ -91,3 +91,54 @@ func TestLadderMarks(t *testing.T) {
 		}
 	}
 }
+
+// Identical segments sent in a burst arrive in the order they were sent:
+// three duplicate ACKs with nothing to tell them apart are drawn first to
+// first, so that their arrows never cross. Duplicate ACKs that differ only
+// in their SACK blocks are told apart by them.
+func TestDiagramMatchesInOrder(t *testing.T) {
+	c, s := cli4, srv4
+	ack := wire.TCPSegment{Seq: 51, Ack: 11, Flags: wire.ACK, Window: 100}
+	sacked := func(right wire.Seq) wire.TCPSegment {
+		a := ack
+		a.Options.NumSACK = 1
+		a.Options.SACK[0] = wire.SACKBlock{Left: 21, Right: right}
+		return a
+	}
+	for _, tc := range []struct {
+		name string
+		segs []wire.TCPSegment
+	}{
+		{"identical", []wire.TCPSegment{ack, ack, ack}},
+		{"sack blocks", []wire.TCPSegment{sacked(31), sacked(41), sacked(51)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var events []Event
+			for _, sg := range tc.segs {
+				events = append(events, out(0, "", s, c, sg))
+			}
+			for _, sg := range tc.segs {
+				events = append(events, in(0, "", c, s, sg))
+			}
+			d, err := buildDiagram(events, &LadderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, a := range d.arrows {
+				if want := len(tc.segs) + i; a.send != i || a.arrive != want {
+					t.Errorf("arrow %d: sent at row %d, arrives at row %d; want %d and %d", i, a.send, a.arrive, i, want)
+				}
+			}
+		})
+	}
+	// A resent segment: the copy that arrives is the retransmission.
+	data := wire.TCPSegment{Seq: 11, Ack: 51, Flags: wire.ACK, Window: 100, Payload: make([]byte, 10)}
+	events := []Event{out(0, "", c, s, data), out(0, "", c, s, data), in(0, "", s, c, data)}
+	d, err := buildDiagram(events, &LadderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.arrows[0].arrive != -1 || d.arrows[1].arrive != 2 {
+		t.Errorf("original arrives at %d, retransmission at %d; want -1 (lost) and 2", d.arrows[0].arrive, d.arrows[1].arrive)
+	}
+}
