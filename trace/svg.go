@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"html"
 	"io"
+	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -16,7 +18,8 @@ import (
 // connections lines up. Arrows slant from the row where a segment left to
 // the row where it arrived and carry what WriteLadder's do; states are
 // written beside each line after every change, timers and drops in grey.
-// A lost segment ends in a cross halfway; a retransmission is dashed.
+// A lost segment ends in a cross halfway; a retransmission is dashed. An
+// endpoint that several connections share (a server) has one line.
 // Hovering an arrow shows its whole segment in tcpdump's format (an SVG
 // title). Colours tell SYN (green), FIN (blue), RST (red), data (black)
 // and bare ACKs (grey) apart. The picture depends only on the events, not
@@ -34,8 +37,9 @@ func WriteSVG(w io.Writer, events []Event, opts LadderOptions) error {
 
 // SVG geometry, in pixels.
 const (
-	svgSide   = 150 // room beside each line for states and notes
-	svgLaneW  = 440 // distance between a connection's two lines
+	svgSide   = 150 // room beside the outer lines for states and notes
+	svgLaneW  = 440 // distance between the two lines of a single connection
+	svgColW   = 340 // distance between neighbouring lines when there are more than two
 	svgTimeW  = 76  // the time column, when LadderOptions.Times
 	svgPad    = 12
 	svgTop    = 86 // y of the first row
@@ -43,24 +47,63 @@ const (
 	svgBottom = 24
 )
 
-// svgLayout places a diagram's parts.
+// svgLayout places a diagram's parts. Every endpoint has one vertical
+// line (a column), however many connections it has: a server that three
+// clients reach is drawn once, to the right of them.
 type svgLayout struct {
 	d     *diagram
 	timeW int
+	cols  []netip.AddrPort
+	col   [][2]int // per lane: the columns of its left and right endpoints
 }
 
-func (l *svgLayout) lineX(lane int, left bool) int {
-	x := svgPad + l.timeW + lane*(2*svgSide+svgLaneW) + svgSide
-	if !left {
-		x += svgLaneW
+func newSVGLayout(d *diagram, opts *LadderOptions) *svgLayout {
+	l := &svgLayout{d: d, col: make([][2]int, len(d.conns))}
+	if opts.Times {
+		l.timeW = svgTimeW
 	}
-	return x
+	index := make(map[netip.AddrPort]int)
+	add := func(ep netip.AddrPort) {
+		if _, ok := index[ep]; !ok {
+			index[ep] = len(l.cols)
+			l.cols = append(l.cols, ep)
+		}
+	}
+	// Left endpoints first, then right ones, so every connection reads
+	// left to right as its ladder does.
+	for _, c := range d.conns {
+		add(c.Left)
+	}
+	for _, c := range d.conns {
+		add(c.Right)
+	}
+	for i, c := range d.conns {
+		l.col[i] = [2]int{index[c.Left], index[c.Right]}
+	}
+	return l
+}
+
+// gap is the distance between neighbouring columns.
+func (l *svgLayout) gap() int {
+	if len(l.cols) <= 2 {
+		return svgLaneW
+	}
+	return svgColW
+}
+
+func (l *svgLayout) colX(col int) int { return svgPad + l.timeW + svgSide + col*l.gap() }
+
+func (l *svgLayout) lineX(lane int, left bool) int {
+	if left {
+		return l.colX(l.col[lane][0])
+	}
+	return l.colX(l.col[lane][1])
 }
 
 func (l *svgLayout) rowY(i int) int { return svgTop + i*svgRowH }
 
 func (l *svgLayout) width() int {
-	return 2*svgPad + l.timeW + len(l.d.conns)*(2*svgSide+svgLaneW)
+	return 2*svgPad + l.timeW + 2*svgSide + max(len(l.cols)-1, 1)*l.gap()
 }
 
 func (l *svgLayout) height() int { return svgTop + max(len(l.d.rows)-1, 0)*svgRowH + svgBottom + 20 }
@@ -77,32 +120,36 @@ func (d *diagram) title(opts *LadderOptions) string {
 	return strings.Join(names, ", ")
 }
 
-// svgStyle is the stylesheet inside every SVG: it works the same in a file
-// opened alone, in an <img> and inline in the HTML page.
-const svgStyle = `
-.bg{fill:#fff}
-.title{font-size:15px;font-weight:bold}
-.host{font-size:12px;font-weight:bold;text-anchor:middle}
-.life{stroke:#333;stroke-width:2}
-.time{fill:#888;font-size:11px;text-anchor:end}
-.seg line{stroke-width:1.6}
-.seg text{font-size:11.5px}
-.backdrop{fill:#fff;fill-opacity:.9}
-.syn line{stroke:#1b7f2a}.syn text{fill:#1b7f2a}
-.fin line{stroke:#1f5fbf}.fin text{fill:#1f5fbf}
-.rst line{stroke:#c62828}.rst text{fill:#c62828}
-.data line{stroke:#111}.data text{fill:#111}
-.ack line{stroke:#777}.ack text{fill:#666}
-.rexmit line{stroke-dasharray:6 3}
-.cross{stroke:#c62828;stroke-width:2.4}
-.state text{font-size:12px;font-weight:bold;fill:#5b2a86}
-.state circle{fill:#5b2a86}
-.note text{font-size:11px;font-style:italic;fill:#888}
-`
+// The picture's colours. Every element carries its presentation as
+// attributes (fill, stroke, font-size ...), not as CSS, and arrow heads are
+// drawn as triangles, not markers, so that renderers without CSS or marker
+// support (ImageMagick's, older rsvg) draw the same picture as a browser.
+// The class attributes remain for the HTML page's script and stylesheet.
+const (
+	colSYN   = "#1b7f2a"
+	colFIN   = "#1f5fbf"
+	colRST   = "#c62828"
+	colData  = "#111111"
+	colACK   = "#777777"
+	colACKTx = "#666666" // a bare ACK's label: a shade darker than its line
+	colState = "#5b2a86"
+	colNote  = "#888888"
+	colLife  = "#333333"
+)
 
-// svgClasses are the arrow classes, each with its arrow head marker.
-var svgClasses = [...]struct{ name, color string }{
-	{"syn", "#1b7f2a"}, {"fin", "#1f5fbf"}, {"rst", "#c62828"}, {"data", "#111"}, {"ack", "#777"},
+// segColors returns the line and text colours of a segment's class.
+func segColors(cls string) (line, text string) {
+	switch cls {
+	case "syn":
+		return colSYN, colSYN
+	case "fin":
+		return colFIN, colFIN
+	case "rst":
+		return colRST, colRST
+	case "data":
+		return colData, colData
+	}
+	return colACK, colACKTx
 }
 
 // class returns the colour class of a segment: its most telling flag.
@@ -122,10 +169,7 @@ func class(s *wire.TCPSegment) string {
 
 // svg writes the diagram as a standalone SVG element.
 func (d *diagram) svg(w *bufio.Writer, opts *LadderOptions) {
-	l := svgLayout{d: d}
-	if opts.Times {
-		l.timeW = svgTimeW
-	}
+	l := newSVGLayout(d, opts)
 	W, H := l.width(), l.height()
 	p := func(ss ...string) {
 		for _, s := range ss {
@@ -135,30 +179,21 @@ func (d *diagram) svg(w *bufio.Writer, opts *LadderOptions) {
 	n := strconv.Itoa
 	p(`<svg xmlns="http://www.w3.org/2000/svg" class="ladder" width="`, n(W), `" height="`, n(H),
 		`" viewBox="0 0 `, n(W), " ", n(H), `" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace">`, "\n")
-	p("<style>", svgStyle, "</style>\n<defs>\n")
-	for _, c := range svgClasses {
-		p(`<marker id="head-`, c.name, `" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,1 L10,5 L0,9 z" fill="`, c.color, `"/></marker>`, "\n")
-	}
-	p("</defs>\n")
-	p(`<rect class="bg" width="100%" height="100%"/>`, "\n")
-	p(`<text class="title" x="`, n(svgPad), `" y="24">`, esc(d.title(opts)), "</text>\n")
+	p(`<rect class="bg" width="100%" height="100%" fill="#ffffff"/>`, "\n")
+	p(`<text class="title" x="`, n(svgPad), `" y="24" font-size="15" font-weight="bold" fill="#222222">`, esc(d.title(opts)), "</text>\n")
 	bottom := l.rowY(max(len(d.rows)-1, 0)) + svgBottom
-	for lane, c := range d.conns {
-		for _, left := range []bool{true, false} {
-			x := n(l.lineX(lane, left))
-			name := c.Left.String()
-			if !left {
-				name = c.Right.String()
-			}
-			p(`<text class="host" x="`, x, `" y="56">`, esc(name), "</text>\n")
-			p(`<line class="life" x1="`, x, `" y1="64" x2="`, x, `" y2="`, n(bottom), `"/>`, "\n")
-		}
+	for col, ep := range l.cols {
+		x := n(l.colX(col))
+		p(`<text class="host" x="`, x, `" y="56" font-size="12" font-weight="bold" text-anchor="middle" fill="#222222">`, esc(ep.String()), "</text>\n")
+		p(`<line class="life" x1="`, x, `" y1="64" x2="`, x, `" y2="`, n(bottom), `" stroke="`, colLife, `" stroke-width="2"/>`, "\n")
 	}
+	// Lines first, labels after: a label is drawn over every line, on a
+	// white backdrop, however the arrows of a burst cross it.
 	for i := range d.rows {
 		r := &d.rows[i]
 		y := l.rowY(i)
 		if opts.Times && !r.hoisted {
-			p(`<text class="time" x="`, n(svgPad+l.timeW-8), `" y="`, n(y+4), `">`, seconds(r.ev.At-d.start), "</text>\n")
+			p(`<text class="time" x="`, n(svgPad+l.timeW-8), `" y="`, n(y+4), `" font-size="11" text-anchor="end" fill="`, colNote, `">`, seconds(r.ev.At-d.start), "</text>\n")
 		}
 		switch r.kind {
 		case rowSend:
@@ -167,27 +202,40 @@ func (d *diagram) svg(w *bufio.Writer, opts *LadderOptions) {
 			l.sideText(w, i, r)
 		}
 	}
+	for i := range d.rows {
+		if r := &d.rows[i]; r.kind == rowSend {
+			l.labelSVG(w, r.arrow)
+		}
+	}
 	p("</svg>\n")
 }
 
-// arrowSVG writes arrow i as a group: line, label, cross when lost.
-func (l *svgLayout) arrowSVG(w *bufio.Writer, i int) {
+// arrowEnds returns where arrow i starts and ends, and whether it was lost
+// (then it ends halfway, in a cross).
+func (l *svgLayout) arrowEnds(i int) (xs, ys, xe, ye int, lost bool) {
 	a := &l.d.arrows[i]
-	s := a.ev.Seg
-	xs, xe := l.lineX(a.lane, a.fromLeft), l.lineX(a.lane, !a.fromLeft)
-	ys := l.rowY(a.send)
-	ye := ys + svgRowH*2/3 // a segment whose sending was not traced
+	xs, xe = l.lineX(a.lane, a.fromLeft), l.lineX(a.lane, !a.fromLeft)
+	ys = l.rowY(a.send)
+	ye = ys + svgRowH*2/3 // a segment whose sending was not traced
 	if a.arrive > a.send {
 		ye = l.rowY(a.arrive)
 	}
-	lost := a.arrive < 0
+	lost = a.arrive < 0
 	if lost {
 		// Where it would have arrived a row later, cut short.
 		ye = ys + svgRowH
 		xe = xs + (xe-xs)*55/100
 		ye = ys + (ye-ys)*55/100
 	}
-	cls := class(s)
+	return xs, ys, xe, ye, lost
+}
+
+// arrowSVG writes arrow i as a group: line, head or cross when lost.
+func (l *svgLayout) arrowSVG(w *bufio.Writer, i int) {
+	a := &l.d.arrows[i]
+	xs, ys, xe, ye, lost := l.arrowEnds(i)
+	cls := class(a.ev.Seg)
+	line, _ := segColors(cls)
 	group := "seg " + cls
 	if a.retrans {
 		group += " rexmit"
@@ -205,21 +253,46 @@ func (l *svgLayout) arrowSVG(w *bufio.Writer, i int) {
 	}
 	w.WriteString(`<g class="` + group + `" id="seg-` + n(i) + `" data-seg="` + n(i) + `" data-step="` + n(a.send) + `" data-arrive="` + n(a.arrive) + `">`)
 	w.WriteString("<title>" + esc(title) + "</title>")
-	w.WriteString(`<line x1="` + n(xs) + `" y1="` + n(ys) + `" x2="` + n(xe) + `" y2="` + n(ye) + `"`)
-	if !lost {
-		w.WriteString(` marker-end="url(#head-` + cls + `)"`)
+	w.WriteString(`<line x1="` + n(xs) + `" y1="` + n(ys) + `" x2="` + n(xe) + `" y2="` + n(ye) + `" stroke="` + line + `" stroke-width="1.6"`)
+	if a.retrans {
+		w.WriteString(` stroke-dasharray="6 3"`)
 	}
 	w.WriteString("/>")
 	if lost {
 		const c = 5
 		w.WriteString(`<path class="cross" d="M` + n(xe-c) + "," + n(ye-c) + " L" + n(xe+c) + "," + n(ye+c) +
-			" M" + n(xe-c) + "," + n(ye+c) + " L" + n(xe+c) + "," + n(ye-c) + `"/>`)
+			" M" + n(xe-c) + "," + n(ye+c) + " L" + n(xe+c) + "," + n(ye-c) + `" stroke="` + colRST + `" stroke-width="2.4" fill="none"/>`)
+	} else {
+		w.WriteString(arrowHead(xs, ys, xe, ye, line))
 	}
-	// The label lies level just above the arrow's start: arrows leave one
-	// row apart, so their labels never overlap, even where the arrows of a
-	// burst cross; the white halo keeps a label readable over a line.
-	// A backdrop as wide as the monospace text hides the lines of earlier
-	// arrows behind it.
+	w.WriteString("</g>\n")
+}
+
+// arrowHead returns a filled triangle pointing at (xe, ye) along the line
+// from (xs, ys): 9 px long, 7 px wide.
+func arrowHead(xs, ys, xe, ye int, color string) string {
+	dx, dy := float64(xe-xs), float64(ye-ys)
+	d := math.Hypot(dx, dy)
+	if d == 0 {
+		return ""
+	}
+	ux, uy := dx/d, dy/d
+	const length, half = 9.0, 3.5
+	bx, by := float64(xe)-ux*length, float64(ye)-uy*length
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+	return `<path class="head" d="M` + strconv.Itoa(xe) + "," + strconv.Itoa(ye) +
+		" L" + f(bx-uy*half) + "," + f(by+ux*half) + " L" + f(bx+uy*half) + "," + f(by-ux*half) + ` z" fill="` + color + `"/>`
+}
+
+// labelSVG writes arrow i's label: it lies level just above the arrow's
+// start, so labels of arrows that leave one row apart never overlap each
+// other; a backdrop as wide as the monospace text hides the lines behind
+// it.
+func (l *svgLayout) labelSVG(w *bufio.Writer, i int) {
+	a := &l.d.arrows[i]
+	xs, ys, xe, _, _ := l.arrowEnds(i)
+	_, text := segColors(class(a.ev.Seg))
+	n := strconv.Itoa
 	const off = 12 // from the sender's line
 	label := a.label()
 	width := len(label)*7 + 4
@@ -227,12 +300,13 @@ func (l *svgLayout) arrowSVG(w *bufio.Writer, i int) {
 	if xe < xs {
 		ax, bx, anchor = xs-off, xs-off+2-width, "end"
 	}
-	w.WriteString(`<rect class="backdrop" x="` + n(bx) + `" y="` + n(ys-17) + `" width="` + n(width) + `" height="15"/>`)
-	w.WriteString(`<text x="` + n(ax) + `" y="` + n(ys-5) + `" text-anchor="` + anchor + `">` + esc(label) + "</text>")
-	w.WriteString("</g>\n")
+	w.WriteString(`<g class="label" data-step="` + n(a.send) + `" data-arrive="` + n(a.send) + `">`)
+	w.WriteString(`<rect class="backdrop" x="` + n(bx) + `" y="` + n(ys-17) + `" width="` + n(width) + `" height="15" fill="#ffffff" fill-opacity="0.9"/>`)
+	w.WriteString(`<text x="` + n(ax) + `" y="` + n(ys-5) + `" text-anchor="` + anchor + `" font-size="11.5" fill="` + text + `">` + esc(label) + "</text></g>\n")
 }
 
-// sideText writes a state or a note beside its line.
+// sideText writes a state or a note beside its line: to the left of a
+// connection's left line, to the right of its right line.
 func (l *svgLayout) sideText(w *bufio.Writer, i int, r *row) {
 	n := strconv.Itoa
 	x := l.lineX(r.lane, r.left)
@@ -241,7 +315,7 @@ func (l *svgLayout) sideText(w *bufio.Writer, i int, r *row) {
 	if !r.left {
 		tx, anchor = x+10, "start"
 	}
-	var cls, text, title string
+	var cls, text, title, attrs string
 	if r.kind == rowState {
 		cls, text = "state", r.ev.To
 		title = r.ev.To
@@ -251,15 +325,17 @@ func (l *svgLayout) sideText(w *bufio.Writer, i int, r *row) {
 		if r.ev.Why != "" {
 			title += " (" + r.ev.Why + ")"
 		}
+		attrs = `font-size="12" font-weight="bold" fill="` + colState + `"`
 	} else {
 		cls, text = "note", note(r.ev)
 		title = text
+		attrs = `font-size="11" font-style="italic" fill="` + colNote + `"`
 	}
 	w.WriteString(`<g class="` + cls + `" data-step="` + n(i) + `"><title>` + esc(title) + "</title>")
 	if r.kind == rowState {
-		w.WriteString(`<circle cx="` + n(x) + `" cy="` + n(y) + `" r="3.5"/>`)
+		w.WriteString(`<circle cx="` + n(x) + `" cy="` + n(y) + `" r="3.5" fill="` + colState + `"/>`)
 	}
-	w.WriteString(`<text x="` + n(tx) + `" y="` + n(y+4) + `" text-anchor="` + anchor + `">` + esc(text) + "</text></g>\n")
+	w.WriteString(`<text x="` + n(tx) + `" y="` + n(y+4) + `" text-anchor="` + anchor + `" ` + attrs + `>` + esc(text) + "</text></g>\n")
 }
 
 // esc escapes s for XML text and attribute values.
