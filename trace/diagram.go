@@ -176,7 +176,7 @@ func buildDiagram(events []Event, opts *LadderOptions) (*diagram, error) {
 		}
 	}
 	if len(conns) == 0 {
-		return nil, errors.New("trace: no connection in the events")
+		return nil, errNoConn
 	}
 	d := &diagram{conns: conns, abs: opts.Absolute}
 	laneOf := func(e *Event) (lane int, left bool, ok bool) {

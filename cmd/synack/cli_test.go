@@ -94,9 +94,37 @@ func TestFlagErrors(t *testing.T) {
 			t.Errorf("%s %s = %v, want an error saying %q", tc.cmd, tc.args, err, tc.want)
 		}
 	}
-	var stderr bytes.Buffer
-	if err := serve(context.Background(), []string{"-h"}, io.Discard, &stderr); err != nil || !strings.Contains(stderr.String(), "usage: synack serve") {
-		t.Errorf("serve -h = %v, printed %q", err, stderr.String())
+}
+
+// TestHelpAndVersion: every command's --help (and -h, and synack help
+// COMMAND) prints its usage on stdout, nothing on stderr, and exits 0;
+// --version names the module and the Go version; a bad flag is one line
+// that says what is wrong and where to look, with exit status 2.
+func TestHelpAndVersion(t *testing.T) {
+	for _, name := range []string{"demo", "serve", "get", "trace", "bench"} {
+		for _, args := range [][]string{{name, "--help"}, {name, "-h"}, {"help", name}} {
+			var stdout, stderr bytes.Buffer
+			if code := run(args, &stdout, &stderr); code != 0 || stderr.Len() > 0 || !strings.Contains(stdout.String(), "usage: synack "+name) {
+				t.Errorf("synack %s: exit %d, stdout %.80q, stderr %q", strings.Join(args, " "), code, stdout.String(), stderr.String())
+			}
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--version"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "synack ") || !strings.Contains(stdout.String(), " go1.") {
+		t.Errorf("--version: exit %d, %q", code, stdout.String())
+	}
+	for _, args := range [][]string{
+		{"serve", "--addr", "10.79.0.2"},
+		{"demo", "--nope"},
+		{"trace"},
+		{"nope"},
+	} {
+		stdout.Reset()
+		stderr.Reset()
+		code := run(args, &stdout, &stderr)
+		if code != 2 || strings.Count(stderr.String(), "\n") != 1 || !strings.Contains(stderr.String(), "--help") || stdout.Len() > 0 {
+			t.Errorf("synack %s: exit %d, stderr %q, stdout %q: want one line with a hint and exit 2", strings.Join(args, " "), code, stderr.String(), stdout.String())
+		}
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +11,7 @@ import (
 	"github.com/synack-go/synack/trace"
 )
 
-const demoUsage = `usage: synack demo [--scenario NAME] [--svg FILE] [--html FILE] [--pcap FILE] [--times]
+const demoUsage = `usage: synack demo [--scenario NAME] [--svg FILE] [--html FILE] [--pcap FILE] [--plot FILE.svg] [--times]
        synack demo --list
 
 Plays one scenario on two synack stacks joined by an in-memory link and
@@ -25,20 +24,20 @@ output is the same on every run.
 // runDemo plays the scenario the flags choose (the whole story by default)
 // and prints its trace and ladder to w.
 func runDemo(args []string, w io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(w)
-	fs.Usage = func() { fmt.Fprint(w, demoUsage, "\nflags:\n"); fs.PrintDefaults() }
+	fs := newFlagSet("demo", demoUsage, w)
 	list := fs.Bool("list", false, "list the scenarios and exit")
 	name := fs.String("scenario", "story", "the scenario to play (see --list)")
 	svgOut := fs.String("svg", "", "also draw the ladder as SVG into `FILE`")
 	htmlOut := fs.String("html", "", "also draw the ladder as one self-contained HTML page into `FILE`")
 	pcapOut := fs.String("pcap", "", "capture the client's packets into the pcap `FILE`")
+	plotOut := fs.String("plot", "", "draw the time-sequence graph, goodput, RTT and congestion window as SVG into `FILE`")
 	times := fs.Bool("times", false, "print each event's time on its stack's clock (which differs from run to run)")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("demo: unexpected argument %q", fs.Arg(0))
+	if len(pos) > 0 {
+		return usageError(fs, fmt.Sprintf("demo: unexpected argument %q", pos[0]))
 	}
 	all := demoScenarios()
 	if *list {
@@ -54,7 +53,7 @@ func runDemo(args []string, w io.Writer) error {
 		}
 	}
 	if sc == nil {
-		return fmt.Errorf("demo: no scenario %q; there are %s", *name, scenarioNames())
+		return fmt.Errorf("demo: no scenario %q; synack demo --list shows them: %s", *name, scenarioNames())
 	}
 	o := demoOptions{times: *times}
 	var pf *os.File
@@ -85,6 +84,13 @@ func runDemo(args []string, w io.Writer) error {
 	if *svgOut != "" {
 		if err := writeFile(*svgOut, func(w io.Writer) error {
 			return trace.WriteSVG(w, events, trace.LadderOptions{Title: title, Times: *times})
+		}); err != nil {
+			return err
+		}
+	}
+	if *plotOut != "" {
+		if err := writeFile(*plotOut, func(w io.Writer) error {
+			return trace.WritePlot(w, events, trace.PlotOptions{Title: title})
 		}); err != nil {
 			return err
 		}

@@ -216,7 +216,7 @@ func TestServeProcess(t *testing.T) {
 	if waitErr != nil {
 		t.Fatalf("serve exited with %v; log:\n%s", waitErr, log)
 	}
-	if !strings.Contains(log.String(), "stopped after 1 connections") {
+	if !strings.Contains(log.String(), "stopped after 1 connection\n") {
 		t.Fatalf("log:\n%s", log)
 	}
 	if _, err := ns.Run("ip", "link", "show", devName); err == nil {

@@ -32,7 +32,7 @@ func openStack(t *testing.T) (*netns.NS, *tunStack) {
 	f.mtu = 1500
 	var st *tunStack
 	if err := ns.Do(func() (err error) {
-		st, err = openTunStack(&f, "test")
+		st, err = openTunStack(&f, "test", nil)
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -25,7 +27,7 @@ func (l *prefixList) Set(v string) error {
 	for f := range strings.SplitSeq(v, ",") {
 		p, err := netip.ParsePrefix(strings.TrimSpace(f))
 		if err != nil {
-			return fmt.Errorf("want an address with its prefix length, such as 10.77.0.2/24: %v", err)
+			return fmt.Errorf("want an address with its prefix length, such as 10.77.0.2/24")
 		}
 		*l = append(*l, p)
 	}
@@ -74,4 +76,54 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// errHelp is what a command returns after printing its --help: main
+// exits 0.
+var errHelp = errors.New("help printed")
+
+// flagSet is a command's flags with its help text. Parse errors are
+// returned as one line, never printed with the whole usage; --help prints
+// the usage to stdout.
+type flagSet struct {
+	*flag.FlagSet
+	usage  string
+	stdout io.Writer
+}
+
+// newFlagSet returns the flags of `synack name`, whose --help prints usage
+// and then the flags' defaults to stdout.
+func newFlagSet(name, usage string, stdout io.Writer) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), usage: usage, stdout: stdout}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// printHelp writes the usage and the flags to stdout.
+func (fs *flagSet) printHelp() {
+	fmt.Fprint(fs.stdout, fs.usage, "\nflags:\n")
+	fs.SetOutput(fs.stdout)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// parseFlags parses args (flags may follow positional arguments) and
+// returns the positional ones; after --help it returns errHelp, and for a
+// bad flag one line that says what is wrong and where to look.
+func parseFlags(fs *flagSet, args []string) ([]string, error) {
+	pos, err := parseArgs(fs.FlagSet, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.printHelp()
+		return nil, errHelp
+	}
+	if err != nil {
+		return nil, usageError(fs, fs.Name()+": "+err.Error())
+	}
+	return pos, nil
+}
+
+// usageError returns msg with a pointer to the command's help.
+func usageError(fs *flagSet, msg string) error {
+	return fmt.Errorf("%s (synack %s --help shows every flag)", msg, fs.Name())
 }

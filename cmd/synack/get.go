@@ -2,18 +2,21 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/synack-go/synack/trace"
+	"github.com/synack-go/synack/wire"
 )
 
 // getUsage is the help text of `synack get`.
@@ -43,21 +46,16 @@ func runGet(args []string, stdout, stderr io.Writer) error {
 // progress bar and the summary to stderr.
 func get(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f tunFlags
-	fs := flag.NewFlagSet("get", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, getUsage); fs.PrintDefaults() }
-	f.register(fs)
+	fs := newFlagSet("get", getUsage, stdout)
+	f.register(fs.FlagSet)
 	out := fs.String("o", "-", "write the body to `FILE` (- is stdout)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (0: never)")
-	pos, err := parseArgs(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return errors.New("get: want exactly one URL")
+		return usageError(fs, "get: want exactly one URL, such as http://10.77.0.1:8080/big.bin")
 	}
 	u, err := url.Parse(pos[0])
 	if err != nil || (u.Scheme != "http") || u.Host == "" {
@@ -69,7 +67,8 @@ func get(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 	}
 
-	st, err := openTunStack(&f, "get")
+	var seen arrivals
+	st, err := openTunStack(&f, "get", trace.Multi(f.recorder(), trace.Func(seen.trace)))
 	if err != nil {
 		return fmt.Errorf("get: %w", err)
 	}
@@ -81,6 +80,9 @@ func get(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}}
 
 	w := stdout
+	if *out == "-" && isTerminal(stdout) {
+		return usageError(fs, "get: the body would go to the terminal; write it to a file with -o FILE (or -o - | ... to pipe it)")
+	}
 	if *out != "-" {
 		file, err := os.Create(*out)
 		if err != nil {
@@ -91,6 +93,9 @@ func get(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	start := time.Now()
+	if isTerminal(stderr) {
+		fmt.Fprintf(stderr, "connecting to %s from %v (--timeout bounds the wait)...\r", u.Host, f.addrs.String())
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return fmt.Errorf("get: %w", err)
@@ -123,9 +128,67 @@ func get(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	n := cw.n.Load()
-	fmt.Fprintf(stderr, "%d bytes in %.3f s (%s), %d retransmissions\n",
-		n, elapsed.Seconds(), byteRate(n, elapsed), st.Stats().Retransmits)
-	return nil
+	fmt.Fprintf(stderr, "%d bytes in %.3f s (%s); %s\n", n, elapsed.Seconds(), byteRate(n, elapsed), seen.String(st.Stats().Retransmits))
+	return f.writePlot("synack get " + u.String())
+}
+
+// arrivals counts what the receiving side of a transfer can see of the
+// peer's losses and retransmissions: data segments that arrive wholly
+// below the highest byte already received (duplicates: a retransmission
+// of what had arrived) and segments that arrive above a hole (out of
+// order: something before them was lost or reordered). DSACKs sent (RFC
+// 2883) belong here too once the stack sends them (issue 12): a DSACK
+// tells the peer that its retransmission was spurious.
+type arrivals struct {
+	mu              sync.Mutex
+	high            map[netip.AddrPort]wire.Seq // per peer: highest byte received + 1
+	dup, outOfOrder uint64
+}
+
+func (a *arrivals) trace(e *trace.Event) {
+	if e.Kind != trace.SegmentIn || e.Seg == nil || len(e.Seg.Payload) == 0 {
+		if e.Kind == trace.SegmentIn && e.Seg != nil && e.Seg.Flags&wire.SYN != 0 {
+			a.mu.Lock()
+			if a.high == nil {
+				a.high = make(map[netip.AddrPort]wire.Seq)
+			}
+			a.high[e.Remote] = e.Seg.Seq.Add(1)
+			a.mu.Unlock()
+		}
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	high, ok := a.high[e.Remote]
+	if !ok {
+		return
+	}
+	end := e.Seg.Seq.Add(uint32(len(e.Seg.Payload)))
+	switch {
+	case end.LessEq(high):
+		a.dup++
+	case e.Seg.Seq.Greater(high):
+		a.outOfOrder++
+	}
+	if end.Greater(high) {
+		a.high[e.Remote] = end
+	}
+}
+
+// String says what was seen, with the retransmissions synack itself sent.
+func (a *arrivals) String(ours uint64) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return fmt.Sprintf("received %d duplicate and %d out-of-order segments (the peer's losses and retransmissions as seen here); sent %d %s",
+		a.dup, a.outOfOrder, ours, plural(ours, "retransmission"))
+}
+
+// plural returns word, with an s unless n is 1.
+func plural(n uint64, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 // countWriter counts the bytes written through it, for the progress bar.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -19,6 +18,7 @@ import (
 // serveUsage is the help text of `synack serve`.
 const serveUsage = `usage: synack serve --tun NAME --addr PREFIX --host-addr PREFIX
                     (--http DIR | --echo | --discard) [flags]
+       synack serve --tun NAME --configured --addr PREFIX (--http DIR | ...) [flags]
 
 Creates the TUN device NAME (or attaches to it), gives the kernel's side of
 it the --host-addr addresses, brings it up, and serves on every --addr with
@@ -49,25 +49,20 @@ const shutdownGrace = 5 * time.Second
 // line per connection) to stderr.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f tunFlags
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); fs.PrintDefaults() }
-	f.register(fs)
+	fs := newFlagSet("serve", serveUsage, stdout)
+	f.register(fs.FlagSet)
 	port := fs.Int("port", 80, "TCP port to listen on")
 	dir := fs.String("http", "", "serve the files of `DIR` over HTTP")
 	echo := fs.Bool("echo", false, "echo service: send back every byte received")
 	discard := fs.Bool("discard", false, "discard service: read and drop every byte")
 	stats := fs.Bool("stats", false, "print a table of connections (state, RTT, RTO, cwnd, bytes, retransmissions) periodically to stdout")
 	statsEvery := fs.Duration("stats-interval", 2*time.Second, "period of the --stats table")
-	pos, err := parseArgs(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
-		return fmt.Errorf("serve: unexpected argument %q", pos[0])
+		return usageError(fs, fmt.Sprintf("serve: unexpected argument %q", pos[0]))
 	}
 	mode := ""
 	for _, m := range []struct {
@@ -82,7 +77,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if mode == "" {
-		return errors.New("serve: one of --http DIR, --echo or --discard is required")
+		return usageError(fs, "serve: one of --http DIR, --echo or --discard is required")
 	}
 	if *port <= 0 || *port > 65535 {
 		return fmt.Errorf("serve: bad --port %d", *port)
@@ -96,7 +91,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	st, err := openTunStack(&f, "serve")
+	st, err := openTunStack(&f, "serve", f.recorder())
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -130,8 +125,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		served = serveStream(ctx, tl, handle)
 	}
-	logs.logf("stopped after %d connections", logs.total.Load())
-	return served
+	logs.logf("stopped after %d %s", logs.total.Load(), plural(logs.total.Load(), "connection"))
+	return errors.Join(served, f.writePlot("synack serve"))
 }
 
 // serveHTTP serves dir's files on ln until ctx ends, then lets requests in

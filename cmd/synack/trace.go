@@ -3,45 +3,63 @@ package main
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/synack-go/synack/link/pcap"
 	"github.com/synack-go/synack/trace"
 )
 
-const traceUsage = `usage: synack trace FILE [--conn CONN] [--text] [--absolute] [--svg FILE] [--html FILE]
+// ladderCap is the most segments `synack trace` draws as a ladder: the
+// right picture for tens of segments, not for thousands.
+const ladderCap = 500
+
+const traceUsage = `usage: synack trace FILE [--conn CONN] [--from SEC] [--to SEC] [--text] [-S]
+                    [--plot FILE.svg] [--html FILE] [--svg FILE]
 
 Reads a capture (pcap in either byte order, microsecond or nanosecond, or
 pcapng; Ethernet with VLAN tags, raw IP, Linux cooked v1 and v2, or BSD
-loopback framing), rebuilds each TCP connection, infers both ends' states
-from the segments, and draws each connection as a ladder diagram. CONN
-chooses connections: "ip:port-ip:port", one endpoint "ip:port", or a port.
+loopback framing), rebuilds each TCP connection and infers both ends'
+states from the segments. It prints a summary of each connection
+(duration, bytes each way, goodput, retransmissions, RTT, states, how it
+ended); --plot draws its time-sequence graph, goodput, RTT and bytes in
+flight as SVG, and --html writes a page with the summary and those graphs,
+zoomable, and the ladder of the range in view.
+
+The ladder diagram (text, and --svg) is drawn for a capture of at most 500
+segments, or for the connections --conn chooses ("ip:port-ip:port", one
+endpoint "ip:port", or a port) between --from and --to (seconds from the
+capture's first packet); it stops after 500 segments and says so.
 `
 
-// runTrace is `synack trace`: it prints the capture's connections and
-// their ladders to w, warnings to errw.
+// runTrace is `synack trace`: it prints the capture's connections, their
+// summaries and (for a small or narrowed capture) their ladders to w,
+// warnings to errw.
 func runTrace(args []string, w, errw io.Writer) error {
-	fs := flag.NewFlagSet("trace", flag.ContinueOnError)
-	fs.SetOutput(errw)
-	fs.Usage = func() { fmt.Fprint(errw, traceUsage, "\nflags:\n"); fs.PrintDefaults() }
-	connArg := fs.String("conn", "", "draw only the connections `CONN` names (ip:port-ip:port, ip:port, or port)")
+	fs := newFlagSet("trace", traceUsage, w)
+	connArg := fs.String("conn", "", "only the connections `CONN` names (ip:port-ip:port, ip:port, or port)")
+	from := fs.Float64("from", 0, "start the ladder and graphs `SEC` seconds after the first packet")
+	to := fs.Float64("to", 0, "end the ladder and graphs `SEC` seconds after the first packet (0: the end)")
 	text := fs.Bool("text", false, "also print every segment in tcpdump's format, with both ends' inferred states")
-	absolute := fs.Bool("absolute", false, "print absolute sequence numbers (tcpdump -S)")
-	svgOut := fs.String("svg", "", "draw the ladders as SVG into `FILE`")
-	htmlOut := fs.String("html", "", "draw the ladders as one self-contained HTML page into `FILE`")
-	pos, err := parseArgs(fs, args)
+	absolute := fs.Bool("S", false, "print absolute sequence numbers, as tcpdump -S")
+	fs.BoolVar(absolute, "absolute", false, "the same as -S")
+	svgOut := fs.String("svg", "", "draw the ladder as SVG into `FILE`")
+	htmlOut := fs.String("html", "", "write the summary and zoomable graphs as one self-contained HTML page into `FILE`")
+	plotOut := fs.String("plot", "", "draw the time-sequence graph, goodput, RTT and bytes in flight as SVG into `FILE`")
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		fs.Usage()
-		return errors.New("trace: want one capture file")
+		return usageError(fs, "trace: want one capture file, such as synack trace capture.pcap")
+	}
+	if *from < 0 || *to < 0 || *to != 0 && *to <= *from {
+		return usageError(fs, fmt.Sprintf("trace: --from %g --to %g is not a time range; both are seconds from the first packet, --to after --from", *from, *to))
 	}
 	file := pos[0]
 	events, summary, err := readCapture(file, errw)
@@ -49,6 +67,7 @@ func runTrace(args []string, w, errw io.Writer) error {
 		return err
 	}
 	conns := trace.Conns(events)
+	narrowed := *connArg != "" || *from > 0 || *to > 0
 	if *connArg != "" {
 		if conns, err = chooseConns(conns, *connArg); err != nil {
 			return err
@@ -57,15 +76,14 @@ func runTrace(args []string, w, errw io.Writer) error {
 	if len(conns) == 0 {
 		return fmt.Errorf("trace: %s: no TCP connection to draw (%s)", file, summary)
 	}
-	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "# %s: %s\n", file, summary)
-	for i, c := range conns {
-		fmt.Fprintf(bw, "# connection %d: %v\n", i+1, c)
-	}
+	fromD, toD := seconds(*from), seconds(*to)
 	chosen := events
-	if *connArg != "" {
+	if narrowed {
 		chosen = nil
 		for _, e := range events {
+			if e.At < fromD || toD > 0 && e.At > toD {
+				continue
+			}
 			for _, c := range conns {
 				if c.Has(&e) {
 					chosen = append(chosen, e)
@@ -73,6 +91,11 @@ func runTrace(args []string, w, errw io.Writer) error {
 				}
 			}
 		}
+	}
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "# %s: %s, %d connections\n\n", file, summary, len(conns))
+	if err := trace.WriteSummaries(bw, trace.Summarize(events, conns...)); err != nil {
+		return err
 	}
 	if *text {
 		fmt.Fprintln(bw)
@@ -84,23 +107,69 @@ func runTrace(args []string, w, errw io.Writer) error {
 			return err
 		}
 	}
+	segments := 0
+	for i := range chosen {
+		if chosen[i].Kind == trace.SegmentOut {
+			segments++
+		}
+	}
 	opts := trace.LadderOptions{Conns: conns, Absolute: *absolute, Times: true, Title: file}
-	fmt.Fprintln(bw)
-	if err := trace.WriteLadder(bw, events, opts); err != nil {
-		return err
+	ladder := chosen
+	switch {
+	case segments == 0:
+		ladder = nil
+		fmt.Fprintf(bw, "\n# no segment between --from and --to: no ladder\n")
+	case !narrowed && segments > ladderCap:
+		ladder = nil
+		fmt.Fprintf(bw, "\n# %d segments: too many for a ladder; choose a connection and a time window with --conn, --from and --to (at most %d segments), or see the graphs (--html, --plot)\n", segments, ladderCap)
+	case segments > ladderCap:
+		ladder = capSegments(chosen, ladderCap)
+		fmt.Fprintf(bw, "\n# the ladder stops after the first %d of %d segments in the window: narrow it with --from and --to\n", ladderCap, segments)
+	}
+	if ladder != nil {
+		fmt.Fprintln(bw)
+		if err := trace.WriteLadder(bw, ladder, opts); err != nil {
+			return err
+		}
 	}
 	if err := bw.Flush(); err != nil {
 		return err
 	}
 	if *svgOut != "" {
-		if err := writeFile(*svgOut, func(w io.Writer) error { return trace.WriteSVG(w, events, opts) }); err != nil {
+		if ladder == nil {
+			return fmt.Errorf("trace: --svg %s: no ladder to draw (see above)", *svgOut)
+		}
+		if err := writeFile(*svgOut, func(w io.Writer) error { return trace.WriteSVG(w, ladder, opts) }); err != nil {
+			return err
+		}
+	}
+	popts := trace.PlotOptions{Conns: conns, From: fromD, To: toD, Title: file}
+	if *plotOut != "" {
+		if err := writeFile(*plotOut, func(w io.Writer) error { return trace.WritePlot(w, events, popts) }); err != nil {
 			return err
 		}
 	}
 	if *htmlOut != "" {
-		return writeFile(*htmlOut, func(w io.Writer) error { return trace.WriteHTML(w, events, opts) })
+		return writeFile(*htmlOut, func(w io.Writer) error { return trace.WriteGraphHTML(w, events, popts) })
 	}
 	return nil
+}
+
+// seconds converts a flag's seconds to a duration.
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// capSegments returns the events up to the one before the (limit+1)th
+// SegmentOut.
+func capSegments(events []trace.Event, limit int) []trace.Event {
+	n := 0
+	for i := range events {
+		if events[i].Kind == trace.SegmentOut {
+			if n++; n > limit {
+				return events[:i]
+			}
+		}
+	}
+	return events
 }
 
 // readCapture reads a capture file and returns the events of its TCP

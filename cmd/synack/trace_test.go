@@ -285,7 +285,7 @@ func TestTraceCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		": 2 packets, 2 TCP segments\n",
+		": 2 packets, 2 TCP segments, 1 connections\n",
 		"state CLOSED (nobody listening)",
 		"Flags [R.], seq 0, ack ", // tcpdump's numbering: the first ACK-bearing segment is absolute
 		"--- RST,ACK seq 0 ack 1 -|",

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/netip"
 
 	"github.com/synack-go/synack"
@@ -11,6 +12,7 @@ import (
 	"github.com/synack-go/synack/link/impair"
 	"github.com/synack-go/synack/link/tun"
 	"github.com/synack-go/synack/tcp"
+	"github.com/synack-go/synack/trace"
 )
 
 // tunFlags are the flags serve and get share: the TUN device, the stack's
@@ -22,6 +24,8 @@ type tunFlags struct {
 	mtu       int
 	impair    string
 	buffer    byteSize
+	plot      string
+	rec       *trace.Recorder // the stack's events, for --plot
 }
 
 func (f *tunFlags) register(fs *flag.FlagSet) {
@@ -31,6 +35,30 @@ func (f *tunFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.mtu, "mtu", 1500, "MTU of the device")
 	fs.StringVar(&f.impair, "impair", "", "impair both directions: 'loss=2%,delay=5ms,rate=200mbit' (loss, reorder, duplicate, corrupt, delay, jitter, rate, queue, seed)")
 	fs.Var(&f.buffer, "buffer", "send and receive buffer of each connection in bytes (default 1m)")
+	fs.StringVar(&f.plot, "plot", "", "on exit, draw each connection's time-sequence graph, goodput, RTT and congestion window as SVG into `FILE`")
+}
+
+// recorder returns the tracer that --plot needs, or nil.
+func (f *tunFlags) recorder() trace.Tracer {
+	if f.plot == "" {
+		return nil
+	}
+	f.rec = new(trace.Recorder)
+	return f.rec
+}
+
+// writePlot writes --plot's graphs of what the stack recorded.
+func (f *tunFlags) writePlot(title string) error {
+	if f.plot == "" || f.rec == nil {
+		return nil
+	}
+	events := f.rec.Events()
+	if len(trace.Conns(events)) == 0 {
+		return fmt.Errorf("--plot %s: no connection to draw", f.plot)
+	}
+	return writeFile(f.plot, func(w io.Writer) error {
+		return trace.WritePlot(w, events, trace.PlotOptions{Title: title})
+	})
 }
 
 // check validates the flags before anything is created.
@@ -64,7 +92,7 @@ type tunStack struct {
 // the device up and starts a stack on it, impaired as f says. It must run in
 // the network namespace where the device is to live; the stack then runs
 // from anywhere.
-func openTunStack(f *tunFlags, name string) (*tunStack, error) {
+func openTunStack(f *tunFlags, name string, tracer trace.Tracer) (*tunStack, error) {
 	imp, err := f.check()
 	if err != nil {
 		return nil, err
@@ -90,9 +118,10 @@ func openTunStack(f *tunFlags, name string) (*tunStack, error) {
 		ep = impair.Wrap(impair.WrapRead(dev, in), imp)
 	}
 	st, err := synack.NewStack(ep, synack.Options{
-		Name:  name,
-		Addrs: []netip.Prefix(f.addrs),
-		TCP:   tcp.Config{SendBuf: int(f.buffer), RecvBuf: int(f.buffer)},
+		Name:   name,
+		Addrs:  []netip.Prefix(f.addrs),
+		Tracer: tracer,
+		TCP:    tcp.Config{SendBuf: int(f.buffer), RecvBuf: int(f.buffer)},
 	})
 	if err != nil {
 		ep.Close()
