@@ -142,7 +142,7 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 		a, bb := pipe.New(pipe.Config{})
 		client, _ := NewStack(a, Options{Addrs: []netip.Prefix{clientAddr}})
 		server, _ := NewStack(bb, Options{Addrs: []netip.Prefix{serverAddr}, SynBacklog: n})
-		ln, err := server.ListenTCP("tcp", netip.MustParseAddrPort("10.0.0.2:80"), n)
+		ln, err := server.ListenAddrPort("tcp", netip.MustParseAddrPort("10.0.0.2:80"), n)
 		if err != nil {
 			b.Fatal(err)
 		}

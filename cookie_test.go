@@ -32,7 +32,7 @@ func TestSynFloodCookies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	ln, err := server.ListenTCP("tcp", netip.MustParseAddrPort("10.0.0.2:80"), 1)
+	ln, err := server.ListenAddrPort("tcp", netip.MustParseAddrPort("10.0.0.2:80"), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestAcceptQueueFullDropsACK(t *testing.T) {
 	}
 	defer server.Close()
 	peer := newRawPeer(t, a)
-	ln, err := server.ListenTCP("tcp4", netip.MustParseAddrPort("0.0.0.0:80"), 1)
+	ln, err := server.ListenAddrPort("tcp4", netip.MustParseAddrPort("0.0.0.0:80"), 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 	return c, nil
 }
 
-// DialTCP connects from laddr to raddr, as net.DialTCP does, and blocks
+// DialAddrPort connects from laddr to raddr, as net.DialAddrPort does, and blocks
 // like DialContext. A zero laddr, or one with port 0, takes a random
 // ephemeral port; an unspecified or zero address takes a local address of
 // raddr's family. A fixed port lets both ends dial each other at once and
@@ -43,7 +43,7 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 // of DialContext, and an *net.OpError wrapping syscall.EADDRNOTAVAIL when
 // laddr's address is not one of Options.Addrs, or syscall.EADDRINUSE when
 // the 4-tuple is taken.
-func (s *Stack) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (*Conn, error) {
+func (s *Stack) DialAddrPort(ctx context.Context, laddr, raddr netip.AddrPort) (*Conn, error) {
 	return s.dialFrom(ctx, laddr, raddr)
 }
 

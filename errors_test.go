@@ -116,7 +116,7 @@ func TestReadWriteDeadlines(t *testing.T) {
 
 func TestAcceptDeadline(t *testing.T) {
 	_, server := pair(t, pipe.Config{})
-	ln, err := server.ListenTCP("tcp", netip.MustParseAddrPort("10.0.0.2:80"), 0)
+	ln, err := server.ListenAddrPort("tcp", netip.MustParseAddrPort("10.0.0.2:80"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,18 +42,19 @@ func (s *Stack) Listen(network, address string) (net.Listener, error) {
 	if err != nil {
 		return nil, opError("listen", netip.AddrPort{}, netip.AddrPort{}, err)
 	}
-	l, err := s.ListenTCP(network, ap, defaultBacklog)
+	l, err := s.ListenAddrPort(network, ap, defaultBacklog)
 	if err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-// ListenTCP is Listen with a parsed address and an accept queue bound:
+// ListenAddrPort is Listen with a parsed address (as package net's
+// AddrPort methods take one) and an accept queue bound:
 // backlog established connections at most wait for Accept (<= 0 means
 // 128); SYNs that arrive while the queue is full are dropped, as Linux
 // does, and counted in Stats.AcceptQueueDrops.
-func (s *Stack) ListenTCP(network string, laddr netip.AddrPort, backlog int) (*Listener, error) {
+func (s *Stack) ListenAddrPort(network string, laddr netip.AddrPort, backlog int) (*Listener, error) {
 	laddr = netip.AddrPortFrom(laddr.Addr().Unmap(), laddr.Port())
 	if err := checkFamily(network, laddr.Addr()); err != nil {
 		return nil, opError("listen", netip.AddrPort{}, laddr, err)

@@ -61,7 +61,7 @@ type Options struct {
 
 const (
 	defaultSynBacklog = 128
-	defaultBacklog    = 128 // Listen's accept queue, and ListenTCP's for backlog <= 0
+	defaultBacklog    = 128 // Listen's accept queue, and ListenAddrPort's for backlog <= 0
 	defaultKeepAlive  = 15 * time.Second
 	// ipTTL is the TTL (hop limit) of every packet we send: RFC 1700's
 	// recommended default, as Linux uses.

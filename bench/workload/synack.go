@@ -66,7 +66,7 @@ func newSynackNet(spec Spec) (Net, error) {
 }
 
 func (n *synackNet) Listen(port uint16) (net.Listener, error) {
-	return n.server.ListenTCP("tcp", netip.AddrPortFrom(ServerPrefix.Addr(), port), 4096)
+	return n.server.ListenAddrPort("tcp", netip.AddrPortFrom(ServerPrefix.Addr(), port), 4096)
 }
 
 func (n *synackNet) Dial(ctx context.Context, port uint16) (net.Conn, error) {

@@ -254,7 +254,7 @@ func (r *demoRun) listen(addr string, backlog int) *synack.Listener {
 	if r.err != nil {
 		return nil
 	}
-	ln, err := r.server.ListenTCP("tcp", netip.MustParseAddrPort(addr), backlog)
+	ln, err := r.server.ListenAddrPort("tcp", netip.MustParseAddrPort(addr), backlog)
 	r.fail(err)
 	return ln
 }

@@ -15,7 +15,7 @@ var (
 )
 
 // playSimultaneousOpen has both stacks dial each other at the same instant
-// (Stack.DialTCP from a fixed port), with deliveries held until both SYNs
+// (Stack.DialAddrPort from a fixed port), with deliveries held until both SYNs
 // are on the link: the SYNs cross, each end moves from SYN_SENT to SYN_RECV
 // and answers with a SYN-ACK, and each SYN-ACK makes its receiver
 // ESTABLISHED (RFC 9293 §3.5, Figure 8). Nobody listens.
@@ -39,7 +39,7 @@ func playSimultaneousOpen(r *demoRun) {
 			defer close(d.done)
 			ctx, cancel := context.WithTimeout(context.Background(), demoWait)
 			defer cancel()
-			d.conn, d.err = e.stack.DialTCP(ctx, e.laddr, e.peer)
+			d.conn, d.err = e.stack.DialAddrPort(ctx, e.laddr, e.peer)
 		}()
 		r.fail(waitUntil(demoWait, func() bool { return r.link.writes(i) > before }))
 	}

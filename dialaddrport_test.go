@@ -36,8 +36,8 @@ func TestDialTCPSimultaneousOpen(t *testing.T) {
 	var conns [2]*Conn
 	var errs [2]error
 	wg.Add(2)
-	go func() { defer wg.Done(); conns[0], errs[0] = a.DialTCP(context.Background(), ap, bp) }()
-	go func() { defer wg.Done(); conns[1], errs[1] = b.DialTCP(context.Background(), bp, ap) }()
+	go func() { defer wg.Done(); conns[0], errs[0] = a.DialAddrPort(context.Background(), ap, bp) }()
+	go func() { defer wg.Done(); conns[1], errs[1] = b.DialAddrPort(context.Background(), bp, ap) }()
 	wg.Wait()
 	if errs[0] != nil || errs[1] != nil {
 		t.Fatalf("dials: %v, %v", errs[0], errs[1])
@@ -60,7 +60,7 @@ func TestDialTCPSimultaneousOpen(t *testing.T) {
 	}
 }
 
-// DialTCP's address errors are package net's.
+// DialAddrPort's address errors are package net's.
 func TestDialTCPAddressErrors(t *testing.T) {
 	a, b := pair(t, pipe.Config{})
 	ln, err := b.Listen("tcp", "10.0.0.2:80")
@@ -78,11 +78,11 @@ func TestDialTCPAddressErrors(t *testing.T) {
 		}
 	}()
 	server := netip.MustParseAddrPort("10.0.0.2:80")
-	if _, err := a.DialTCP(context.Background(), netip.MustParseAddrPort("10.0.0.9:5000"), server); !errors.Is(err, syscall.EADDRNOTAVAIL) {
+	if _, err := a.DialAddrPort(context.Background(), netip.MustParseAddrPort("10.0.0.9:5000"), server); !errors.Is(err, syscall.EADDRNOTAVAIL) {
 		t.Errorf("dial from a foreign address: %v, want EADDRNOTAVAIL", err)
 	}
 	from := netip.MustParseAddrPort("10.0.0.1:5000")
-	c, err := a.DialTCP(context.Background(), from, server)
+	c, err := a.DialAddrPort(context.Background(), from, server)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,10 +90,10 @@ func TestDialTCPAddressErrors(t *testing.T) {
 	if c.LocalAddr().String() != from.String() {
 		t.Errorf("local address %v, want %v", c.LocalAddr(), from)
 	}
-	if _, err := a.DialTCP(context.Background(), from, server); !errors.Is(err, syscall.EADDRINUSE) {
+	if _, err := a.DialAddrPort(context.Background(), from, server); !errors.Is(err, syscall.EADDRINUSE) {
 		t.Errorf("second dial of the same 4-tuple: %v, want EADDRINUSE", err)
 	}
-	c2, err := a.DialTCP(context.Background(), netip.AddrPort{}, server)
+	c2, err := a.DialAddrPort(context.Background(), netip.AddrPort{}, server)
 	if err != nil {
 		t.Fatal(err)
 	}
