@@ -8,7 +8,13 @@ import (
 	"github.com/synack-go/synack/tcp"
 )
 
-// Dial connects to address on the named network; see DialContext.
+// Dial connects to address ("ip:port", with a literal IP: the stack does
+// not resolve names) on network "tcp", "tcp4" or "tcp6", and returns a
+// *Conn once the three-way handshake is done. It is DialContext without a
+// deadline: a silent peer makes it wait for every SYN retransmission
+// (about 127 s with the default tcp.Config.SynRetries) before it fails
+// with ETIMEDOUT; use DialContext to bound the wait. Errors are those of
+// DialContext.
 func (s *Stack) Dial(network, address string) (net.Conn, error) {
 	return s.DialContext(context.Background(), network, address)
 }

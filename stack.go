@@ -1,15 +1,48 @@
 // Package synack is a userspace TCP/IP stack: real TCP (RFC 9293 and the
-// RFCs that extend it) over any link.Endpoint, handed to the application as
-// net.Conn and net.Listener values.
+// RFCs that extend it) over any link, handed to the application as
+// net.Conn and net.Listener values, every connection traceable segment by
+// segment.
 //
-// A Stack owns its link. One goroutine reads packets in batches and runs
-// each to completion: parse, checksum, demultiplex, the connection's TCB
-// (package tcp), and the segments that produced go out in one batch. One
-// more goroutine serves every connection's timers from a min-heap.
-// Application calls (Read, Write, Close, ...) run the protocol inline under
-// the connection's lock and write their segments straight to the link.
-// There is no goroutine per connection, and an idle connection holds no
-// buffers.
+// # Start here
+//
+// A Stack is one host on one link. Make a link (an in-memory pair from
+// link/pipe, a Linux TUN device from link/tun, or any link.Endpoint), give
+// the stack its addresses, then use it as package net:
+//
+//	a, b := pipe.New(pipe.Config{})
+//	client, _ := synack.NewStack(a, synack.Options{Addrs: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/24")}})
+//	server, _ := synack.NewStack(b, synack.Options{Addrs: []netip.Prefix{netip.MustParsePrefix("10.0.0.2/24")}})
+//	ln, _ := server.Listen("tcp", "10.0.0.2:80")   // a net.Listener
+//	c, _ := client.Dial("tcp", "10.0.0.2:80")      // a net.Conn (*Conn)
+//
+// Stack.DialContext plugs into http.Transport.DialContext, and a Listener
+// into http.Server.Serve (see the examples). Errors are package net's:
+// errors.Is(err, syscall.ECONNREFUSED), ECONNRESET, ETIMEDOUT, EPIPE,
+// os.ErrDeadlineExceeded, net.ErrClosed, io.EOF after the peer's FIN.
+// Options.Tracer (package trace) sees every segment and state change: print
+// them as tcpdump does, draw ladder diagrams and time-sequence graphs.
+//
+// # How it runs
+//
+// One goroutine per stack reads packets in batches and runs each to
+// completion: parse, checksum, demultiplex, the connection's TCB (package
+// tcp, a sans-IO state machine), and the segments that produced go out in
+// one batch. One more goroutine serves every connection's timers from a
+// min-heap. Application calls (Read, Write, Close, ...) run the protocol
+// inline under the connection's lock and write their segments straight to
+// the link. There is no goroutine per connection, and an idle connection
+// holds no buffers.
+//
+// # Limits
+//
+// What synack does not do yet: UDP, IP fragment reassembly (fragments are
+// dropped and counted), forwarding or routing between links, multicast;
+// ECN; congestion control other than NewReno (no CUBIC or BBR yet), RACK
+// loss detection beyond the tail loss probe, DSACK, pacing, buffer
+// autotuning; TCP Fast Open, MD5 or AO signatures, urgent data beyond
+// parsing the pointer; TUN offloads (TSO/GRO) and multi-queue devices.
+// ICMP is answered for echo only, and used for errors about synack's own
+// connections. TUN devices are Linux only.
 package synack
 
 import (

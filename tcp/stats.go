@@ -1,6 +1,9 @@
 package tcp
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // DropReason says why a TCB discarded a segment.
 type DropReason uint8
@@ -70,7 +73,32 @@ type Stats struct {
 	ChallengeAcks uint64
 	RSTsIn        uint64
 	RSTsOut       uint64
-	Drops         [NumDropReasons]uint64
+	Drops         DropCounts
+}
+
+// DropCounts counts the segments a TCB dropped, indexed by DropReason:
+// Drops[DropPAWS] is the number dropped by PAWS.
+type DropCounts [NumDropReasons]uint64
+
+// String lists the reasons with a count, by name: "out-of-window=3 paws=1",
+// or "none".
+func (d DropCounts) String() string {
+	b := make([]byte, 0, 64)
+	for r, n := range d {
+		if n == 0 {
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, DropReason(r).String()...)
+		b = append(b, '=')
+		b = strconv.AppendUint(b, n, 10)
+	}
+	if len(b) == 0 {
+		return "none"
+	}
+	return string(b)
 }
 
 // Stats returns a snapshot of the connection's statistics.
