@@ -66,12 +66,6 @@ func TestDataWithPSH(t *testing.T) {
 	if got := s.readAll(1); !bytes.Equal(got, msg) {
 		t.Fatalf("received %d bytes, want %d", len(got), len(msg))
 	}
-	var data []wire.TCPSegment
-	for _, seg := range s.sent[0] {
-		if seg.Seq != 0 && seg.Flags&wire.SYN == 0 {
-			data = append(data, seg)
-		}
-	}
 	var psh, segs int
 	for _, p := range s.log {
 		if strings.HasPrefix(p, "") && strings.Contains(p, "A> [") && strings.Contains(p, "len 0") == false {

@@ -43,19 +43,18 @@ type Observer interface {
 //
 // A TCB is not safe for concurrent use.
 type TCB struct {
-	cfg      *Config
-	obs      Observer
-	state    State
-	lport    uint16
-	rport    uint16
-	err      error // the error that ended the connection, if any
-	softErr  error // the last ICMP soft error, reported on a timeout (icmp.go)
-	shutRd   bool  // the user closed the read side
-	shutWr   bool  // the user shut down the write side (FIN queued)
-	rdShut   bool  // CloseRead: reads see io.EOF, arriving data is discarded
-	finRcvd  bool  // the peer's FIN has been consumed: reads see io.EOF
-	passive  bool  // opened from LISTEN (RST in SYN_RECV returns there)
-	closedBy string
+	cfg     *Config
+	obs     Observer
+	state   State
+	lport   uint16
+	rport   uint16
+	err     error // the error that ended the connection, if any
+	softErr error // the last ICMP soft error, reported on a timeout (icmp.go)
+	shutRd  bool  // the user closed the read side
+	shutWr  bool  // the user shut down the write side (FIN queued)
+	rdShut  bool  // CloseRead: reads see io.EOF, arriving data is discarded
+	finRcvd bool  // the peer's FIN has been consumed: reads see io.EOF
+	passive bool  // opened from LISTEN (RST in SYN_RECV returns there)
 
 	snd sendState
 	rcv recvState
@@ -113,21 +112,20 @@ type sendState struct {
 // recvState is the receive sequence space and the receive buffer. Bytes in
 // buf start at rcv.nxt - buf.n (already received, not yet read).
 type recvState struct {
-	irs      Seq
-	nxt      Seq    // RCV.NXT
-	adv      Seq    // right edge of the window we last advertised
-	shift    uint8  // our window scale
-	mss      uint32 // our advertised MSS
-	buf      ring
-	ooo      reassembly
-	unacked  int    // full segments received since the last ACK we sent
-	segMSS   uint32 // the peer's segment size as we measure it (rcvmss.go)
-	lastSeg  uint32 // the length of the last segment below segMSS
-	finSeq   Seq    // sequence of the peer's FIN once seen out of order
-	finSeen  bool   // a FIN arrived (maybe beyond a hole)
-	urgSeen  bool
-	urgent   Seq // the last urgent pointer (RFC 6093: urgent data stays inline)
-	wndShrnk bool
+	irs     Seq
+	nxt     Seq    // RCV.NXT
+	adv     Seq    // right edge of the window we last advertised
+	shift   uint8  // our window scale
+	mss     uint32 // our advertised MSS
+	buf     ring
+	ooo     reassembly
+	unacked int    // full segments received since the last ACK we sent
+	segMSS  uint32 // the peer's segment size as we measure it (rcvmss.go)
+	lastSeg uint32 // the length of the last segment below segMSS
+	finSeq  Seq    // sequence of the peer's FIN once seen out of order
+	finSeen bool   // a FIN arrived (maybe beyond a hole)
+	urgSeen bool
+	urgent  Seq // the last urgent pointer (RFC 6093: urgent data stays inline)
 }
 
 // New returns a closed TCB for a connection between the given ports. cfg must
