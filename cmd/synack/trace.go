@@ -235,7 +235,7 @@ func readCapture(path string, errw io.Writer) ([]trace.Event, string, error) {
 // chooseConns keeps the connections arg names: both endpoints, one
 // endpoint, or a port of either end.
 func chooseConns(conns []trace.Conn, arg string) ([]trace.Conn, error) {
-	match := func(trace.Conn) bool { return false }
+	var match func(trace.Conn) bool
 	if c, err := trace.ParseConn(arg); err == nil {
 		match = c.Same
 	} else if ep, err := netip.ParseAddrPort(arg); err == nil {

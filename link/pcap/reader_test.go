@@ -14,10 +14,9 @@ import (
 
 // rec is one packet to put in a test capture.
 type rec struct {
-	ts    time.Time
-	iface int
-	data  []byte
-	orig  int // 0 means len(data)
+	ts   time.Time
+	data []byte
+	orig int // 0 means len(data)
 }
 
 // byteOrder is what the file builders need of a byte order.
