@@ -38,7 +38,7 @@ func (t *TCB) Close(now time.Duration) {
 		t.Abort()
 		return
 	}
-	t.shutRd = true
+	t.userClosed = true
 	t.Shutdown(now)
 	if t.state == StateFinWait2 {
 		t.tmr.close = now + t.cfg.timeWait()
@@ -49,7 +49,7 @@ func (t *TCB) Close(now time.Duration) {
 // SHUT_RD): reads return io.EOF, and data that arrives is acknowledged and
 // discarded, so the peer is never stalled by a window nobody reads.
 func (t *TCB) CloseRead() {
-	t.rdShut = true
+	t.readShut = true
 	t.discardReceived()
 }
 
@@ -70,8 +70,8 @@ func (t *TCB) Abort() {
 		// Nothing of ours is known to the peer beyond the SYN; RFC 9293
 		// §3.10.5 sends no RST here.
 	default:
-		t.sendRST(t.snd.max, t.rcv.nxt, true)
+		t.queueRST(t.snd.max, true)
 	}
-	t.shutRd, t.shutWr = true, true
+	t.userClosed, t.shutWr = true, true
 	t.setState(StateClosed, "abort")
 }

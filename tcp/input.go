@@ -201,7 +201,7 @@ func (t *TCB) challengeAck(now time.Duration) {
 func (t *TCB) inputACK(seg *wire.TCPSegment, now time.Duration) bool {
 	if t.state == StateSynReceived {
 		if !seg.Ack.Greater(t.snd.una) || seg.Ack.Greater(t.snd.max) {
-			t.sendRST(seg.Ack, 0, false)
+			t.queueRST(seg.Ack, false)
 			t.drop(DropBadAck)
 			return false
 		}
@@ -239,7 +239,7 @@ func (t *TCB) inputACK(seg *wire.TCPSegment, now time.Duration) bool {
 	case StateFinWait1:
 		if finAcked {
 			t.setState(StateFinWait2, "our FIN acked")
-			if t.shutRd {
+			if t.userClosed {
 				// Orphaned: the user is gone, so FIN_WAIT2 may not last
 				// forever (Linux's tcp_fin_timeout, 60 s).
 				t.tmr.close = now + t.cfg.timeWait()
@@ -276,11 +276,11 @@ func (t *TCB) inputText(seg *wire.TCPSegment, now time.Duration) {
 		}
 		return
 	}
-	if len(payload) > 0 && t.shutRd {
+	if len(payload) > 0 && t.userClosed {
 		// Data for a user who closed: abort, as Linux does (RFC 9293
 		// §3.10.4 leaves it to the implementation).
 		t.drop(DropAfterClose)
-		t.sendRST(t.snd.max, 0, false)
+		t.queueRST(t.snd.max, false)
 		t.setState(StateClosed, "data after close")
 		return
 	}
@@ -369,7 +369,7 @@ func (t *TCB) receiveData(seq Seq, payload []byte, full bool, now time.Duration)
 	t.rcv.buf.n += n
 	t.rcv.nxt = end
 	t.stats.BytesReceived += uint64(n)
-	if t.rdShut {
+	if t.readShut {
 		t.discardReceived()
 	}
 	if filled {

@@ -105,7 +105,7 @@ func (t *TCB) inputListen(seg *wire.TCPSegment, now time.Duration) {
 	case seg.Flags&wire.RST != 0:
 		return
 	case seg.Flags&wire.ACK != 0:
-		t.sendRST(seg.Ack, 0, false)
+		t.queueRST(seg.Ack, false)
 		return
 	case seg.Flags&wire.SYN == 0:
 		t.drop(DropInvalid)
@@ -128,7 +128,7 @@ func (t *TCB) inputSynSent(seg *wire.TCPSegment, now time.Duration) {
 	hasAck := seg.Flags&wire.ACK != 0
 	if hasAck && (seg.Ack.LessEq(t.snd.iss) || seg.Ack.Greater(t.snd.max)) {
 		if seg.Flags&wire.RST == 0 {
-			t.sendRST(seg.Ack, 0, false)
+			t.queueRST(seg.Ack, false)
 		}
 		t.drop(DropBadAck)
 		return

@@ -364,8 +364,8 @@ func (t *TCB) emitRST(out Emitter) {
 	out.Emit(s)
 }
 
-// sendRST queues a RST with sequence seq (and our RCV.NXT as ACK when
-// withAck) for the next Poll.
-func (t *TCB) sendRST(seq Seq, _ Seq, withAck bool) {
+// queueRST queues a RST with sequence seq (and our RCV.NXT as ACK when
+// withAck); the next Poll sends it.
+func (t *TCB) queueRST(seq Seq, withAck bool) {
 	t.rstNow, t.rstSeq, t.rstAck = true, seq, withAck
 }

@@ -43,18 +43,18 @@ type Observer interface {
 //
 // A TCB is not safe for concurrent use.
 type TCB struct {
-	cfg     *Config
-	obs     Observer
-	state   State
-	lport   uint16
-	rport   uint16
-	err     error // the error that ended the connection, if any
-	softErr error // the last ICMP soft error, reported on a timeout (icmp.go)
-	shutRd  bool  // the user closed the read side
-	shutWr  bool  // the user shut down the write side (FIN queued)
-	rdShut  bool  // CloseRead: reads see io.EOF, arriving data is discarded
-	finRcvd bool  // the peer's FIN has been consumed: reads see io.EOF
-	passive bool  // opened from LISTEN (RST in SYN_RECV returns there)
+	cfg        *Config
+	obs        Observer
+	state      State
+	lport      uint16
+	rport      uint16
+	err        error // the error that ended the connection, if any
+	softErr    error // the last ICMP soft error, reported on a timeout (icmp.go)
+	userClosed bool  // Close was called: data arriving afterwards is answered with RST
+	shutWr     bool  // the user shut down the write side (FIN queued)
+	readShut   bool  // CloseRead: reads see io.EOF, arriving data is discarded
+	finRcvd    bool  // the peer's FIN has been consumed: reads see io.EOF
+	passive    bool  // opened from LISTEN (RST in SYN_RECV returns there)
 
 	snd sendState
 	rcv recvState
@@ -171,7 +171,7 @@ func (t *TCB) Established() bool {
 // Readable reports whether Read would return without blocking: data, end of
 // stream or an error.
 func (t *TCB) Readable() bool {
-	return t.rcv.buf.n > 0 || t.finRcvd || t.err != nil || t.shutRd || t.rdShut ||
+	return t.rcv.buf.n > 0 || t.finRcvd || t.err != nil || t.userClosed || t.readShut ||
 		(t.state == StateClosed && t.stats.Established)
 }
 
@@ -187,7 +187,7 @@ func (t *TCB) Writable() bool {
 // available yet, io.EOF once the peer's FIN has been read past, and the
 // connection's error after a reset or timeout.
 func (t *TCB) Read(p []byte) (int, error) {
-	if t.rcv.buf.n > 0 && !t.shutRd && !t.rdShut {
+	if t.rcv.buf.n > 0 && !t.userClosed && !t.readShut {
 		n := t.rcv.buf.read(p)
 		t.rcv.buf.release(t.cfg.Buffers, t.rcv.ooo.n > 0)
 		t.stats.BytesRead += uint64(n)
@@ -197,7 +197,7 @@ func (t *TCB) Read(p []byte) (int, error) {
 	switch {
 	case t.err != nil:
 		return 0, t.err
-	case t.finRcvd || t.shutRd || t.rdShut:
+	case t.finRcvd || t.userClosed || t.readShut:
 		return 0, io.EOF
 	case t.state == StateClosed && t.stats.Established:
 		return 0, io.EOF
@@ -273,7 +273,7 @@ func (t *TCB) teardown() {
 	t.rcv.ooo.reset()
 	t.snd.buf.n = 0
 	t.snd.buf.release(t.cfg.Buffers, false)
-	if t.err != nil || t.shutRd {
+	if t.err != nil || t.userClosed {
 		t.rcv.buf.n = 0
 	}
 	t.rcv.buf.release(t.cfg.Buffers, false)
