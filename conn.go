@@ -40,7 +40,7 @@ type Conn struct {
 
 	wrLow    int32     // a Write waits on wr until this few bytes are queued; -1: none
 	linger   int32     // < 0: Close sends a FIN (the default); 0: Close resets
-	state    tcp.State // the state afterOp last saw
+	state    tcp.State // the state publishState last saw
 	closed   bool      // the user called Close
 	gone     bool      // out of the flow table and the timer heap
 	errSeen  bool      // the connection's error was returned once (Linux's sk_err)
@@ -106,7 +106,7 @@ func (c *Conn) input(seg *wire.TCPSegment, tx *txBatch) (ok bool, iss tcp.Seq) {
 		// As Linux: without a listener, TIME_WAIT stays and answers.
 		iss = c.tcb.NextISS()
 		c.tcb.Abort()
-		c.afterOp()
+		c.publishState()
 		c.s.ctr.timeWaitReused.Add(1)
 		return false, iss
 	}
@@ -130,7 +130,7 @@ func (c *Conn) input(seg *wire.TCPSegment, tx *txBatch) (ok bool, iss tcp.Seq) {
 func (c *Conn) pollLocked(now time.Duration, tx *txBatch) {
 	tx.to(c.key.local.Addr(), c.key.remote.Addr())
 	c.tcb.Poll(now, tx)
-	c.afterOp()
+	c.publishState()
 }
 
 // pollNow is pollLocked for application calls: the segments go straight to
@@ -151,10 +151,10 @@ func (c *Conn) onTimer(tx *txBatch) {
 	c.mu.Unlock()
 }
 
-// afterOp runs after every TCB call (c.mu held): it wakes whoever may
+// publishState runs after every TCB call (c.mu held): it wakes whoever may
 // proceed, hands a finished handshake to the listener, reschedules the
 // timer, and forgets a closed TCB (freeing its 4-tuple and port).
-func (c *Conn) afterOp() {
+func (c *Conn) publishState() {
 	t := c.tcb
 	st := t.State()
 	if r := t.Retransmits(); r != c.retrans {

@@ -34,7 +34,7 @@ func (s *Stack) Connections() []ConnInfo { return s.AppendConnections(nil) }
 func (s *Stack) AppendConnections(dst []ConnInfo) []ConnInfo {
 	start := len(dst)
 	// The keys first, under the table's lock; then each connection under
-	// its own, which must not be taken inside the table's (afterOp takes
+	// its own, which must not be taken inside the table's (publishState takes
 	// them in the other order).
 	s.mu.RLock()
 	for k := range s.conns {

@@ -18,7 +18,7 @@ const (
 func (s *Stack) bindEphemeral(local netip.Addr, remote netip.AddrPort) (*Conn, error) {
 	// F(local_IP, remote_IP, remote_port, secret_key): the keyed ISN hash
 	// with the local port zeroed and no clock.
-	offset := uint32(s.portKey.ISN(netip.AddrPortFrom(local, 0), remote, 0))
+	offset := uint32(s.portHash.ISN(netip.AddrPortFrom(local, 0), remote, 0))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
