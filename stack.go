@@ -77,7 +77,7 @@ type Stack struct {
 
 	isn      *tcp.ISNGenerator
 	cookies  *tcp.SynCookies
-	portHash  *tcp.ISNGenerator // RFC 6056's keyed hash F for ephemeral ports
+	portHash *tcp.ISNGenerator // RFC 6056's keyed hash F for ephemeral ports
 	tsOffset uint32            // one RFC 7323 clock offset for every TCB, so cookies match
 
 	mu          sync.RWMutex // guards the tables below
@@ -132,7 +132,7 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 		synBacklog: opts.SynBacklog, keepIdle: opts.KeepAlive,
 		isn:         tcp.NewISNGenerator([16]byte(key[:16])),
 		cookies:     tcp.NewSynCookies([32]byte(key[16:48])),
-		portHash:     tcp.NewISNGenerator([16]byte(key[48:64])),
+		portHash:    tcp.NewISNGenerator([16]byte(key[48:64])),
 		tsOffset:    binary.LittleEndian.Uint32(key[64:]),
 		portNext:    binary.LittleEndian.Uint32(key[68:]),
 		conns:       make(map[flowKey]*Conn),
