@@ -49,6 +49,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -116,7 +117,7 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	}
 	mtu := ep.MTU()
 	if mtu < 576 || (v6 && mtu < 1280) {
-		return nil, errors.New("synack: link MTU too small")
+		return nil, fmt.Errorf("synack: link MTU %d too small: at least 576 for IPv4, 1280 with an IPv6 address", mtu)
 	}
 	rnd := opts.Rand
 	if rnd == nil {

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,6 +82,8 @@ func TestFlagErrors(t *testing.T) {
 		{"serve", link + " --echo --impair loss=lots", "impair: loss=lots"},
 		{"serve", link + " --echo extra", `unexpected argument "extra"`},
 		{"serve", "--addr 10.77.0.2", "want an address with its prefix"},
+		{"serve", "--tun t0 --addr 10.79.0.2/24 --host-addr 10.77.0.1/24 --echo", "shares a subnet with no --host-addr"},
+		{"serve", "--tun t0 --addr 10.77.0.2/24 --host-addr 10.77.0.1/24 --configured --echo", "choose one"},
 		{"get", link, "want exactly one URL"},
 		{"get", link + " https://10.77.0.1/", "is not an http:// URL"},
 		{"get", link + " http://10.77.0.1/ http://10.77.0.1/", "want exactly one URL"},
@@ -179,5 +184,24 @@ func TestStatsTable(t *testing.T) {
 	header := "-- 19:00:00: 2 connections" + stateCounts(rows)
 	if n, tw, ok := parseStatsHeader(header); !ok || n != 2 || tw != 1 {
 		t.Errorf("parseStatsHeader(%q) = %d, %d, %v", header, n, tw, ok)
+	}
+}
+
+// TestTunHints: opening a device fails with a hint at what to do.
+func TestTunHints(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"syn7", fmt.Errorf(`tun: TUNSETIFF "syn7": %w`, syscall.EPERM), "needs root or CAP_NET_ADMIN"},
+		{"lo", fmt.Errorf(`tun: TUNSETIFF "lo": %w`, syscall.EINVAL), "lo exists and is not a TUN device"},
+	} {
+		if got := tunHint(tc.name, tc.err); !strings.Contains(got.Error(), tc.want) || !errors.Is(got, tc.err) {
+			t.Errorf("tunHint(%s, %v) = %v, want it to say %q", tc.name, tc.err, got, tc.want)
+		}
+	}
+	if got := hostExample(netip.MustParsePrefix("10.79.0.2/24")); got.String() != "10.79.0.1/24" {
+		t.Errorf("hostExample = %v", got)
 	}
 }

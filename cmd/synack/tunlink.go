@@ -5,7 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
+	"os"
+	"syscall"
 
 	"github.com/synack-go/synack"
 	"github.com/synack-go/synack/link"
@@ -26,13 +29,18 @@ type tunFlags struct {
 	buffer    byteSize
 	plot      string
 	rec       *trace.Recorder // the stack's events, for --plot
+	// configured: use a TUN device that exists and is configured already
+	// (ip tuntap add NAME mode tun user USER; ip addr add; ip link set up),
+	// which its owner may open without root.
+	configured bool
 }
 
 func (f *tunFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dev, "tun", "", "TUN device to create or attach to (required)")
 	fs.Var(&f.addrs, "addr", "synack's address with prefix, such as 10.77.0.2/24 (repeatable; IPv4 and IPv6)")
 	fs.Var(&f.hostAddrs, "host-addr", "the kernel's address on the device, such as 10.77.0.1/24 (repeatable)")
-	fs.IntVar(&f.mtu, "mtu", 1500, "MTU of the device")
+	fs.IntVar(&f.mtu, "mtu", 0, "MTU of the device (default 1500; with --configured, the device's own)")
+	fs.BoolVar(&f.configured, "configured", false, "use the existing, configured device --tun names as it is: no --host-addr, no root needed if you own it (ip tuntap add NAME mode tun user $USER)")
 	fs.StringVar(&f.impair, "impair", "", "impair both directions: 'loss=2%,delay=5ms,rate=200mbit' (loss, reorder, duplicate, corrupt, delay, jitter, rate, queue, seed)")
 	fs.Var(&f.buffer, "buffer", "send and receive buffer of each connection in bytes (default 1m)")
 	fs.StringVar(&f.plot, "plot", "", "on exit, draw each connection's time-sequence graph, goodput, RTT and congestion window as SVG into `FILE`")
@@ -69,8 +77,22 @@ func (f *tunFlags) check() (impair.Config, error) {
 	if len(f.addrs) == 0 {
 		return impair.Config{}, errors.New("--addr is required")
 	}
-	if len(f.hostAddrs) == 0 {
-		return impair.Config{}, errors.New("--host-addr is required")
+	if len(f.hostAddrs) == 0 && !f.configured {
+		return impair.Config{}, errors.New("--host-addr is required (or --configured, for a device whose kernel side is set up already)")
+	}
+	if len(f.hostAddrs) > 0 && f.configured {
+		return impair.Config{}, errors.New("--host-addr configures the device, --configured leaves it as it is: choose one")
+	}
+	for _, a := range f.addrs {
+		shared := len(f.hostAddrs) == 0
+		for _, h := range f.hostAddrs {
+			if h.Addr().Is4() == a.Addr().Is4() && (h.Contains(a.Addr()) || a.Contains(h.Addr())) {
+				shared = true
+			}
+		}
+		if !shared {
+			return impair.Config{}, fmt.Errorf("--addr %v shares a subnet with no --host-addr: the kernel would not route to it (use the same prefix, such as --host-addr %v)", a, hostExample(a))
+		}
 	}
 	for _, h := range f.hostAddrs {
 		for _, a := range f.addrs {
@@ -97,9 +119,13 @@ func openTunStack(f *tunFlags, name string, tracer trace.Tracer) (*tunStack, err
 	if err != nil {
 		return nil, err
 	}
-	dev, err := tun.Open(f.dev, tun.Config{MTU: f.mtu})
+	mtu := f.mtu
+	if mtu == 0 && !f.configured {
+		mtu = 1500
+	}
+	dev, err := tun.Open(f.dev, tun.Config{MTU: mtu})
 	if err != nil {
-		return nil, err
+		return nil, tunHint(f.dev, err)
 	}
 	for _, h := range f.hostAddrs {
 		if err := dev.AddHostAddr(h); err != nil {
@@ -107,9 +133,11 @@ func openTunStack(f *tunFlags, name string, tracer trace.Tracer) (*tunStack, err
 			return nil, err
 		}
 	}
-	if err := dev.SetUp(); err != nil {
-		dev.Close()
-		return nil, err
+	if !f.configured {
+		if err := dev.SetUp(); err != nil {
+			dev.Close()
+			return nil, err
+		}
 	}
 	var ep link.Endpoint = dev
 	if imp != (impair.Config{}) {
@@ -128,4 +156,29 @@ func openTunStack(f *tunFlags, name string, tracer trace.Tracer) (*tunStack, err
 		return nil, err
 	}
 	return &tunStack{Stack: st, dev: dev}, nil
+}
+
+// tunHint adds to an error opening the device what to do about it.
+func tunHint(name string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("%w: making a TUN device needs root or CAP_NET_ADMIN; or make one you own (ip tuntap add %s mode tun user $USER, then ip addr add and ip link set up, as root) and pass --configured", err, name)
+	case errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EBUSY):
+		if _, ierr := net.InterfaceByName(name); ierr == nil {
+			return fmt.Errorf("%w: %s exists and is not a TUN device synack can use (or another program holds it); choose another --tun name", err, name)
+		}
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%w: this system has no TUN driver (modprobe tun)", err)
+	}
+	return err
+}
+
+// hostExample returns the address next to a, with a's prefix, as an
+// example of a --host-addr: 10.77.0.2/24 gives 10.77.0.1/24.
+func hostExample(a netip.Prefix) netip.Prefix {
+	h := a.Addr().Prev()
+	if !h.IsValid() || !a.Contains(h) {
+		h = a.Addr().Next()
+	}
+	return netip.PrefixFrom(h, a.Bits())
 }
