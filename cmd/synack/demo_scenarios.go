@@ -39,6 +39,10 @@ func demoScenarios() []scenario {
 			losses: []*lossRule{{stack: "client", match: isSYN, nth: 1}}}, playLostSYN)},
 		{"lost-data", "the link loses one data segment; duplicate ACKs with SACK blocks trigger a fast retransmit (RFC 5681 §3.2, RFC 6675)", onStacks(demoOptions{
 			cwnd: true, losses: []*lossRule{{stack: "client", match: hasData, nth: 2}}}, playLostData)},
+		{"lossy-bulk", "a 256 KiB transfer that loses four segments, two in a row: SACK recovery, in a time-sequence graph (--plot)", onStacks(demoOptions{
+			cwnd: true, losses: []*lossRule{
+				{stack: "client", match: hasData, nth: 30}, {stack: "client", match: hasData, nth: 90},
+				{stack: "client", match: hasData, nth: 91}, {stack: "client", match: hasData, nth: 150}}}, playLossyBulk)},
 		{"zero-window", "the server's buffer fills: its window closes, the client sends persist probes until it opens (RFC 9293 §3.8.6.1)", onStacks(demoOptions{
 			serverTCP: func(c *tcp.Config) { c.RecvBuf = 4096 }}, playZeroWindow)},
 		{"backlog-full", "a full SYN queue answers with SYN cookies, a full accept queue drops SYNs and ACKs (RFC 4987)", onStacks(demoOptions{
@@ -218,6 +222,21 @@ func playLostData(r *demoRun) {
 	got, _ := r.read(s)
 	r.say("each segment after the hole was answered at once with ack 1461 and a SACK block; when the blocks")
 	r.say("showed three segments above the hole, the client resent it: the server reads all %d bytes", len(got))
+}
+
+func playLossyBulk(r *demoRun) {
+	ln := r.listen(demoPort, 0)
+	c, s := r.connect(ln, demoPort)
+	const size = 256 << 10
+	r.say("client writes %d bytes at once; the link loses the 30th, 90th, 91st and 150th data segments", size)
+	r.write(c, string(make([]byte, size)))
+	got := 0
+	for r.err == nil && got < size {
+		b, err := r.read(s)
+		got += len(b)
+		r.fail(err)
+	}
+	r.say("server read all %d bytes; synack demo --scenario lossy-bulk --plot FILE.svg draws the transfer", got)
 }
 
 func playZeroWindow(r *demoRun) {

@@ -144,3 +144,42 @@ func demoEvents(t *testing.T, name string, pcap io.Writer) []trace.Event {
 	t.Fatalf("no scenario %s", name)
 	return nil
 }
+
+// TestREADMEPlot keeps the README's time-sequence graph what the command
+// under it draws: -update rewrites docs/tsg-lossy-bulk.svg with `synack
+// demo --scenario lossy-bulk --plot FILE`. Its time axis is the stacks'
+// real clock, so without -update the test checks that the command draws
+// the same kind of picture (the same data, losses and retransmissions),
+// not the same bytes.
+func TestREADMEPlot(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.svg")
+	if err := runDemo([]string{"--scenario", "lossy-bulk", "--plot", path}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := filepath.Join("..", "..", "docs", "tsg-lossy-bulk.svg")
+	if *update {
+		if err := os.WriteFile(readme, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/synack -update writes it)", err)
+	}
+	head := func(b []byte) string { // the line naming the transfer
+		i := bytes.Index(b, []byte("10.0.0.1:"))
+		j := bytes.Index(b[i:], []byte("</text>"))
+		return string(b[i : i+j])
+	}
+	if head(b) != head(want) {
+		t.Errorf("the README's graph shows %q, the command draws %q (go test ./cmd/synack -update rewrites it)", head(want), head(b))
+	}
+	if len(want) > 64<<10 {
+		t.Errorf("docs/tsg-lossy-bulk.svg is %d bytes: keep README images small", len(want))
+	}
+}
