@@ -91,6 +91,8 @@ type row struct {
 	// hoisted is a LISTEN drawn at the top of its connection, before the
 	// events that came first (see listenFirst): it has no time to show.
 	hoisted bool
+	// text replaces a note's usual text (see probeNote).
+	text string
 }
 
 // arrow is one segment of a diagram.
@@ -102,6 +104,7 @@ type arrow struct {
 	arrive   int    // row where it arrives: send when the sending was not traced; -1 if lost
 	retrans  bool   // it carries sequence space already sent
 	dupAck   bool   // a duplicate ACK (RFC 5681 §2)
+	winUp    bool   // a window update: a bare ACK that moves only the window
 	seq, ack uint32 // relative to each side's initial sequence number (unless Absolute)
 }
 
@@ -195,6 +198,7 @@ func buildDiagram(events []Event, opts *LadderOptions) (*diagram, error) {
 		}
 	}
 	unmatched := make(map[segKey][]int) // SegmentOut arrows not arrived yet
+	lastSent := make(map[[2]int]*wire.TCPSegment) // per lane and side: its last segment sent
 	first := true
 	order, hoisted := listenFirst(events, laneOf)
 	for _, i := range order {
@@ -209,6 +213,7 @@ func buildDiagram(events []Event, opts *LadderOptions) (*diagram, error) {
 		r := row{lane: lane, left: left, ev: e, hoisted: hoisted[i]}
 		switch {
 		case e.Kind == SegmentOut && e.Seg != nil:
+			lastSent[[2]int{lane, sideIdx(left)}] = e.Seg
 			r.kind, r.arrow = rowSend, len(d.arrows)
 			a := arrow{lane: lane, fromLeft: left, ev: e, send: len(d.rows), arrive: -1}
 			if !receivers[Conn{e.Remote, e.Local}] {
@@ -235,6 +240,9 @@ func buildDiagram(events []Event, opts *LadderOptions) (*diagram, error) {
 			r.kind = rowState
 		case e.Kind == Timer || e.Kind == Drop:
 			r.kind = rowNote
+			if len(d.rows) > 0 {
+				r.text = probeNote(e, &d.rows[len(d.rows)-1], lastSent[[2]int{lane, sideIdx(left)}])
+			}
 		default:
 			continue
 		}
@@ -334,6 +342,7 @@ func (d *diagram) number() {
 			// RFC 5681 §2: no data, window unchanged, the ack not moving,
 			// and data outstanding from the other side.
 			a.dupAck = st[me].acked && s.Ack == st[me].lastAck && s.Window == st[me].lastWin && st[other].high.Greater(s.Ack)
+			a.winUp = st[me].acked && s.Ack == st[me].lastAck && s.Window != st[me].lastWin
 			st[me].lastAck, st[me].lastWin, st[me].acked = s.Ack, s.Window, true
 		} else if s.Flags&wire.ACK != 0 {
 			st[me].acked = false
@@ -362,14 +371,17 @@ func (a *arrow) label() string {
 		b = append(b, " len "...)
 		b = strconv.AppendInt(b, int64(n), 10)
 	}
-	if s.Flags&(wire.SYN|wire.FIN|wire.RST) == 0 && len(s.Payload) == 0 && s.Window == 0 {
-		b = append(b, " win 0"...)
+	if s.Flags&(wire.SYN|wire.FIN|wire.RST) == 0 && len(s.Payload) == 0 && (s.Window == 0 || a.winUp) {
+		b = append(b, " win "...)
+		b = strconv.AppendUint(b, uint64(s.Window), 10)
 	}
 	switch {
 	case a.retrans:
 		b = append(b, " (retransmission)"...)
 	case a.dupAck:
 		b = append(b, " (dup ACK)"...)
+	case a.winUp && s.Window != 0:
+		b = append(b, " (window update)"...)
 	}
 	return string(b)
 }
@@ -387,11 +399,42 @@ func (a *arrow) tcpdump() string {
 }
 
 // note is the text of a rowNote: "timer retransmit", "drop no-socket".
-func note(e *Event) string {
-	if e.Kind == Timer {
-		return "timer " + e.Why
+func (r *row) note() string {
+	if r.text != "" {
+		return r.text
 	}
-	return "drop " + e.Why
+	if r.ev.Kind == Timer {
+		return "timer " + r.ev.Why
+	}
+	return "drop " + r.ev.Why
+}
+
+// probeNote returns what to say instead of "drop out-of-window" when the
+// segment dropped (the one that just arrived, prev) is a zero-window or
+// keepalive probe: an ACK one below the next byte expected, which the
+// receiver must answer with an ACK carrying its window (RFC 9293
+// §3.8.6.1, RFC 1122 §4.2.3.6). That is no error. ours is the dropping
+// side's last segment sent, whose ack and window tell. Else "".
+func probeNote(e *Event, prev *row, ours *wire.TCPSegment) string {
+	if e.Kind != Drop || e.Why != "out-of-window" || ours == nil || prev.ev == nil ||
+		prev.kind != rowArrive && prev.kind != rowSend || prev.ev.Seg == nil || prev.ev.Local != e.Local {
+		return ""
+	}
+	s := prev.ev.Seg
+	if s.Flags&(wire.SYN|wire.FIN|wire.RST|wire.ACK) != wire.ACK || len(s.Payload) > 1 || s.Seq.Add(1) != ours.Ack {
+		return ""
+	}
+	return ProbeNote(ours.Window)
+}
+
+// ProbeNote is how traces name a probe the receiver answered: "zero-window
+// probe, answered with window 0" when its window (win, as last sent) is
+// closed, else "keepalive probe, answered with an ACK".
+func ProbeNote(win uint16) string {
+	if win == 0 {
+		return "zero-window probe, answered with window 0"
+	}
+	return "keepalive probe, answered with an ACK"
 }
 
 // appendFlagNames spells flags as the course does: SYN, SYN,ACK, FIN,ACK,

@@ -139,10 +139,10 @@ func (d *diagram) pageData(opts *LadderOptions) *htmlPage {
 		case rowState:
 			text = who(r.left) + " enters " + r.ev.To
 			if r.ev.Why != "" {
-				text += " (" + r.ev.Why + ")"
+				text += " (" + flatWhy(r.ev.Why) + ")"
 			}
 		case rowNote:
-			text = who(r.left) + ": " + note(r.ev)
+			text = who(r.left) + ": " + r.note()
 		}
 		if opts.Times && !r.hoisted {
 			text = seconds(r.ev.At-d.start) + "  " + text

@@ -254,7 +254,7 @@ func (in *inference) received(i int, seg *wire.TCPSegment) {
 		case tcp.StateListen:
 			in.set(i, tcp.StateSynReceived, "rcvd SYN")
 		case tcp.StateSynSent:
-			in.set(i, tcp.StateSynReceived, "rcvd SYN (simultaneous open)")
+			in.set(i, tcp.StateSynReceived, "rcvd SYN: simultaneous open")
 		}
 	case f&wire.SYN != 0: // SYN-ACK
 		switch me.st {
@@ -283,7 +283,7 @@ func (in *inference) received(i int, seg *wire.TCPSegment) {
 		case tcp.StateEstablished, tcp.StateSynReceived:
 			in.set(i, tcp.StateCloseWait, "rcvd FIN")
 		case tcp.StateFinWait1:
-			in.set(i, tcp.StateClosing, "rcvd FIN (simultaneous close)")
+			in.set(i, tcp.StateClosing, "rcvd FIN: simultaneous close")
 		case tcp.StateFinWait2:
 			in.set(i, tcp.StateTimeWait, "rcvd FIN")
 		}

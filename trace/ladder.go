@@ -72,7 +72,7 @@ func WriteLadder(w io.Writer, events []Event, opts LadderOptions) error {
 				a := &d.arrows[r.arrow]
 				l.arrow(a.fromLeft, a.label(), a.arrive >= 0)
 			case rowNote:
-				l.note(r.left, note(r.ev))
+				l.note(r.left, r.note())
 			}
 		}
 		l.flushStates()

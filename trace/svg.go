@@ -323,11 +323,11 @@ func (l *svgLayout) sideText(w *bufio.Writer, i int, r *row) {
 			title = r.ev.From + " -> " + r.ev.To
 		}
 		if r.ev.Why != "" {
-			title += " (" + r.ev.Why + ")"
+			title += " (" + flatWhy(r.ev.Why) + ")"
 		}
 		attrs = `font-size="12" font-weight="bold" fill="` + colState + `"`
 	} else {
-		cls, text = "note", note(r.ev)
+		cls, text = "note", r.note()
 		title = text
 		attrs = `font-size="11" font-style="italic" fill="` + colNote + `"`
 	}

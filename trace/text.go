@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -472,12 +473,22 @@ func appendEvent(b []byte, e *Event) []byte {
 	return b
 }
 
-// appendWhy appends " (why)", or nothing when why is empty.
+// appendWhy appends " (why)", or nothing when why is empty. A why that
+// ends in a parenthesis of its own ("rcvd SYN (simultaneous open)") is
+// written "(rcvd SYN: simultaneous open)": no parentheses in parentheses.
 func appendWhy(b []byte, why string) []byte {
 	if why == "" {
 		return b
 	}
 	b = append(b, " ("...)
-	b = append(b, why...)
+	b = append(b, flatWhy(why)...)
 	return append(b, ')')
+}
+
+// flatWhy returns why with a trailing parenthesis turned into a colon.
+func flatWhy(why string) string {
+	if i := strings.LastIndex(why, " ("); i > 0 && strings.HasSuffix(why, ")") {
+		return why[:i] + ": " + why[i+2:len(why)-1]
+	}
+	return why
 }

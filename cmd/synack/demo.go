@@ -11,7 +11,7 @@ import (
 	"github.com/synack-go/synack/trace"
 )
 
-const demoUsage = `usage: synack demo [--scenario NAME] [--svg FILE] [--html FILE] [--pcap FILE] [--plot FILE.svg] [--times]
+const demoUsage = `usage: synack demo [--scenario NAME] [--svg FILE] [--html FILE] [--pcap FILE] [--plot FILE.svg] [--times] [-S]
        synack demo --list
 
 Plays one scenario on two synack stacks joined by an in-memory link and
@@ -31,6 +31,7 @@ func runDemo(args []string, w io.Writer) error {
 	htmlOut := fs.String("html", "", "also draw the ladder as one self-contained HTML page into `FILE`")
 	pcapOut := fs.String("pcap", "", "capture the client's packets into the pcap `FILE`")
 	plotOut := fs.String("plot", "", "draw the time-sequence graph, goodput, RTT and congestion window as SVG into `FILE`")
+	absolute := fs.Bool("S", false, "print absolute sequence numbers, as tcpdump -S (the ISNs differ from run to run)")
 	times := fs.Bool("times", false, "print each event's time on its stack's clock (which differs from run to run)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -55,7 +56,7 @@ func runDemo(args []string, w io.Writer) error {
 	if sc == nil {
 		return fmt.Errorf("demo: no scenario %q; synack demo --list shows them: %s", *name, scenarioNames())
 	}
-	o := demoOptions{times: *times}
+	o := demoOptions{times: *times, absolute: *absolute}
 	var pf *os.File
 	var pbuf *bufio.Writer
 	if *pcapOut != "" {
@@ -71,7 +72,7 @@ func runDemo(args []string, w io.Writer) error {
 	events, err := sc.run(bw, o)
 	if err == nil {
 		fmt.Fprintln(bw)
-		err = trace.WriteLadder(bw, events, trace.LadderOptions{})
+		err = trace.WriteLadder(bw, events, trace.LadderOptions{Absolute: *absolute})
 	}
 	err = errors.Join(err, bw.Flush())
 	if pf != nil {
@@ -83,7 +84,7 @@ func runDemo(args []string, w io.Writer) error {
 	title := "synack demo --scenario " + sc.name
 	if *svgOut != "" {
 		if err := writeFile(*svgOut, func(w io.Writer) error {
-			return trace.WriteSVG(w, events, trace.LadderOptions{Title: title, Times: *times})
+			return trace.WriteSVG(w, events, trace.LadderOptions{Title: title, Times: *times, Absolute: *absolute})
 		}); err != nil {
 			return err
 		}
@@ -97,7 +98,7 @@ func runDemo(args []string, w io.Writer) error {
 	}
 	if *htmlOut != "" {
 		return writeFile(*htmlOut, func(w io.Writer) error {
-			return trace.WriteHTML(w, events, trace.LadderOptions{Title: title, Times: *times})
+			return trace.WriteHTML(w, events, trace.LadderOptions{Title: title, Times: *times, Absolute: *absolute})
 		})
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/synack-go/synack/link/pcap"
 	"github.com/synack-go/synack/tcp"
 	"github.com/synack-go/synack/trace"
+	"github.com/synack-go/synack/wire"
 )
 
 // The demo's two hosts.
@@ -53,8 +54,20 @@ type demoTracer struct {
 	on     bool
 	cwnd   bool // print congestion window changes
 	text   *trace.Text
+	out    io.Writer
+	times  bool
 	rec    trace.Recorder
 	losses *losses
+	// What each stack last sent on each connection and last received, to
+	// name the probes it answers (see trace.ProbeNote).
+	lastOut map[demoConnKey]wire.TCPSegment
+	lastIn  map[string]*trace.Event
+}
+
+// demoConnKey is a connection as one stack sees it.
+type demoConnKey struct {
+	stack         string
+	local, remote netip.AddrPort
 }
 
 // Trace implements trace.Tracer.
@@ -67,28 +80,65 @@ func (t *demoTracer) Trace(e *trace.Event) {
 	t.rec.Trace(e)
 	switch e.Kind {
 	case trace.SegmentIn:
+		c, seg := *e, *e.Seg // header fields only: the payload is not read
+		c.Seg = &seg
+		t.lastIn[e.Stack] = &c
 		return // printed when it was sent
+	case trace.SegmentOut:
+		t.lastOut[demoConnKey{e.Stack, e.Local, e.Remote}] = *e.Seg
 	case trace.Congestion:
 		if !t.cwnd {
+			return
+		}
+	case trace.Drop:
+		if note := t.probe(e); note != "" {
+			t.line(e, note)
 			return
 		}
 	}
 	t.text.Trace(e)
 	if e.Kind == trace.SegmentOut && t.losses.pick(e.Stack, e.Seg) {
-		t.text.Trace(&trace.Event{Kind: trace.Drop, At: e.At, Stack: "link", Local: e.Local, Remote: e.Remote, Why: "lost on the link"})
+		t.line(&trace.Event{At: e.At, Stack: "link", Local: e.Local, Remote: e.Remote}, "the link loses this segment")
 	}
+}
+
+// probe returns trace.ProbeNote's text when Drop e threw away a probe that
+// just arrived on its stack: an ACK one below what the stack acknowledges.
+func (t *demoTracer) probe(e *trace.Event) string {
+	in := t.lastIn[e.Stack]
+	if e.Why != "out-of-window" || in == nil || in.Local != e.Local || in.Remote != e.Remote {
+		return ""
+	}
+	ours, ok := t.lastOut[demoConnKey{e.Stack, e.Local, e.Remote}]
+	s := in.Seg
+	if !ok || s.Flags&(wire.SYN|wire.FIN|wire.RST|wire.ACK) != wire.ACK || len(s.Payload) > 1 || s.Seq.Add(1) != ours.Ack {
+		return ""
+	}
+	return trace.ProbeNote(ours.Window)
+}
+
+// line prints an event line of the demo's own, in the Text's layout:
+// "[link] 10.0.0.1.48236 > 10.0.0.2.80: the link loses this segment".
+func (t *demoTracer) line(e *trace.Event, text string) {
+	var b []byte
+	if t.times {
+		b = fmt.Appendf(b, "%d.%06d ", e.At/time.Second, e.At%time.Second/time.Microsecond)
+	}
+	b = fmt.Appendf(b, "[%s] %s.%d > %s.%d: %s\n", e.Stack, e.Local.Addr(), e.Local.Port(), e.Remote.Addr(), e.Remote.Port(), text)
+	t.out.Write(b)
 }
 
 // newDemoTracer returns a tracer printing to out: ISN-relative numbers,
 // no time stamps unless times (the stacks' own clocks: they differ from run
 // to run).
-func newDemoTracer(out io.Writer, cwnd, times bool, l *losses) *demoTracer {
+func newDemoTracer(out io.Writer, cwnd, times, absolute bool, l *losses) *demoTracer {
 	tf := trace.TimeNone
 	if times {
 		tf = trace.TimeStack
 	}
-	return &demoTracer{on: true, cwnd: cwnd, losses: l,
-		text: trace.NewText(out, trace.TextOptions{Stack: true, FromISN: true, Time: tf})}
+	return &demoTracer{on: true, cwnd: cwnd, losses: l, out: out, times: times,
+		lastOut: make(map[demoConnKey]wire.TCPSegment), lastIn: make(map[string]*trace.Event),
+		text: trace.NewText(out, trace.TextOptions{Stack: true, FromISN: true, Absolute: absolute, Time: tf})}
 }
 
 // setOn turns printing and recording on or off.
@@ -143,13 +193,14 @@ type demoOptions struct {
 	losses     []*lossRule
 	pcap       io.Writer // where to capture the client's traffic, or nil
 	times      bool
+	absolute   bool // absolute sequence numbers, as tcpdump -S
 }
 
 // newDemoRun starts the two stacks.
 func newDemoRun(w io.Writer, o demoOptions) (*demoRun, error) {
 	out := &syncWriter{w: w}
 	l := &losses{rules: o.losses}
-	tr := newDemoTracer(out, o.cwnd, o.times, l)
+	tr := newDemoTracer(out, o.cwnd, o.times, o.absolute, l)
 	ls, ends := newLockstep(l)
 	r := &demoRun{out: out, link: ls, tracer: tr}
 	clientEnd := ends[0]

@@ -57,7 +57,7 @@ func hasData(s *wire.TCPSegment) bool { return len(s.Payload) > 0 }
 // base says (plus o's capture and time options).
 func onStacks(base demoOptions, play func(r *demoRun)) func(io.Writer, demoOptions) ([]trace.Event, error) {
 	return func(out io.Writer, o demoOptions) ([]trace.Event, error) {
-		base.pcap, base.times = o.pcap, o.times
+		base.pcap, base.times, base.absolute = o.pcap, o.times, o.absolute
 		r, err := newDemoRun(out, base)
 		if err != nil {
 			return nil, err

@@ -183,3 +183,35 @@ func TestREADMEPlot(t *testing.T) {
 		t.Errorf("docs/tsg-lossy-bulk.svg is %d bytes: keep README images small", len(want))
 	}
 }
+
+// TestDemoWording: what a student reads. A zero-window probe is named, not
+// called a drop; the window update shows its window; a loss on the link is
+// said in words; no parentheses nest; -S prints absolute numbers, as
+// tcpdump -S.
+func TestDemoWording(t *testing.T) {
+	run := func(args ...string) string {
+		var out bytes.Buffer
+		if err := runDemo(args, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	zw := run("--scenario", "zero-window")
+	for _, want := range []string{": zero-window probe, answered with window 0\n", "(zero-window probe, answered with window 0) |", "ack 4073 win 32 (window update) -|"} {
+		if !strings.Contains(zw, want) {
+			t.Errorf("zero-window lacks %q", want)
+		}
+	}
+	if strings.Contains(zw, "out-of-window") {
+		t.Error("zero-window still calls its probes out-of-window drops")
+	}
+	if ld := run("--scenario", "lost-data"); !strings.Contains(ld, "[link] 10.0.0.1.48236 > 10.0.0.2.80: the link loses this segment\n") {
+		t.Error("lost-data does not say the link lost a segment")
+	}
+	if so := run("--scenario", "simultaneous-open"); strings.Contains(so, "))") || !strings.Contains(so, "(rcvd SYN: simultaneous open)") {
+		t.Error("simultaneous-open nests parentheses")
+	}
+	if abs := run("--scenario", "handshake", "-S"); strings.Contains(abs, "Flags [S], seq 0,") {
+		t.Error("-S prints the SYN's relative number")
+	}
+}
