@@ -38,21 +38,31 @@ func writeStatsTable(w io.Writer, rows []synack.ConnInfo) error {
 
 // statsLoop writes the table of st's connections to w every interval until
 // ctx ends, after a header line with the time, the count and the count in
-// each state: "-- 15:04:05: 3 connections: 2 ESTABLISHED, 1 TIME_WAIT".
+// each state: "-- 15:04:05: 3 connections: 2 ESTABLISHED, 1 TIME_WAIT". A
+// table that has not changed since the last one printed is not printed
+// again, so an idle server stays quiet; each finished connection has its
+// own line in the log.
 func statsLoop(ctx context.Context, w io.Writer, every time.Duration, st *synack.Stack) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var rows []synack.ConnInfo
+	var last string
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
 			rows = st.AppendConnections(rows[:0])
-			fmt.Fprintf(w, "-- %s: %d connections%s\n", now.Format("15:04:05"), len(rows), stateCounts(rows))
+			var b strings.Builder
+			fmt.Fprintf(&b, "%d %s%s\n", len(rows), plural(uint64(len(rows)), "connection"), stateCounts(rows))
 			if len(rows) > 0 {
-				writeStatsTable(w, rows)
+				writeStatsTable(&b, rows)
 			}
+			if b.String() == last {
+				continue
+			}
+			last = b.String()
+			fmt.Fprintf(w, "-- %s: %s", now.Format("15:04:05"), last)
 		}
 	}
 }
