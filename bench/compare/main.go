@@ -30,8 +30,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/synack-go/synack/bench/internal/nsexec"
 	"github.com/synack-go/synack/bench/workload"
+	"github.com/synack-go/synack/internal/netns"
 )
 
 // report is what the JSON file holds.
@@ -102,8 +102,8 @@ func compare() error {
 	if err := build(root, bins); err != nil {
 		return err
 	}
-	if nsexec.Root() == nil {
-		nsexec.Sweep()
+	if netns.Available() == nil {
+		netns.Sweep(workload.NetnsPrefix)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

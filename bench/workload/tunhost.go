@@ -9,8 +9,13 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/synack-go/synack/bench/internal/nsexec"
+	"github.com/synack-go/synack/internal/netns"
 )
+
+// NetnsPrefix starts the name of every network namespace a benchmark
+// makes, so that netns.Sweep removes the ones a killed run left behind
+// and nobody else's.
+const NetnsPrefix = "synack-bench-"
 
 // The addresses of tun-bulk: the kernel's side of the TUN device and the
 // stack under test behind it, inside a namespace the workload makes.
@@ -24,16 +29,16 @@ var (
 // own sockets there are the peer. Close removes the namespace, and so does
 // SIGINT or SIGTERM (bench/compare interrupts a run that takes too long).
 type TUNHost struct {
-	ns   *nsexec.NS
+	ns   *netns.NS
 	sigs chan os.Signal
 }
 
 // NewTUNHost makes the namespace. Without root it returns an ErrSkip.
 func NewTUNHost() (*TUNHost, error) {
-	if err := nsexec.Root(); err != nil {
+	if err := netns.Available(); err != nil {
 		return nil, fmt.Errorf("%w: tun-bulk %v", ErrSkip, err)
 	}
-	ns, err := nsexec.Add()
+	ns, err := netns.Add(NetnsPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +46,7 @@ func NewTUNHost() (*TUNHost, error) {
 	signal.Notify(h.sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		if _, ok := <-h.sigs; ok {
-			ns.Del()
+			ns.Delete()
 			os.Exit(1)
 		}
 	}()
@@ -50,7 +55,7 @@ func NewTUNHost() (*TUNHost, error) {
 
 // Do runs f on a thread inside the namespace: a TUN device opened there
 // lives there.
-func (h *TUNHost) Do(f func() error) error { return nsexec.Enter(h.ns.Path(), f) }
+func (h *TUNHost) Do(f func() error) error { return netns.Enter(h.ns.Path(), f) }
 
 // Configure gives the device called dev the kernel's address and the MTU,
 // and brings it up.
@@ -75,5 +80,5 @@ func (h *TUNHost) Listen(port uint16) (net.Listener, error) {
 func (h *TUNHost) Close() error {
 	signal.Stop(h.sigs)
 	close(h.sigs)
-	return h.ns.Del()
+	return h.ns.Delete()
 }

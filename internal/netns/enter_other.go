@@ -8,6 +8,9 @@ import "errors"
 const supported = false
 
 // enter fails: only Linux has network namespaces (New skips before).
-func (ns *NS) enter() (restore func() error, err error) {
+func enter(path string) (restore func() error, err error) {
 	return nil, errors.ErrUnsupported
 }
+
+// Sweep does nothing: there are no namespaces to remove.
+func Sweep(prefix string) {}

@@ -1,7 +1,9 @@
-// Package netns gives tests a Linux network namespace of their own, so that
-// traffic between synack and the kernel's TCP stays inside it: a namespace
-// the test creates, uses and deletes, whatever the outcome. Nothing in it
-// can reach the host's interfaces or routes.
+// Package netns gives tests and benchmarks a Linux network namespace of
+// their own, so that traffic between synack and the kernel's TCP stays
+// inside it: a namespace made, used and deleted, whatever the outcome
+// (New for a test, Add and Delete for a program; Sweep removes what a
+// killed program left). Nothing in it can reach the host's interfaces or
+// routes.
 //
 // Three ways to act inside a namespace:
 //   - [NS.Do] runs a function on an OS thread switched into it: sockets and
@@ -24,44 +26,87 @@ import (
 	"testing"
 )
 
-// NS is a network namespace made for one test. It is safe for concurrent
+// NS is a network namespace made by New or Add. It is safe for concurrent
 // use.
 type NS struct {
 	name string
 }
 
-// seq numbers the namespaces one test binary makes.
+// seq numbers the namespaces one process makes.
 var seq atomic.Uint64
+
+// Available reports why this process cannot make namespaces (it is not
+// Linux, does not run as root, or lacks the ip command), or nil.
+func Available() error {
+	if !supported {
+		return errors.New("needs Linux: network namespaces")
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("needs root: creates a network namespace")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return errors.New("needs the ip command (Debian package iproute2)")
+	}
+	return nil
+}
 
 // New creates a namespace with a name no other test binary uses, brings its
 // loopback interface up, and registers its deletion with t.Cleanup, which
-// runs however the test ends. It skips the test when not running as root or
-// when the ip command (iproute2) is missing, and fails it when the
-// namespace cannot be made.
+// runs however the test ends. It skips the test when Available says why it
+// cannot, and fails it when the namespace cannot be made.
 func New(t testing.TB) *NS {
 	t.Helper()
-	if !supported {
-		t.Skip("needs Linux: network namespaces")
+	if err := Available(); err != nil {
+		t.Skip(err)
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates a network namespace")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command (Debian package iproute2)")
-	}
-	ns := &NS{name: fmt.Sprintf("synack-%d-%d", os.Getpid(), seq.Add(1))}
-	if out, err := exec.Command("ip", "netns", "add", ns.name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", ns.name, err, bytes.TrimSpace(out))
+	ns, err := Add("synack-")
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "delete", ns.name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns delete %s: %v: %s", ns.name, err, bytes.TrimSpace(out))
+		if err := ns.Delete(); err != nil {
+			t.Error(err)
 		}
 	})
-	if out, err := exec.Command("ip", "-n", ns.name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("bringing lo up in %s: %v: %s", ns.name, err, bytes.TrimSpace(out))
-	}
 	return ns
+}
+
+// Add makes a namespace named prefix, the process id and a number
+// ("synack-bench-4242-1"), so that Sweep can tell which process made it,
+// and brings its loopback interface up. The caller must Delete it, also on
+// failure.
+func Add(prefix string) (*NS, error) {
+	ns := &NS{name: fmt.Sprintf("%s%d-%d", prefix, os.Getpid(), seq.Add(1))}
+	if err := run("ip", "netns", "add", ns.name); err != nil {
+		return nil, err
+	}
+	if err := ns.IP("link", "set", "lo", "up"); err != nil {
+		ns.Delete()
+		return nil, err
+	}
+	return ns, nil
+}
+
+// Delete removes the namespace, and with it every interface inside.
+func (ns *NS) Delete() error { return run("ip", "netns", "delete", ns.name) }
+
+// IP runs `ip -n NAME args...`.
+func (ns *NS) IP(args ...string) error {
+	return run("ip", append([]string{"-n", ns.name}, args...)...)
+}
+
+// Path is the namespace's file, for Enter.
+func (ns *NS) Path() string { return "/run/netns/" + ns.name }
+
+// run runs a command; its error carries the command's standard error.
+func run(name string, args ...string) error {
+	var stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return nil
 }
 
 // Name returns the namespace's name, as `ip netns list` shows it.
@@ -84,7 +129,11 @@ func (ns *NS) Command(name string, args ...string) *exec.Cmd {
 // The thread is switched back to its original namespace afterwards. If that
 // fails, the goroutine exits still locked, so the runtime ends the thread:
 // no other goroutine ever runs in the wrong namespace.
-func (ns *NS) Do(fn func() error) error {
+func (ns *NS) Do(fn func() error) error { return Enter(ns.Path(), fn) }
+
+// Enter is NS.Do for the namespace whose file is path
+// ("/run/netns/NAME", "/proc/PID/ns/net").
+func Enter(path string, fn func() error) error {
 	type result struct {
 		err   error
 		panic any
@@ -100,7 +149,7 @@ func (ns *NS) Do(fn func() error) error {
 			}
 			ch <- res
 		}()
-		restore, err := ns.enter()
+		restore, err := enter(path)
 		if err != nil {
 			res.err, res.done = err, true
 			runtime.UnlockOSThread() // it never left its namespace

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/synack-go/synack/bench/internal/nsexec"
 	"github.com/synack-go/synack/bench/workload"
+	"github.com/synack-go/synack/internal/netns"
 	"github.com/synack-go/synack/link/impair"
 	"github.com/synack-go/synack/link/tun"
 )
@@ -28,7 +28,7 @@ func (n *sockNet) bridge(spec workload.Spec, a, b string) error {
 	}
 	n.closers = append(n.closers, ta.Close)
 	var tb *tun.Device
-	if err := nsexec.Enter("/run/netns/"+b, func() (err error) {
+	if err := netns.Enter("/run/netns/"+b, func() (err error) {
 		tb, err = tun.Open("bridge1", tun.Config{MTU: mtu})
 		return err
 	}); err != nil {

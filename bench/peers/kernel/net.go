@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"unsafe"
 
-	"github.com/synack-go/synack/bench/internal/nsexec"
 	"github.com/synack-go/synack/bench/workload"
+	"github.com/synack-go/synack/internal/netns"
 	"github.com/synack-go/synack/link/tun"
 )
 
@@ -42,11 +42,11 @@ func newNet(spec workload.Spec) (workload.Net, error) {
 	case spec.Workload == "tun-bulk":
 		return nil, fmt.Errorf("%w: tun-bulk's peer is the kernel itself; it has no kernel contender", workload.ErrSkip)
 	case spec.Variant == "veth" && kind != "veth":
-		return nil, fmt.Errorf("%w: veth: %v", workload.ErrSkip, nsexec.Root())
+		return nil, fmt.Errorf("%w: veth: %v", workload.ErrSkip, netns.Available())
 	case spec.Variant != "" && spec.Variant != "veth":
 		return nil, fmt.Errorf("%w: the kernel has no variant %q", errors.ErrUnsupported, spec.Variant)
 	case spec.Workload == "lossy-goodput" && kind != "tun":
-		return nil, fmt.Errorf("%w: lossy-goodput on the kernel: %v", workload.ErrSkip, nsexec.Root())
+		return nil, fmt.Errorf("%w: lossy-goodput on the kernel: %v", workload.ErrSkip, netns.Available())
 	}
 	switch kind {
 	case "lo":
@@ -86,7 +86,7 @@ func (n *sockNet) Listen(port uint16) (net.Listener, error) {
 	if n.listenIn == "" {
 		return ln, listen()
 	}
-	return ln, nsexec.Enter(n.listenIn, listen)
+	return ln, netns.Enter(n.listenIn, listen)
 }
 
 func (n *sockNet) Dial(ctx context.Context, port uint16) (net.Conn, error) {

@@ -11,7 +11,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/synack-go/synack/bench/internal/nsexec"
+	"github.com/synack-go/synack/bench/workload"
+	"github.com/synack-go/synack/internal/netns"
 )
 
 // envSetup tells a run inside the namespaces what setup made them:
@@ -32,35 +33,35 @@ const (
 // when the workload needs no namespace (or cannot have one: the run then
 // reports it as skipped or notes the fallback).
 func setup(args []string) (int, error) {
-	if len(args) == 0 || nsexec.Root() != nil {
+	if len(args) == 0 || netns.Available() != nil {
 		return -1, nil
 	}
 	mtu := flagValue(args, "mtu", "1500")
 	var (
 		env string
-		nss []*nsexec.NS
+		nss []*netns.NS
 	)
 	cleanup := func() {
 		for _, ns := range nss {
-			ns.Del()
+			ns.Delete()
 		}
 	}
 	defer cleanup()
-	add := func() (*nsexec.NS, error) {
-		ns, err := nsexec.Add()
+	add := func() (*netns.NS, error) {
+		ns, err := netns.Add(workload.NetnsPrefix)
 		if err == nil {
 			nss = append(nss, ns)
 		}
 		return ns, err
 	}
-	addPair := func() (a, b *nsexec.NS, err error) {
+	addPair := func() (a, b *netns.NS, err error) {
 		if a, err = add(); err != nil {
 			return nil, nil, err
 		}
 		b, err = add()
 		return a, b, err
 	}
-	nsexec.Sweep()
+	netns.Sweep(workload.NetnsPrefix)
 	switch variant := flagValue(args, "variant", ""); {
 	case args[0] == "mem-bulk" && variant == "":
 		a, err := add()
@@ -79,13 +80,13 @@ func setup(args []string) (int, error) {
 		if err := vethPair(a, b, mtu); err != nil {
 			return 0, err
 		}
-		env = "veth " + b.Name
+		env = "veth " + b.Name()
 	case args[0] == "lossy-goodput":
 		a, b, err := addPair()
 		if err != nil {
 			return 0, err
 		}
-		env = "tun " + a.Name + " " + b.Name
+		env = "tun " + a.Name() + " " + b.Name()
 	default:
 		return -1, nil
 	}
@@ -124,10 +125,10 @@ func setup(args []string) (int, error) {
 
 // vethPair joins a and b with a veth pair of the given MTU, made inside a
 // with its peer end created straight in b: clientAddr in a, serverAddr in b.
-func vethPair(a, b *nsexec.NS, mtu string) error {
+func vethPair(a, b *netns.NS, mtu string) error {
 	steps := []func() error{
 		func() error {
-			return a.IP("link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", b.Name)
+			return a.IP("link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", b.Name())
 		},
 		func() error { return a.IP("addr", "add", clientAddr+subnetBits, "dev", "veth0") },
 		func() error { return b.IP("addr", "add", serverAddr+subnetBits, "dev", "veth1") },
