@@ -197,7 +197,7 @@ func buildDiagram(events []Event, opts *LadderOptions) (*diagram, error) {
 			receivers[Conn{events[i].Local, events[i].Remote}] = true
 		}
 	}
-	unmatched := make(map[segKey][]int) // SegmentOut arrows not arrived yet
+	unmatched := make(map[segKey][]int)           // SegmentOut arrows not arrived yet
 	lastSent := make(map[[2]int]*wire.TCPSegment) // per lane and side: its last segment sent
 	first := true
 	order, hoisted := listenFirst(events, laneOf)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -90,6 +91,13 @@ func (t *demoTracer) Trace(e *trace.Event) {
 		if !t.cwnd {
 			return
 		}
+	case trace.StateChange:
+		if e.From == "CLOSED" && e.To == "LISTEN" {
+			// A stack makes a connection's passive end when the SYN
+			// arrives; the listener was there before, and listen says so
+			// once, under its own address, when it starts.
+			return
+		}
 	case trace.Drop:
 		if note := t.probe(e); note != "" {
 			t.line(e, note)
@@ -115,6 +123,17 @@ func (t *demoTracer) probe(e *trace.Event) string {
 		return ""
 	}
 	return trace.ProbeNote(ours.Window)
+}
+
+// listening prints the listener's CLOSED -> LISTEN under its own address.
+func (t *demoTracer) listening(addr netip.AddrPort) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.on {
+		return
+	}
+	// No time stamp: the stack traces no event of its own for it.
+	fmt.Fprintf(t.out, "[server] %s.%d: state CLOSED -> LISTEN (listen)\n", addr.Addr(), addr.Port())
 }
 
 // line prints an event line of the demo's own, in the Text's layout:
@@ -307,6 +326,9 @@ func (r *demoRun) listen(addr string, backlog int) *synack.Listener {
 	}
 	ln, err := r.server.ListenAddrPort("tcp", netip.MustParseAddrPort(addr), backlog)
 	r.fail(err)
+	if err == nil {
+		r.tracer.listening(ln.Addr().(*net.TCPAddr).AddrPort())
+	}
 	return ln
 }
 

@@ -211,6 +211,10 @@ func TestDemoWording(t *testing.T) {
 	if so := run("--scenario", "simultaneous-open"); strings.Contains(so, "))") || !strings.Contains(so, "(rcvd SYN: simultaneous open)") {
 		t.Error("simultaneous-open nests parentheses")
 	}
+	if hs := run("--scenario", "handshake"); !strings.HasPrefix(hs, "[server] 10.0.0.2.80: state CLOSED -> LISTEN (listen)\n") ||
+		strings.Contains(hs, "10.0.0.1.48236: state CLOSED -> LISTEN") {
+		t.Errorf("the listener's LISTEN is not the first line, under its own address:\n%s", hs)
+	}
 	if abs := run("--scenario", "handshake", "-S"); strings.Contains(abs, "Flags [S], seq 0,") {
 		t.Error("-S prints the SYN's relative number")
 	}
