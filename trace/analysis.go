@@ -163,8 +163,25 @@ func analyzeFlow(events []Event, idx []int, c Conn) *connFlow {
 			f.wscale = [2]int{0, 0}
 		}
 	}
-	// useOut[s]: segments sent by side s are taken from s's SegmentOut.
+	// useOut[s]: segments sent by side s are taken from s's SegmentOut,
+	// else from the other side's SegmentIn. Both directions are taken at
+	// one host where it can be (the data's sender, when it traced what it
+	// received too): each stack has its own clock, and a graph mixing two
+	// would shift the ACKs against the data.
 	useOut := [2]bool{traced[0][0], traced[1][0]}
+	var sent [2]int
+	for _, i := range idx {
+		if e := &events[i]; e.Kind == SegmentOut && e.Seg != nil {
+			sent[sideIdx(e.Local == c.Left)] += len(e.Seg.Payload)
+		}
+	}
+	vantage := 0
+	if sent[1] > sent[0] {
+		vantage = 1
+	}
+	if traced[vantage][0] && traced[vantage][1] {
+		useOut[1-vantage] = false
+	}
 	// Lost segments are known only where the receiver traced its arrivals.
 	var arrived [2]map[segKey]int
 	for s := range 2 {
