@@ -337,7 +337,7 @@
   if (location.hash === "#test-zoom") {
     document.body.dataset.viewBefore = view.t0 + "," + view.t1;
     var hit = document.getElementById("tsg-hit").getBoundingClientRect();
-    for (var k = 0; k < 40 && +ladder.dataset.arrows === 0; k++) {
+    for (var k = 0; k < 40 && (k < 5 || +ladder.dataset.arrows === 0); k++) { // five notches at least, then until a ladder shows
       graphs.dispatchEvent(new WheelEvent("wheel", { deltaY: -100, clientX: hit.left + hit.width / 2, clientY: hit.top + hit.height / 2, bubbles: true, cancelable: true }));
     }
     document.body.dataset.viewAfter = view.t0 + "," + view.t1;
