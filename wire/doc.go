@@ -1,5 +1,6 @@
-// Package wire reads and writes the packet formats synack speaks: IPv4, IPv6,
-// TCP with its options and ICMP (v4 and v6), plus the Internet checksum.
+// Package wire reads and writes the packet formats synack speaks: IPv4 and
+// IPv6 (with the fragment fields and the IPv6 Fragment header), TCP with its
+// options, UDP and ICMP (v4 and v6), plus the Internet checksum.
 //
 // Each format has two shapes, after smoltcp's wire module:
 //

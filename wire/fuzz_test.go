@@ -102,10 +102,21 @@ func FuzzParseIP(f *testing.F) {
 	}
 	f.Add([]byte{0x45})
 	f.Add([]byte{0x60})
+	for _, s := range fragmentSeeds() {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var p IPPacket
-		if err := ParseIP(data, &p); err != nil {
+		err := ParseIP(data, &p)
+		if err == ErrFragment {
+			checkFragment(t, data, &p)
 			return
+		}
+		if err != nil {
+			return
+		}
+		if p.Fragment != (IPFragment{}) {
+			t.Fatalf("Fragment set on a whole packet: %+v", p.Fragment)
 		}
 		// Payload lies inside data.
 		if len(p.Payload) > len(data) || (len(p.Payload) > 0 && !contains(data, p.Payload)) {
@@ -131,6 +142,40 @@ func FuzzParseIP(f *testing.F) {
 				p.Src, p.Dst, p.Protocol, p.Payload)
 		}
 	})
+}
+
+// fragmentSeeds returns an IPv4 and an IPv6 fragment.
+func fragmentSeeds() [][]byte {
+	v4 := make([]byte, 20+16)
+	PutIPHeader(v4, v4a, v4b, ProtoUDP, 16, 64)
+	IPv4(v4).SetFragment(9, 1480, true)
+	IPv4(v4).SetChecksum()
+	v6 := make([]byte, 40+8+16)
+	PutIPHeader(v6, v6a, v6b, ProtoIPv6Fragment, 8+16, 64)
+	h := IPv6FragmentHeader{NextHeader: ProtoUDP, Offset: 1232, More: true, ID: 9}
+	h.Emit(v6[40:])
+	return [][]byte{v4, v6}
+}
+
+// checkFragment checks what ParseIP says of a fragment: the data follows
+// the headers it counts, up to the IP length, and for IPv6 NextHeaderAt
+// names the Fragment header.
+func checkFragment(t *testing.T, data []byte, p *IPPacket) {
+	t.Helper()
+	f := &p.Fragment
+	end := f.HeaderLen + len(p.Payload)
+	if f.Offset%8 != 0 || f.Offset > 65528 || end > len(data) || (len(p.Payload) > 0 && &data[f.HeaderLen] != &p.Payload[0]) {
+		t.Fatalf("fragment %+v with %d bytes of data in a packet of %d", *f, len(p.Payload), len(data))
+	}
+	if data[0]>>4 == 4 {
+		if end != IPv4(data).TotalLen() || f.ID > 0xffff || f.NextHeaderAt != 0 {
+			t.Fatalf("IPv4 fragment %+v, total length %d", *f, IPv4(data).TotalLen())
+		}
+		return
+	}
+	if end != 40+IPv6(data).PayloadLen() || f.NextHeaderAt >= f.HeaderLen-8 || data[f.NextHeaderAt] != ProtoIPv6Fragment {
+		t.Fatalf("IPv6 fragment %+v, payload length %d", *f, IPv6(data).PayloadLen())
+	}
 }
 
 // contains reports whether sub is a subslice of b's backing array within b.

@@ -12,6 +12,9 @@ const (
 	ProtoTCP    = 6
 	ProtoUDP    = 17
 	ProtoICMPv6 = 58
+	// ProtoIPv6Fragment is the Next Header value of the IPv6 Fragment
+	// extension header (RFC 8200 §4.5).
+	ProtoIPv6Fragment = 44
 )
 
 // Errors returned by the parsers. They are sentinels: compare with
@@ -21,7 +24,9 @@ var (
 	ErrTruncated = errors.New("wire: truncated packet")
 	// ErrMalformed reports a header whose fields contradict the format.
 	ErrMalformed = errors.New("wire: malformed header")
-	// ErrFragment reports an IP fragment; synack does not reassemble.
+	// ErrFragment reports an IP fragment: a piece of a datagram that must
+	// be reassembled before its transport header can be read. ParseIP
+	// describes it in IPPacket.Fragment.
 	ErrFragment = errors.New("wire: IP fragment")
 	// ErrChecksum reports a checksum that does not verify.
 	ErrChecksum = errors.New("wire: bad checksum")
@@ -40,21 +45,57 @@ type IPPacket struct {
 	// Payload is the transport header and data, cut at the length the IP
 	// header gives. It aliases the parsed buffer.
 	Payload []byte
+	// Fragment describes the packet when ParseIP returned ErrFragment; it
+	// is zero otherwise.
+	Fragment IPFragment
+}
+
+// IPFragment describes an IP fragment (RFC 791 §2.3 and §3.2 for IPv4, the
+// Fragment header of RFC 8200 §4.5 for IPv6). When ParseIP returns
+// ErrFragment, the IPPacket holds the fragment: Src and Dst, Protocol (for
+// IPv6 the Fragment header's Next Header, which only the first fragment's
+// says for sure), Payload the fragment's data, and this description.
+type IPFragment struct {
+	// ID is the Identification: 16 bits in IPv4, 32 in the IPv6 Fragment
+	// header. With the addresses (and for IPv4 the protocol) it names the
+	// datagram the fragment belongs to.
+	ID uint32
+	// Offset is where the fragment's data goes in the datagram's payload,
+	// in bytes: the header's 13-bit offset field times 8.
+	Offset int
+	// More is the More Fragments flag (M): another fragment follows.
+	More bool
+	// HeaderLen is the length of the packet before the fragment's data:
+	// the IPv4 header with its options; for IPv6 the fixed header, the
+	// extension headers before the Fragment header (the unfragmentable
+	// part) and the 8-byte Fragment header.
+	HeaderLen int
+	// NextHeaderAt is, for IPv6, the offset in the packet of the Next
+	// Header field that names the Fragment header: 6 in the fixed header,
+	// or the first byte of the extension header before it. Reassembly
+	// writes the Fragment header's Next Header there (RFC 8200 §4.5). It
+	// is 0 for IPv4.
+	NextHeaderAt int
 }
 
 // ParseIP parses the IPv4 or IPv6 packet pkt into out, by the version
 // nibble. It does not allocate, and out.Payload aliases pkt.
 //
-// For IPv4 it runs [IPv4.Check], verifies the header checksum (ErrChecksum)
-// and rejects fragments (ErrFragment); IPv4 options are skipped. For IPv6 it
-// runs [IPv6.Check], then skips the Hop-by-Hop (which must come first),
-// Routing and Destination Options extension headers; a Fragment header gives
-// ErrFragment and an extension header running past the payload gives
-// ErrMalformed. Any other Next Header value (TCP, UDP, ICMPv6, No Next Header,
-// or one this package does not know) ends the walk: out.Protocol is set to it
-// and out.Payload to what follows, and the caller decides. Bytes after the
+// For IPv4 it runs [IPv4.Check] and verifies the header checksum
+// (ErrChecksum); IPv4 options are skipped. For IPv6 it runs [IPv6.Check],
+// then skips the Hop-by-Hop (which must come first), Routing and
+// Destination Options extension headers, and an atomic fragment's Fragment
+// header (offset 0, M clear: RFC 6946 §4 has it processed as a whole
+// packet); an extension header running past the payload gives ErrMalformed.
+// Any other Next Header value (TCP, UDP, ICMPv6, No Next Header, or one
+// this package does not know) ends the walk: out.Protocol is set to it and
+// out.Payload to what follows, and the caller decides. Bytes after the
 // length the IP header gives are ignored. A version other than 4 or 6 gives
-// ErrUnsupported, and an empty pkt ErrTruncated. On error, out is unspecified.
+// ErrUnsupported, and an empty pkt ErrTruncated.
+//
+// A fragment of a larger datagram gives ErrFragment with out filled as
+// [IPFragment] says, so that a caller may reassemble it; on any other
+// error, out is unspecified.
 func ParseIP(pkt []byte, out *IPPacket) error {
 	if len(pkt) == 0 {
 		return ErrTruncated

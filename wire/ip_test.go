@@ -169,6 +169,12 @@ func TestParseIPv6(t *testing.T) {
 		return e
 	}
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	frag := func(nh uint8, off int, more bool) []byte {
+		h := IPv6FragmentHeader{NextHeader: nh, Offset: off, More: more, ID: 0x01020304}
+		b := make([]byte, 8)
+		h.Emit(b)
+		return b
+	}
 	for _, tc := range []struct {
 		name  string
 		pkt   []byte
@@ -185,8 +191,11 @@ func TestParseIPv6(t *testing.T) {
 		{"hbh, routing, dstopts", v6Packet(ipv6HopByHop, cat(ext(ipv6Routing, 1), ext(ipv6DestOpts, 2), ext(ProtoTCP, 0), tcp)), nil, ProtoTCP, tcp},
 		{"dstopts", v6Packet(ipv6DestOpts, cat(ext(ProtoICMPv6, 0), tcp)), nil, ProtoICMPv6, tcp},
 		{"hop-by-hop not first", v6Packet(ipv6DestOpts, cat(ext(ipv6HopByHop, 0), ext(ProtoTCP, 0), tcp)), ErrMalformed, 0, nil},
-		{"fragment", v6Packet(ipv6Fragment, cat(ext(ProtoTCP, 0), tcp)), ErrFragment, 0, nil},
-		{"fragment after hbh", v6Packet(ipv6HopByHop, cat(ext(ipv6Fragment, 0), ext(ProtoTCP, 0), tcp)), ErrFragment, 0, nil},
+		{"atomic fragment", v6Packet(ipv6Fragment, cat(frag(ProtoTCP, 0, false), tcp)), nil, ProtoTCP, tcp},
+		{"atomic fragment after hbh", v6Packet(ipv6HopByHop, cat(ext(ipv6Fragment, 0), frag(ProtoTCP, 0, false), tcp)), nil, ProtoTCP, tcp},
+		{"first fragment", v6Packet(ipv6Fragment, cat(frag(ProtoTCP, 0, true), tcp)), ErrFragment, 0, nil},
+		{"last fragment after hbh", v6Packet(ipv6HopByHop, cat(ext(ipv6Fragment, 0), frag(ProtoTCP, 8, false), tcp)), ErrFragment, 0, nil},
+		{"fragment header cut short", v6Packet(ipv6Fragment, frag(ProtoTCP, 8, false)[:7]), ErrMalformed, 0, nil},
 		{"ext past payload", v6Packet(ipv6Routing, ext(ProtoTCP, 1)[:12]), ErrMalformed, 0, nil},
 		{"ext len past payload", v6Packet(ipv6Routing, cat(ext(ProtoTCP, 0)[:1], []byte{3}, make([]byte, 14))), ErrMalformed, 0, nil},
 		{"ext cut short", v6Packet(ipv6DestOpts, []byte{6, 0, 0}), ErrMalformed, 0, nil},

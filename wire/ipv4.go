@@ -94,6 +94,37 @@ func (b IPv4) IsFragment() bool {
 	return binary.BigEndian.Uint16(b[ipv4FlagsFrag:])&(ipv4FlagMF|ipv4FragOffset) != 0
 }
 
+// MoreFragments reports whether the MF flag is set: another fragment of
+// the datagram follows (RFC 791 §3.1).
+func (b IPv4) MoreFragments() bool {
+	return binary.BigEndian.Uint16(b[ipv4FlagsFrag:])&ipv4FlagMF != 0
+}
+
+// FragmentOffset returns where this fragment's data goes in the datagram's
+// payload, in bytes: the 13-bit field counts 8-byte units.
+func (b IPv4) FragmentOffset() int {
+	return int(binary.BigEndian.Uint16(b[ipv4FlagsFrag:])&ipv4FragOffset) * 8
+}
+
+// SetFragment makes the header that of a fragment with Identification id,
+// data at offset bytes (a multiple of 8, at most 65528) and the MF flag
+// more; Don't Fragment is cleared (RFC 791 §3.2: a datagram being
+// fragmented may not have DF). Offset 0 without more makes it a whole
+// datagram again. The header checksum is not updated: call
+// [IPv4.SetChecksum] after the last change.
+func (b IPv4) SetFragment(id uint16, offset int, more bool) {
+	binary.BigEndian.PutUint16(b[ipv4ID:], id)
+	f := uint16(offset/8) & ipv4FragOffset
+	if more {
+		f |= ipv4FlagMF
+	}
+	binary.BigEndian.PutUint16(b[ipv4FlagsFrag:], f)
+}
+
+// SetTotalLen sets the Total Length field to n, header included. The
+// header checksum is not updated.
+func (b IPv4) SetTotalLen(n int) { binary.BigEndian.PutUint16(b[ipv4TotalLen:], uint16(n)) }
+
 // Options returns the options area of the header, possibly empty.
 func (b IPv4) Options() []byte { return b[ipv4HeaderLen:b.HeaderLen()] }
 
@@ -118,10 +149,12 @@ func parseIPv4(b IPv4, out *IPPacket) error {
 	if !b.VerifyChecksum() {
 		return ErrChecksum
 	}
+	*out = IPPacket{Src: b.Src(), Dst: b.Dst(), Protocol: b.Protocol(), Payload: b.Payload()}
 	if b.IsFragment() {
+		out.Fragment = IPFragment{ID: uint32(b.ID()), Offset: b.FragmentOffset(), More: b.MoreFragments(),
+			HeaderLen: b.HeaderLen()}
 		return ErrFragment
 	}
-	*out = IPPacket{Src: b.Src(), Dst: b.Dst(), Protocol: b.Protocol(), Payload: b.Payload()}
 	return nil
 }
 

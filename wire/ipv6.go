@@ -20,7 +20,7 @@ const (
 const (
 	ipv6HopByHop = 0
 	ipv6Routing  = 43
-	ipv6Fragment = 44
+	ipv6Fragment = ProtoIPv6Fragment
 	ipv6DestOpts = 60
 )
 
@@ -72,6 +72,10 @@ func (b IPv6) Src() netip.Addr { return netip.AddrFrom16([16]byte(b[ipv6Src:])) 
 // Dst returns the destination address.
 func (b IPv6) Dst() netip.Addr { return netip.AddrFrom16([16]byte(b[ipv6Dst:])) }
 
+// SetPayloadLen sets the Payload Length field to n: the bytes after the
+// fixed header.
+func (b IPv6) SetPayloadLen(n int) { binary.BigEndian.PutUint16(b[ipv6PayloadLen:], uint16(n)) }
+
 // Payload returns the bytes after the fixed header up to the payload length,
 // extension headers included; bytes past it are left out.
 func (b IPv6) Payload() []byte { return b[ipv6HeaderLen : ipv6HeaderLen+b.PayloadLen()] }
@@ -81,6 +85,7 @@ func parseIPv6(b IPv6, out *IPPacket) error {
 		return err
 	}
 	nh, p := b.NextHeader(), b.Payload()
+	nhAt := ipv6NextHeader // where the Next Header naming p's first header sits
 	// Each extension header is at least 8 bytes long, so the walk ends.
 	for first := true; ; first = false {
 		switch nh {
@@ -99,14 +104,75 @@ func parseIPv6(b IPv6, out *IPPacket) error {
 			if n > len(p) {
 				return ErrMalformed
 			}
+			nhAt = len(b) - len(p)
 			nh, p = p[0], p[n:]
 		case ipv6Fragment:
+			var f IPv6FragmentHeader
+			if err := f.Parse(p); err != nil {
+				return ErrMalformed
+			}
+			if f.Offset == 0 && !f.More {
+				// An atomic fragment: RFC 6946 §4, a whole packet.
+				nhAt = len(b) - len(p)
+				nh, p = f.NextHeader, p[IPv6FragmentHeaderLen:]
+				continue
+			}
+			hl := ipv6HeaderLen + b.PayloadLen() - len(p) + IPv6FragmentHeaderLen
+			*out = IPPacket{Src: b.Src(), Dst: b.Dst(), Protocol: f.NextHeader, Payload: p[IPv6FragmentHeaderLen:],
+				Fragment: IPFragment{ID: f.ID, Offset: f.Offset, More: f.More, HeaderLen: hl, NextHeaderAt: nhAt}}
 			return ErrFragment
 		default:
 			*out = IPPacket{Src: b.Src(), Dst: b.Dst(), Protocol: nh, Payload: p}
 			return nil
 		}
 	}
+}
+
+// IPv6FragmentHeaderLen is the size of the IPv6 Fragment header.
+const IPv6FragmentHeaderLen = 8
+
+// IPv6FragmentHeader is the meaning of the IPv6 Fragment extension header
+// (RFC 8200 §4.5): Next Header, the 13-bit offset in 8-byte units, the M
+// flag and the 32-bit Identification.
+// https://www.rfc-editor.org/rfc/rfc8200#section-4.5
+type IPv6FragmentHeader struct {
+	// NextHeader names the first header of the fragmentable part.
+	NextHeader uint8
+	// Offset is the fragment's place in the fragmentable part, in bytes
+	// (a multiple of 8, at most 65528).
+	Offset int
+	// More is the M flag: more fragments follow.
+	More bool
+	// ID is the Identification.
+	ID uint32
+}
+
+// Parse reads the Fragment header at the start of b into h. It returns
+// ErrTruncated if b is shorter than 8 bytes; the reserved fields are
+// ignored, as RFC 8200 §4.5 asks. It never panics or allocates.
+func (h *IPv6FragmentHeader) Parse(b []byte) error {
+	if len(b) < IPv6FragmentHeaderLen {
+		return ErrTruncated
+	}
+	off := binary.BigEndian.Uint16(b[2:])
+	*h = IPv6FragmentHeader{NextHeader: b[0], Offset: int(off>>3) * 8, More: off&1 != 0,
+		ID: binary.BigEndian.Uint32(b[4:])}
+	return nil
+}
+
+// Emit writes h into b[:8], reserved fields zero, and returns 8. An Offset
+// that is not a multiple of 8 is rounded down. It panics only if b is
+// shorter than 8 bytes.
+func (h *IPv6FragmentHeader) Emit(b []byte) int {
+	b = b[:IPv6FragmentHeaderLen]
+	b[0], b[1] = h.NextHeader, 0
+	off := uint16(h.Offset/8) << 3
+	if h.More {
+		off |= 1
+	}
+	binary.BigEndian.PutUint16(b[2:], off)
+	binary.BigEndian.PutUint32(b[4:], h.ID)
+	return IPv6FragmentHeaderLen
 }
 
 func putIPv6Header(b []byte, src, dst netip.Addr, proto uint8, payloadLen int, ttl uint8) int {
