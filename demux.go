@@ -40,7 +40,14 @@ func (s *Stack) deliver(pkt []byte, seg *wire.TCPSegment, ev *trace.Event, tx *t
 	c := &s.ctr
 	c.packetsIn.Add(1)
 	var ip wire.IPPacket
-	if err := wire.ParseIP(pkt, &ip); err != nil {
+	err := wire.ParseIP(pkt, &ip)
+	if err == wire.ErrFragment {
+		if pkt = s.reassemble(pkt, &ip); pkt == nil {
+			return // held, or dropped and counted (netlayer.go)
+		}
+		err = nil
+	}
+	if err != nil {
 		why := "malformed-ip"
 		switch err {
 		case wire.ErrFragment:
@@ -53,6 +60,10 @@ func (s *Stack) deliver(pkt []byte, seg *wire.TCPSegment, ev *trace.Event, tx *t
 			c.malformed.Add(1)
 		}
 		s.traceDrop(netip.AddrPort{}, netip.AddrPort{}, why)
+		return
+	}
+	if ip.Protocol == wire.ProtoUDP {
+		s.deliverUDP(pkt, &ip, tx) // any destination: a forwarder may take it
 		return
 	}
 	if !s.isLocal(ip.Dst) {

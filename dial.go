@@ -20,7 +20,8 @@ func (s *Stack) Dial(network, address string) (net.Conn, error) {
 }
 
 // DialContext connects to address ("ip:port" with a literal IP) on network
-// "tcp", "tcp4" or "tcp6" and returns a *Conn. It sends its SYN from a
+// "tcp", "tcp4" or "tcp6" and returns a *Conn; on "udp", "udp4" or "udp6"
+// it returns a connected *UDPConn (see DialUDP). It sends its SYN from a
 // local address of the destination's family (see Options.Addrs) and a
 // random ephemeral port (RFC 6056), then blocks until the connection is
 // established. Errors are *net.OpError values wrapping
@@ -34,6 +35,9 @@ func (s *Stack) Dial(network, address string) (net.Conn, error) {
 // ends first (the attempt is then abandoned), net.ErrClosed after
 // Stack.Close, or an address error.
 func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if isUDP(network) {
+		return s.dialUDP(ctx, network, address) // udp.go
+	}
 	c, err := s.dial(ctx, network, address)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synack-go/synack/inet"
 	"github.com/synack-go/synack/link/pipe"
 	"github.com/synack-go/synack/wire"
 )
@@ -27,9 +28,9 @@ func TestDropsAndStrayRSTs(t *testing.T) {
 	badSum := packet(src, dst, &wire.TCPSegment{Seq: 1, Flags: wire.SYN})
 	badSum[len(badSum)-1] ^= 0xff
 	notUs := packet(src, netip.MustParseAddrPort("10.0.0.9:80"), &wire.TCPSegment{Flags: wire.SYN})
-	udp := packet(src, dst, &wire.TCPSegment{Flags: wire.SYN})
-	udp[9] = 17
-	fixIPv4Sum(udp)
+	gre := packet(src, dst, &wire.TCPSegment{Flags: wire.SYN})
+	gre[9] = 47 // a protocol the stack does not speak
+	fixIPv4Sum(gre)
 	frag := packet(src, dst, &wire.TCPSegment{Flags: wire.SYN})
 	frag[6] |= 0x20 // more fragments
 	fixIPv4Sum(frag)
@@ -40,7 +41,7 @@ func TestDropsAndStrayRSTs(t *testing.T) {
 	binary.BigEndian.PutUint16(mal[20+16:], 0)
 	wire.TCP(mal[20:]).SetChecksum(src.Addr(), dst.Addr())
 	garbage := []byte{0x45, 0, 0, 3}
-	peer.send(badSum, notUs, udp, frag, mal, garbage)
+	peer.send(badSum, notUs, gre, frag, mal, garbage)
 
 	// A SYN to a closed port and an ACK to no connection get RSTs; a RST
 	// gets nothing.
@@ -62,6 +63,11 @@ func TestDropsAndStrayRSTs(t *testing.T) {
 	if d.Checksum != 1 || d.NotForUs != 1 || d.Protocol != 1 || d.Fragment != 1 || d.Malformed != 2 ||
 		d.NoListener != 1 || d.NoConn != 2 || st.RSTsOut != 2 || st.RSTsIn != 1 || st.PacketsIn != 9 {
 		t.Fatalf("stats %+v", st)
+	}
+	// The fragment carries 20 bytes with More Fragments set, not a
+	// multiple of 8: reassembly drops it (RFC 791 §3.2).
+	if r := server.UDPStats().Network.Reassembly; r.Fragments != 1 || r.Drops[inet.FragMalformed] != 1 {
+		t.Fatalf("reassembly %+v", r)
 	}
 }
 

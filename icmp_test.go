@@ -180,7 +180,7 @@ func TestICMPDropped(t *testing.T) {
 		{"error quoting 7 bytes of TCP", unreach(syn[:27]), want{malformed: 1}},
 		{"error quoting nothing", unreach(nil), want{malformed: 1}},
 		{"ICMPv4 error quoting IPv6", unreach(quote(syn6)), want{malformed: 1}},
-		{"error about UDP", unreach(quote(udp)), want{ignored: 1}},
+		{"error about UDP, no socket", unreach(quote(udp)), want{noConn: 1}},
 		{"error about no connection", unreach(quote(syn)), want{noConn: 1}},
 		{"ICMPv6 error about no connection", icmpPacket(router6, me6, wire.ICMPMessage{Type: wire.ICMPv6PacketTooBig, MTU: 1280, Body: quote(syn6)}), want{noConn: 1}},
 	}

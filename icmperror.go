@@ -35,6 +35,10 @@ func (s *Stack) icmpError(ip *wire.IPPacket, m *wire.ICMPMessage, act icmpAction
 		return
 	}
 	key := flowKey{netip.AddrPortFrom(q.Src, q.SrcPort()), netip.AddrPortFrom(q.Dst, q.DstPort())}
+	if q.Protocol == wire.ProtoUDP {
+		s.udpICMPError(&q, act == icmpHard, errno) // udp_input.go
+		return
+	}
 	if q.Protocol != wire.ProtoTCP {
 		s.dropICMP(icmpIgnored, key.local, key.remote)
 		return

@@ -89,6 +89,7 @@ type Stack struct {
 
 	timers  timerQueue
 	batches batchPool
+	nl      netLayer // UDP, fragments: netlayer.go
 
 	closed atomic.Bool
 	done   chan struct{} // closed by Close: wakes every blocked call

@@ -1,0 +1,158 @@
+package synack
+
+import (
+	"net/netip"
+	"syscall"
+
+	"github.com/synack-go/synack/inet"
+	"github.com/synack-go/synack/wire"
+)
+
+// deliverUDP hands a UDP datagram (pkt, as ip describes it; any
+// destination) to its socket, to a forwarder, or answers a closed local
+// port with ICMP port unreachable (RFC 1122 §4.1.3.1). Every discard is
+// counted in UDPStats.
+func (s *Stack) deliverUDP(pkt []byte, ip *wire.IPPacket, tx *txBatch) {
+	nl := s.net()
+	c := &nl.ctr
+	b := wire.UDP(ip.Payload)
+	if b.Check() != nil {
+		c.malformed.Add(1)
+		s.traceDrop(netip.AddrPortFrom(ip.Dst, 0), netip.AddrPortFrom(ip.Src, 0), "udp-malformed")
+		return
+	}
+	// Bytes after the UDP length are not the datagram's (as Linux trims).
+	b = b[:b.Length()]
+	local, remote := netip.AddrPortFrom(ip.Dst, b.DstPort()), netip.AddrPortFrom(ip.Src, b.SrcPort())
+	if !b.VerifyChecksum(ip.Src, ip.Dst) {
+		c.checksum.Add(1)
+		s.traceDrop(local, remote, "udp-bad-checksum")
+		return
+	}
+	if nl.layer.BadSource(ip.Src) && !ip.Src.IsUnspecified() {
+		// RFC 1122 §3.2.1.3: a multicast or broadcast source names no
+		// host. (0.0.0.0 is let through: DHCP clients send from it.)
+		c.malformed.Add(1)
+		s.traceDrop(local, remote, "udp-bad-source")
+		return
+	}
+	if ip.Dst.IsMulticast() || ip.Dst.Is4() && nl.layer.BadSource(ip.Dst) && !ip.Dst.IsLoopback() {
+		// No multicast group is joined, and broadcasts are not for a
+		// forwarder to relay.
+		c.notForUs.Add(1)
+		s.traceDrop(local, remote, "not-for-us")
+		return
+	}
+	isLocal := s.isLocal(ip.Dst)
+	nl.mu.RLock()
+	e, m := nl.table.Lookup(inet.Key{Proto: wire.ProtoUDP, Local: local, Remote: remote}, isLocal)
+	nl.mu.RUnlock()
+	now := s.now()
+	switch m {
+	case inet.NoMatch:
+		if !isLocal {
+			c.notForUs.Add(1)
+			s.traceDrop(local, remote, "not-for-us")
+			return
+		}
+		c.noPort.Add(1)
+		s.traceDrop(local, remote, "udp-no-port")
+		nl.icmpUnreachable(pkt, ip, inet.UnreachPort, tx)
+	case inet.MatchForwarder:
+		e.f.newFlow(local, remote, b.Payload(), now)
+	default:
+		e.c.deliver(remote, local, b.Payload(), now)
+	}
+}
+
+// udpICMPError hands an ICMP error quoting one of our UDP datagrams (q) to
+// the connected socket that sent it. As Linux without IP_RECVERR, only
+// hard errors count (port or protocol unreachable, prohibited, ...), and
+// only for connected sockets: an unconnected socket cannot tell which of
+// its peers the error is about. Soft errors and a smaller path MTU are
+// counted as ignored.
+func (s *Stack) udpICMPError(q *wire.ICMPInvoking, hard bool, errno syscall.Errno) {
+	nl := s.net()
+	k := inet.Key{Proto: wire.ProtoUDP, Local: netip.AddrPortFrom(q.Src, q.SrcPort()), Remote: netip.AddrPortFrom(q.Dst, q.DstPort())}
+	nl.mu.RLock()
+	e, ok := nl.table.Flow(k)
+	nl.mu.RUnlock()
+	switch {
+	case !ok || e.c == nil:
+		s.dropICMP(icmpNoConn, k.Local, k.Remote)
+	case !hard:
+		s.dropICMP(icmpIgnored, k.Local, k.Remote)
+	default:
+		e.c.icmpError(errno)
+		nl.ctr.icmpErrors.Add(1)
+		s.ctr.icmpErrors.Add(1)
+	}
+}
+
+// udpScratch holds a datagram larger than the MTU while it is cut into
+// fragments, and the fragments.
+type udpScratch struct {
+	pkt   []byte
+	slab  []byte
+	frags [][]byte
+	sizes []int
+}
+
+// sendUDP sends p as one UDP datagram from src to dst: in one packet when
+// it fits the MTU (with Don't Fragment, as Linux sends UDP with path MTU
+// discovery on), else in fragments. It fails with EMSGSIZE for more than
+// the 16-bit length fields allow.
+func (s *Stack) sendUDP(src, dst netip.AddrPort, p []byte) error {
+	nl := s.net()
+	hl := wire.IPHeaderLen(dst.Addr())
+	ulen := wire.UDPHeaderLen + len(p)
+	if ulen > 65535 || (hl == 20 && hl+ulen > 65535) {
+		return syscall.EMSGSIZE
+	}
+	d := wire.UDPDatagram{SrcPort: src.Port(), DstPort: dst.Port(), Payload: p}
+	if hl+ulen <= s.mtu {
+		tx := s.batches.get()
+		buf := tx.next()
+		wire.PutIPHeader(buf, src.Addr(), dst.Addr(), wire.ProtoUDP, ulen, ipTTL)
+		d.Emit(buf[hl:], src.Addr(), dst.Addr())
+		tx.pkts = append(tx.pkts, buf[:hl+ulen])
+		s.batches.put(tx)
+		nl.ctr.out.Add(1)
+		return nil
+	}
+	sc, _ := nl.scratch.Get().(*udpScratch)
+	if sc == nil {
+		sc = &udpScratch{pkt: make([]byte, 40+65535)}
+	}
+	defer nl.scratch.Put(sc)
+	pkt := sc.pkt[:hl+ulen]
+	wire.PutIPHeader(pkt, src.Addr(), dst.Addr(), wire.ProtoUDP, ulen, ipTTL)
+	d.Emit(pkt[hl:], src.Addr(), dst.Addr())
+	n := inet.FragmentCount(pkt, s.mtu)
+	if n == 0 {
+		return syscall.EMSGSIZE
+	}
+	if len(sc.frags) < n {
+		sc.slab = make([]byte, n*s.mtu)
+		sc.frags, sc.sizes = make([][]byte, n), make([]int, n)
+	}
+	frags := sc.frags[:n]
+	for i := range frags {
+		frags[i] = sc.slab[i*s.mtu : (i+1)*s.mtu]
+	}
+	id := nl.fragmentID(src.Addr(), dst.Addr(), wire.ProtoUDP)
+	if _, err := inet.Fragment(pkt, s.mtu, id, frags, sc.sizes); err != nil {
+		return syscall.EMSGSIZE
+	}
+	for i := range frags {
+		frags[i] = frags[i][:sc.sizes[i]]
+	}
+	if err := s.ep.WriteBatch(frags); err != nil {
+		s.ctr.linkErrors.Add(1)
+	}
+	s.ctr.packetsOut.Add(uint64(n))
+	nl.ctr.out.Add(1)
+	nl.ctr.fragmentedOut.Add(1)
+	nl.ctr.fragmentsOut.Add(uint64(n))
+	return nil
+}
