@@ -395,3 +395,35 @@ func TestUDPForwarderLocalOnly(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// BenchmarkUDPRoundTrip sends a 1200-byte datagram and reads its echo:
+// the steady state allocates nothing.
+func BenchmarkUDPRoundTrip(b *testing.B) {
+	client, server := pair(b, pipe.Config{})
+	pc, err := server.ListenPacket("udp", ":7")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := pc.(*UDPConn)
+	go func() {
+		buf := make([]byte, 2000)
+		for {
+			n, from, err := srv.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			srv.WriteToUDPAddrPort(buf[:n], from)
+		}
+	}()
+	nc, _ := client.Dial("udp", "10.0.0.2:7")
+	c := nc.(*UDPConn)
+	msg, buf := make([]byte, 1200), make([]byte, 2000)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		c.Write(msg)
+		if _, err := c.Read(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
