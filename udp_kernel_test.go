@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -47,6 +48,22 @@ func kernelStack(t *testing.T) (*Stack, *netns.NS) {
 	}
 	if err := d.SetUp(); err != nil {
 		t.Fatal(err)
+	}
+	// Even without duplicate address detection, the kernel takes the IPv6
+	// address out of its tentative state in a work queue after the link
+	// comes up, and until then drops packets to it.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		out, err := ns.Run("ip", "-6", "addr", "show", "dev", "synack0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "tentative") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the IPv6 address stays tentative: %s", out)
+		}
+		time.Sleep(10 * time.Millisecond) // the kernel's state, polled
 	}
 	s, err := NewStack(d, Options{Addrs: []netip.Prefix{kernStack4, kernStack6}})
 	if err != nil {
@@ -110,7 +127,7 @@ func TestUDPKernelPeer(t *testing.T) {
 			buf := make([]byte, 65536)
 			n, err := kc.Read(buf)
 			if err != nil || !bytes.Equal(buf[:n], msg) {
-				t.Fatalf("%v: %d-byte echo: %d bytes, %v", stack.Addr(), size, n, err)
+				t.Fatalf("%v: %d-byte echo: %d bytes, %v\nudp %+v\nstack %+v", stack.Addr(), size, n, err, s.UDPStats(), s.Stats())
 			}
 		}
 		// The kernel's connected socket learns of our port unreachable.
