@@ -1,6 +1,7 @@
 package inet
 
 import (
+	"bytes"
 	"net/netip"
 	"syscall"
 	"testing"
@@ -280,5 +281,62 @@ func TestPathMTU(t *testing.T) {
 		if got := PathMTU(tc.mtu, tc.q); got != tc.want {
 			t.Errorf("PathMTU(%d, %v) = %d, want %d", tc.mtu, tc.q.Src, got, tc.want)
 		}
+	}
+}
+
+// outputs collects what a Layer sends.
+type outputs struct {
+	buf  []byte
+	pkts [][]byte
+}
+
+func (o *outputs) Buffer() []byte { o.buf = make([]byte, 1500); return o.buf }
+func (o *outputs) Send(n int)     { o.pkts = append(o.pkts, o.buf[:n]) }
+
+// TestExpireTimeExceeded: a datagram whose first fragment came and that
+// times out gets its source an ICMP Time Exceeded, code 1, quoting that
+// fragment (RFC 8200 §4.5, RFC 1122 §3.3.2); one without its first fragment
+// gets nothing.
+func TestExpireTimeExceeded(t *testing.T) {
+	l := newLayer(0)
+	// From the other side: src is the peer, dst the layer's address.
+	first4 := frag4(1, 0, true, filled(16, 7))
+	first6 := frag6(2, wire.ProtoUDP, 0, true, append(make([]byte, 8), filled(8, 7)...))
+	for _, f := range [][]byte{first4, first6, frag4(3, 16, true, filled(16, 1))} {
+		var ip wire.IPPacket
+		if v, _ := l.Input(f, 0, &ip); v != Held {
+			t.Fatalf("Input = %v", v)
+		}
+	}
+	var out outputs
+	l.Expire(DefaultTimeout4, &out) // the IPv4 datagrams only
+	if len(out.pkts) != 1 {
+		t.Fatalf("%d errors after the IPv4 timeout", len(out.pkts))
+	}
+	l.Expire(DefaultTimeout6, &out)
+	if len(out.pkts) != 2 || l.Reassembler().Pending() != 0 {
+		t.Fatalf("%d errors, %d pending", len(out.pkts), l.Reassembler().Pending())
+	}
+	for i, want := range [][]byte{first4, first6} {
+		var ip wire.IPPacket
+		if err := wire.ParseIP(out.pkts[i], &ip); err != nil {
+			t.Fatal(err)
+		}
+		var m wire.ICMPMessage
+		typ := uint8(wire.ICMPv4TimeExceeded)
+		if i == 1 {
+			m.ParseV6(wire.ICMPv6(ip.Payload))
+			typ = wire.ICMPv6TimeExceeded
+		} else {
+			m.ParseV4(wire.ICMPv4(ip.Payload))
+		}
+		wip := wire.IPPacket{}
+		wire.ParseIP(want, &wip)
+		if m.Type != typ || m.Code != 1 || !bytes.Equal(m.Body, want) || ip.Src != wip.Dst || ip.Dst != wip.Src {
+			t.Fatalf("error %d: %v -> %v type %d code %d quote % x", i, ip.Src, ip.Dst, m.Type, m.Code, m.Body)
+		}
+	}
+	if s := l.Stats(); s.Reassembly.Drops[FragTimeout] != 3 || s.ICMPErrors != 2 {
+		t.Fatalf("stats %+v", s)
 	}
 }

@@ -51,6 +51,14 @@ const (
 // token bucket limits the rest (RFC 4443 §2.4 (f)). Both are counted. buf
 // must hold at least the MTU.
 func (l *Layer) ICMPError(buf, pkt []byte, ip *wire.IPPacket, why Unreachable, now time.Duration) int {
+	return l.icmpError(buf, pkt, ip, why, now)
+}
+
+// timeExceeded is icmpError's kind for Expire's errors, beside the
+// Unreachable reasons.
+const timeExceeded Unreachable = 255
+
+func (l *Layer) icmpError(buf, pkt []byte, ip *wire.IPPacket, why Unreachable, now time.Duration) int {
 	if l.noICMP || !l.mayAnswer(pkt, ip) {
 		l.stats.ICMPSuppressed++
 		return 0
@@ -67,10 +75,19 @@ func (l *Layer) ICMPError(buf, pkt []byte, ip *wire.IPPacket, why Unreachable, n
 	}
 	limit = min(limit, l.mtu, len(buf))
 	quote := pkt[:min(len(pkt), limit-hl-8)]
-	m := wire.ICMPMessage{Type: wire.ICMPv4DestUnreachable, Code: unreachCodes[why][0], Body: quote}
+	m := wire.ICMPMessage{Body: quote}
+	switch {
+	case why == timeExceeded && v6:
+		m.Type, m.Code = wire.ICMPv6TimeExceeded, 1
+	case why == timeExceeded:
+		m.Type, m.Code = wire.ICMPv4TimeExceeded, 1
+	case v6:
+		m.Type, m.Code = wire.ICMPv6DestUnreachable, unreachCodes[why][1]
+	default:
+		m.Type, m.Code = wire.ICMPv4DestUnreachable, unreachCodes[why][0]
+	}
 	n := m.Len()
 	if v6 {
-		m.Type, m.Code = wire.ICMPv6DestUnreachable, unreachCodes[why][1]
 		wire.PutIPHeader(buf, ip.Dst, ip.Src, wire.ProtoICMPv6, n, l.ttl)
 		m.EmitV6(buf[hl:], ip.Dst, ip.Src)
 	} else {
@@ -115,6 +132,57 @@ func (l *Layer) mayAnswer(pkt []byte, ip *wire.IPPacket) bool {
 		}
 	}
 	return true
+}
+
+// Output is where a Layer writes the packets it builds on its own, such as
+// the Time Exceeded errors of Expire. The stack's transmit batch is one.
+type Output interface {
+	// Buffer returns a buffer for the next packet, at least MTU bytes.
+	Buffer() []byte
+	// Send sends the first n bytes of the buffer Buffer last returned.
+	Send(n int)
+}
+
+// Expire drops the fragments of datagrams that did not complete in time
+// and, for each whose first fragment had come, sends its source an ICMP
+// Time Exceeded, "fragment reassembly time exceeded" (code 1), quoting
+// that fragment: RFC 8200 §4.5 ("should"), RFC 1122 §3.3.2 ("MAY"), as
+// Linux does for both families. The same rules and token bucket as
+// ICMPError apply. Call it at the reassembler's Deadline.
+func (l *Layer) Expire(now time.Duration, out Output) {
+	l.reasm.ExpireFunc(now, func(first []byte) {
+		var ip wire.IPPacket
+		if !fragmentAddrs(first, &ip) {
+			return
+		}
+		buf := out.Buffer()
+		if n := l.icmpError(buf, first, &ip, timeExceeded, now); n > 0 {
+			out.Send(n)
+		}
+	})
+}
+
+// fragmentAddrs fills ip's addresses, protocol and payload from a first
+// fragment's bytes (whose headers a reassembler kept, so they parse).
+func fragmentAddrs(first []byte, ip *wire.IPPacket) bool {
+	err := wire.ParseIP(first, ip)
+	if err == nil || err == wire.ErrFragment {
+		return true
+	}
+	// The kept bytes may end before the IP length says: take the
+	// addresses from the fixed header.
+	if len(first) >= 40 && first[0]>>4 == 6 {
+		h := wire.IPv6(first)
+		*ip = wire.IPPacket{Src: h.Src(), Dst: h.Dst(), Protocol: wire.ProtoIPv6Fragment}
+		return true
+	}
+	if len(first) >= 20 && first[0]>>4 == 4 {
+		h := wire.IPv4(first)
+		hl := min(h.HeaderLen(), len(first))
+		*ip = wire.IPPacket{Src: h.Src(), Dst: h.Dst(), Protocol: h.Protocol(), Payload: first[hl:]}
+		return true
+	}
+	return false
 }
 
 // EchoReply builds into buf the answer to the echo request m, which came

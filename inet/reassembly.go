@@ -204,9 +204,28 @@ func (r *Reassembler) Deadline() time.Duration {
 const NoDeadline = time.Duration(1<<63 - 1)
 
 // Expire drops the datagrams whose timeout has passed by now.
-func (r *Reassembler) Expire(now time.Duration) {
+func (r *Reassembler) Expire(now time.Duration) { r.ExpireFunc(now, nil) }
+
+// maxTimeoutQuote is how much of a timed-out datagram's first fragment
+// ExpireFunc hands out: its headers and up to this many bytes of data, more
+// than any ICMP error quotes after the headers.
+const maxTimeoutQuote = 1232
+
+// ExpireFunc is Expire that calls timedOut, when not nil, for each dropped
+// datagram whose first fragment had come: first is that fragment as
+// received, its headers and the start of its data, valid only during the
+// call. RFC 8200 §4.5 (and RFC 1122 §3.3.2 for IPv4) would have the source
+// told with an ICMP Time Exceeded, code 1; see Layer.Expire.
+func (r *Reassembler) ExpireFunc(now time.Duration, timedOut func(first []byte)) {
 	for i := range r.lists {
 		for h := r.lists[i].head; h != nil && h.expires <= now; h = r.lists[i].head {
+			if timedOut != nil && h.hdr != nil && len(h.pieces) > 0 && h.pieces[0].off == 0 {
+				q := h.pieces[0]
+				first := append(r.out[:0], h.hdr...)
+				first = append(first, h.arena[q.at:q.at+min(q.n, maxTimeoutQuote)]...)
+				r.out = first[:0]
+				timedOut(first)
+			}
 			r.discard(h, FragTimeout)
 		}
 	}
@@ -218,7 +237,8 @@ func (r *Reassembler) Expire(now time.Duration) {
 // a whole IP packet that wire.ParseIP parses like any other (for IPv4 the
 // first fragment's header with the length and fragment fields fixed; for
 // IPv6 the first fragment's unfragmentable part without the Fragment
-// header, RFC 8200 §4.5); it is valid until the next call to Add.
+// header, RFC 8200 §4.5); it is valid until the next call to Add or
+// ExpireFunc.
 // Otherwise Add returns nil, and any fragment it discarded is counted in
 // Stats. Add never keeps pkt.
 func (r *Reassembler) Add(pkt []byte, p *wire.IPPacket, now time.Duration) []byte {
