@@ -85,7 +85,8 @@ func parseIPv6(b IPv6, out *IPPacket) error {
 		return err
 	}
 	nh, p := b.NextHeader(), b.Payload()
-	nhAt := ipv6NextHeader // where the Next Header naming p's first header sits
+	end := ipv6HeaderLen + len(p) // p ends there, whatever link padding follows
+	nhAt := ipv6NextHeader        // where the Next Header naming p's first header sits
 	// Each extension header is at least 8 bytes long, so the walk ends.
 	for first := true; ; first = false {
 		switch nh {
@@ -104,7 +105,7 @@ func parseIPv6(b IPv6, out *IPPacket) error {
 			if n > len(p) {
 				return ErrMalformed
 			}
-			nhAt = len(b) - len(p)
+			nhAt = end - len(p)
 			nh, p = p[0], p[n:]
 		case ipv6Fragment:
 			var f IPv6FragmentHeader
@@ -113,11 +114,11 @@ func parseIPv6(b IPv6, out *IPPacket) error {
 			}
 			if f.Offset == 0 && !f.More {
 				// An atomic fragment: RFC 6946 §4, a whole packet.
-				nhAt = len(b) - len(p)
+				nhAt = end - len(p)
 				nh, p = f.NextHeader, p[IPv6FragmentHeaderLen:]
 				continue
 			}
-			hl := ipv6HeaderLen + b.PayloadLen() - len(p) + IPv6FragmentHeaderLen
+			hl := end - len(p) + IPv6FragmentHeaderLen
 			*out = IPPacket{Src: b.Src(), Dst: b.Dst(), Protocol: f.NextHeader, Payload: p[IPv6FragmentHeaderLen:],
 				Fragment: IPFragment{ID: f.ID, Offset: f.Offset, More: f.More, HeaderLen: hl, NextHeaderAt: nhAt}}
 			return ErrFragment

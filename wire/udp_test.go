@@ -191,7 +191,8 @@ func TestParseIPv6FragmentPlacement(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rest := bytes.Join([][]byte{tc.before, f[:], data}, nil)
-			pkt := v6Packet(tc.nh, rest)
+			// Link padding after the packet must not move the offsets.
+			pkt := append(v6Packet(tc.nh, rest), "padding"...)
 			var p IPPacket
 			if err := ParseIP(pkt, &p); !errors.Is(err, ErrFragment) {
 				t.Fatalf("ParseIP = %v", err)
