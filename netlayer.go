@@ -56,11 +56,11 @@ func (s *Stack) net() *netLayer {
 		// a seeded Options.Rand repeats them.
 		var seed [32]byte
 		for i := range 8 {
-			v := uint32(s.portKey.ISN(netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(i)), netip.AddrPort{}, 0))
+			v := uint32(s.portHash.ISN(netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(i)), netip.AddrPort{}, 0))
 			seed[4*i], seed[4*i+1], seed[4*i+2], seed[4*i+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 		}
 		nl.ids = inet.NewFragmentIDs(seed)
-		nl.portNext = uint32(s.portKey.ISN(netip.AddrPort{}, netip.AddrPort{}, 0))
+		nl.portNext = uint32(s.portHash.ISN(netip.AddrPort{}, netip.AddrPort{}, 0))
 		nl.pool = udp.NewPool()
 		nl.expiry.init(s)
 	})
@@ -102,7 +102,7 @@ func fragDrops(r *inet.Reassembler) uint64 {
 // protocol proto that must be fragmented: a per-destination counter keyed
 // by the stack's secret (inet.FragmentIDs).
 func (nl *netLayer) fragmentID(src, dst netip.Addr, proto uint8) uint32 {
-	h := uint32(nl.s.portKey.ISN(netip.AddrPortFrom(dst, 0), netip.AddrPortFrom(src, uint16(proto)), 0))
+	h := uint32(nl.s.portHash.ISN(netip.AddrPortFrom(dst, 0), netip.AddrPortFrom(src, uint16(proto)), 0))
 	nl.lmu.Lock()
 	id := nl.ids.Next(h)
 	nl.lmu.Unlock()

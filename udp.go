@@ -211,7 +211,7 @@ func (s *Stack) dialUDPAddr(network string, laddr, remote netip.AddrPort) (*UDPC
 	port := laddr.Port()
 	if port == 0 {
 		// RFC 6056 algorithm 3's F, as Dial's for TCP.
-		offset := uint32(s.portKey.ISN(netip.AddrPortFrom(local, 0), remote, 0))
+		offset := uint32(s.portHash.ISN(netip.AddrPortFrom(local, 0), remote, 0))
 		var ok bool
 		if port, ok = nl.table.PickPort(wire.ProtoUDP, local, remote, offset, &nl.portNext); !ok {
 			return nil, udpOpError("dial", netip.AddrPortFrom(local, 0), remote, errNoPorts)
