@@ -39,15 +39,14 @@ const (
 // 2011: an ACK-train and a delay detector that leave slow start at once,
 // with no CSS); RFC 9406 is what we implement.
 type hystart struct {
-	phase        int
-	nextRound    uint64 // TotalDelivered that ends the current round
-	rounds       uint64 // rounds seen, for tests and traces
-	lastMinRTT   time.Duration
-	curMinRTT    time.Duration
-	samples      int
-	cssBaseline  time.Duration
-	cssRounds    int
-	cssEnteredAt uint64 // round in which CSS began
+	phase       int
+	nextRound   uint64 // TotalDelivered that ends the current round
+	rounds      uint64 // rounds seen, for tests and traces
+	lastMinRTT  time.Duration
+	curMinRTT   time.Duration
+	samples     int
+	cssBaseline time.Duration
+	cssRounds   int
 }
 
 func newHyStart() hystart {

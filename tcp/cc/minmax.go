@@ -10,8 +10,6 @@ type maxFilter struct {
 
 type mmSample struct{ t, v uint64 }
 
-func (m *maxFilter) get() uint64 { return m.s[0].v }
-
 func (m *maxFilter) reset(t, v uint64) uint64 {
 	m.s = [3]mmSample{{t, v}, {t, v}, {t, v}}
 	return v
