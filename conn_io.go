@@ -19,7 +19,11 @@ import (
 // reported once, by whichever of Read and Write sees it first: later Reads
 // return io.EOF and later Writes syscall.EPIPE.
 func (c *Conn) Read(b []byte) (int, error) {
-	c.rmu.Lock()
+	if c.s.clock == nil {
+		c.rmu.Lock()
+	} else if err := c.s.clockLock(&c.rmu); err != nil {
+		return 0, c.opErr("read", err)
+	}
 	defer c.rmu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -27,7 +31,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 		if c.closed || c.s.closed.Load() {
 			return 0, c.opErr("read", net.ErrClosed)
 		}
-		if expired(c.rdl) {
+		if c.s.expired(c.rdl) {
 			return 0, c.opErr("read", os.ErrDeadlineExceeded)
 		}
 		if len(b) == 0 {
@@ -68,7 +72,11 @@ func (c *Conn) Read(b []byte) (int, error) {
 // os.ErrDeadlineExceeded at the write deadline; net.ErrClosed after Close
 // or Stack.Close.
 func (c *Conn) Write(b []byte) (int, error) {
-	c.wmu.Lock()
+	if c.s.clock == nil {
+		c.wmu.Lock()
+	} else if err := c.s.clockLock(&c.wmu); err != nil {
+		return 0, c.opErr("write", err)
+	}
 	defer c.wmu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -77,7 +85,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		if c.closed || c.s.closed.Load() {
 			return n, c.opErr("write", net.ErrClosed)
 		}
-		if expired(c.wdl) {
+		if c.s.expired(c.wdl) {
 			return n, c.opErr("write", os.ErrDeadlineExceeded)
 		}
 		m, err := c.tcb.Write(b[n:])
@@ -115,6 +123,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 // wait blocks until ch holds a token, the deadline passes or the stack
 // closes. *tp is the caller's reusable deadline timer.
 func (c *Conn) wait(ch chan struct{}, deadline time.Time, tp **time.Timer) error {
+	if c.s.clock != nil {
+		return c.s.clockWait(ch, deadline)
+	}
 	if deadline.IsZero() {
 		select {
 		case <-ch:
@@ -142,12 +153,6 @@ func (c *Conn) wait(ch chan struct{}, deadline time.Time, tp **time.Timer) error
 	case <-c.s.done:
 		return net.ErrClosed
 	}
-}
-
-// expired reports whether a deadline is set and has passed. Such a deadline
-// fails calls at once, even when data is ready, as in package net.
-func expired(deadline time.Time) bool {
-	return !deadline.IsZero() && !time.Now().Before(deadline)
 }
 
 // Close closes the connection; blocked Reads and Writes return

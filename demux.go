@@ -12,7 +12,6 @@ import (
 // buffers it reuses, runs each packet to completion, then writes what they
 // produced in one batch.
 func (s *Stack) readLoop() {
-	defer s.wg.Done()
 	bufs := make([][]byte, s.batch)
 	for i := range bufs {
 		bufs[i] = make([]byte, s.mtu)

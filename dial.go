@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/synack-go/synack/tcp"
 )
@@ -115,6 +116,17 @@ func (s *Stack) dialFrom(ctx context.Context, laddr, remote netip.AddrPort) (*Co
 			return nil, c.opErr("dial", err)
 		}
 		c.mu.Unlock()
+		if s.clock != nil {
+			if err := s.dialClockWait(ctx, rd); err != nil {
+				if !s.closed.Load() {
+					c.abort()
+				}
+				c.mu.Lock()
+				return nil, c.opErr("dial", err)
+			}
+			c.mu.Lock()
+			continue
+		}
 		select {
 		case <-rd:
 			c.mu.Lock()
@@ -127,4 +139,24 @@ func (s *Stack) dialFrom(ctx context.Context, laddr, remote netip.AddrPort) (*Co
 			return nil, c.opErr("dial", net.ErrClosed)
 		}
 	}
+}
+
+// dialClockWait is the dial loop's wait on a Clock: until rd holds a token
+// (taken), ctx ends or the stack closes. It returns nil, ctx.Err(),
+// net.ErrClosed or the clock's own error. The context is polled: one that
+// a goroutine of the clock cancels, or one on the clock's time (package
+// sim makes them), ends the wait at once; a wall-clock context's deadline
+// means nothing on a virtual clock.
+func (s *Stack) dialClockWait(ctx context.Context, rd chan struct{}) error {
+	err := s.clock.Wait(func() bool { return len(rd) > 0 || ctx.Err() != nil || s.closed.Load() }, time.Time{})
+	switch {
+	case err != nil:
+		return err
+	case len(rd) > 0:
+		<-rd
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return net.ErrClosed
 }

@@ -3,6 +3,7 @@ package synack
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -113,7 +114,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 // returns an *net.OpError wrapping net.ErrClosed after Close or
 // Stack.Close, and os.ErrDeadlineExceeded at the deadline.
 func (l *Listener) AcceptTCP() (*Conn, error) {
-	l.amu.Lock()
+	if l.s.clock == nil {
+		l.amu.Lock()
+	} else if err := l.s.clockLock(&l.amu); err != nil {
+		return nil, l.opErr("accept", err)
+	}
 	defer l.amu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -130,7 +135,7 @@ func (l *Listener) AcceptTCP() (*Conn, error) {
 			}
 			return c, nil
 		}
-		if expired(l.deadline) {
+		if l.s.expired(l.deadline) {
 			return nil, l.opErr("accept", errDeadline)
 		}
 		dl := l.deadline
@@ -146,6 +151,9 @@ func (l *Listener) AcceptTCP() (*Conn, error) {
 // wait blocks until ready holds a token, the deadline passes or the stack
 // closes (l.amu held).
 func (l *Listener) wait(deadline time.Time) error {
+	if l.s.clock != nil {
+		return l.s.clockWait(l.ready, deadline)
+	}
 	if deadline.IsZero() {
 		select {
 		case <-l.ready:
@@ -200,10 +208,14 @@ func (l *Listener) Close() error {
 	l.closed = true
 	doomed := l.queue
 	l.queue = nil
+	half := make([]*Conn, 0, len(l.halfOpen))
 	for c := range l.halfOpen {
-		doomed = append(doomed, c)
+		half = append(half, c)
 	}
 	l.mu.Unlock()
+	// In a fixed order, not the map's: a simulation replays its packets.
+	slices.SortFunc(half, func(a, b *Conn) int { return a.key.compare(b.key) })
+	doomed = append(doomed, half...)
 	l.s.removeListener(l)
 	for _, c := range doomed {
 		c.abort()

@@ -37,6 +37,13 @@ type Options struct {
 	// repeatable.
 	Rand io.Reader
 
+	// Clock is the time the stack lives in: its timers, deadlines, Dial and
+	// Accept waits and trace timestamps, and the scheduler of its
+	// goroutines. Nil means the wall clock. A simulation (package sim)
+	// gives its virtual clock here, with one of its links, so that the
+	// stack runs on virtual time and replays from a seed.
+	Clock Clock
+
 	// SynBacklog bounds each listener's queue of half-open connections (SYN
 	// received, SYN-ACK sent). When it is full, SYN cookies answer new SYNs
 	// (RFC 4987 §3.6). Zero (or negative) means 128, like Linux's

@@ -53,6 +53,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,7 +71,8 @@ type Stack struct {
 	addrs  []netip.Prefix
 	name   string
 	tracer trace.Tracer
-	start  time.Time
+	clock  Clock     // nil: the wall clock
+	start  time.Time // the clock's time at NewStack: now() counts from it
 
 	cfg4, cfg6 tcp.Config // per family: the MSS differs
 	keepIdle   time.Duration
@@ -94,6 +96,7 @@ type Stack struct {
 	closed atomic.Bool
 	done   chan struct{} // closed by Close: wakes every blocked call
 	wg     sync.WaitGroup
+	live   atomic.Int32 // goroutines started and not yet returned
 	ctr    counters
 }
 
@@ -130,7 +133,7 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	}
 	s := &Stack{
 		ep: ep, mtu: mtu, addrs: append([]netip.Prefix(nil), opts.Addrs...),
-		name: opts.Name, tracer: opts.Tracer, start: time.Now(),
+		name: opts.Name, tracer: opts.Tracer, clock: opts.Clock,
 		synBacklog: opts.SynBacklog, keepIdle: opts.KeepAlive,
 		isn:         tcp.NewISNGenerator([16]byte(key[:16])),
 		cookies:     tcp.NewSynCookies([32]byte(key[16:48])),
@@ -142,6 +145,7 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 		listenPorts: make(map[uint16]int),
 		done:        make(chan struct{}),
 	}
+	s.start = s.timeNow()
 	if s.synBacklog <= 0 {
 		s.synBacklog = defaultSynBacklog
 	}
@@ -165,14 +169,10 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	}
 	s.batches.init(s)
 	s.timers.init(s)
-	s.wg.Add(2)
-	go s.readLoop()
-	go s.timers.run()
+	s.spawn(s.readLoop)
+	s.spawn(s.timers.run)
 	return s, nil
 }
-
-// now is the stack's monotonic clock, the time its TCBs see.
-func (s *Stack) now() time.Duration { return time.Since(s.start) }
 
 // config returns the connection tunables for a peer address's family.
 func (s *Stack) config(remote netip.Addr) *tcp.Config {
@@ -201,6 +201,9 @@ func (s *Stack) Close() error {
 		lns = append(lns, l)
 	}
 	s.mu.Unlock()
+	// In a fixed order, not the maps': a simulation replays its packets.
+	slices.SortFunc(lns, func(a, b *Listener) int { return a.addr.Compare(b.addr) })
+	slices.SortFunc(conns, func(a, b *Conn) int { return a.key.compare(b.key) })
 	for _, l := range lns {
 		l.Close()
 	}
@@ -209,7 +212,7 @@ func (s *Stack) Close() error {
 	}
 	close(s.done)
 	err := s.ep.Close()
-	s.wg.Wait()
+	s.waitGoroutines()
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
@@ -222,4 +225,12 @@ func (s *Stack) trace(e *trace.Event) {
 	e.Stack = s.name
 	e.At = s.now()
 	s.tracer.Trace(e)
+}
+
+// compare orders flow keys, local address first.
+func (k flowKey) compare(o flowKey) int {
+	if c := k.local.Compare(o.local); c != 0 {
+		return c
+	}
+	return k.remote.Compare(o.remote)
 }

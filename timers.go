@@ -8,7 +8,8 @@ import (
 )
 
 // timerQueue is the stack's one timer: a min-heap of connections keyed on
-// their TCB's Deadline, served by one goroutine with one time.Timer. A
+// their TCB's Deadline, served by one goroutine with one time.Timer (or
+// waits on the stack's Clock). A
 // deadline that moves later is not updated in the heap: the entry fires
 // early, the TCB has nothing due, and the connection is rescheduled. That
 // keeps the per-ACK cost (the RTO moves on every ACK) at one comparison.
@@ -71,7 +72,6 @@ func (q *timerQueue) remove(c *Conn) {
 
 // run is the timer goroutine.
 func (q *timerQueue) run() {
-	defer q.s.wg.Done()
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	tx := newTxBatch(q.s)
@@ -97,6 +97,12 @@ func (q *timerQueue) run() {
 			tx.flush()
 			continue
 		}
+		if q.s.clock != nil {
+			if !q.clockWait(q.next) {
+				return
+			}
+			continue
+		}
 		var wait <-chan time.Time
 		if q.next != tcp.NoDeadline {
 			t.Reset(q.next - now)
@@ -111,6 +117,17 @@ func (q *timerQueue) run() {
 			return
 		}
 	}
+}
+
+// clockWait is run's wait on a Clock: until an earlier deadline is
+// scheduled, next passes or the stack closes. It reports whether to go on.
+func (q *timerQueue) clockWait(next time.Duration) bool {
+	var at time.Time
+	if next != tcp.NoDeadline {
+		at = q.s.start.Add(next)
+	}
+	err := q.s.clockWait(q.wake, at)
+	return !q.s.closed.Load() && (err == nil || isDeadline(err))
 }
 
 func (q *timerQueue) less(i, j int) bool { return q.heap[i].timerAt < q.heap[j].timerAt }

@@ -113,7 +113,7 @@ func (f *UDPForwarder) newFlow(local, remote netip.AddrPort, data []byte, now ti
 	c.deliver(remote, local, data, now)
 	nl.ctr.forwarded.Add(1)
 	nl.expiry.schedule(c, c.idle.Deadline())
-	go f.handle(c)
+	s.goUser(func() { f.handle(c) })
 }
 
 // udpExpiry closes idle forwarded flows: a min-heap of flows keyed on their
@@ -135,14 +135,13 @@ func (q *udpExpiry) init(s *Stack) {
 }
 
 // schedule makes sure c is looked at no later than at. It runs on the read
-// loop, whose own count in the stack's WaitGroup makes adding the
-// goroutine's safe against Stack.Close.
+// loop, whose own count among the stack's goroutines makes starting the
+// expiry's safe against Stack.Close.
 func (q *udpExpiry) schedule(c *UDPConn, at time.Duration) {
 	q.mu.Lock()
 	if !q.started {
 		q.started = true
-		q.s.wg.Add(1)
-		go q.run()
+		q.s.spawn(q.run)
 	}
 	if c.heapIdx < 0 {
 		c.heapAt = at
@@ -178,9 +177,11 @@ func (q *udpExpiry) remove(c *UDPConn) {
 }
 
 func (q *udpExpiry) run() {
-	defer q.s.wg.Done()
-	t := time.NewTimer(time.Hour)
-	t.Stop()
+	var t *time.Timer // the wall clock's; a Clock's waits need none
+	if q.s.clock == nil {
+		t = time.NewTimer(time.Hour)
+		t.Stop()
+	}
 	for {
 		now := q.s.now()
 		q.mu.Lock()
@@ -200,6 +201,16 @@ func (q *udpExpiry) run() {
 		q.mu.Unlock()
 		if due != nil {
 			q.check(due, now)
+			continue
+		}
+		if q.s.clock != nil {
+			var at time.Time
+			if next >= 0 {
+				at = q.s.start.Add(next)
+			}
+			if err := q.s.clockWait(q.wake, at); q.s.closed.Load() || err != nil && !isDeadline(err) {
+				return
+			}
 			continue
 		}
 		var wait <-chan time.Time

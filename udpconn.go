@@ -114,7 +114,11 @@ func (c *UDPConn) Read(b []byte) (int, error) {
 }
 
 func (c *UDPConn) read(b []byte) (int, udp.Datagram, error) {
-	c.rmu.Lock()
+	if c.s.clock == nil {
+		c.rmu.Lock()
+	} else if err := c.s.clockLock(&c.rmu); err != nil {
+		return 0, udp.Datagram{}, c.opErr("read", err)
+	}
 	defer c.rmu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -122,7 +126,7 @@ func (c *UDPConn) read(b []byte) (int, udp.Datagram, error) {
 		if c.closed || c.s.closed.Load() {
 			return 0, udp.Datagram{}, c.opErr("read", net.ErrClosed)
 		}
-		if expired(c.rdl) {
+		if c.s.expired(c.rdl) {
 			return 0, udp.Datagram{}, c.opErr("read", os.ErrDeadlineExceeded)
 		}
 		if err := c.err; err != nil {
@@ -148,6 +152,9 @@ func (c *UDPConn) read(b []byte) (int, udp.Datagram, error) {
 // wait blocks until ch holds a token, the deadline passes or the stack
 // closes (c.rmu held).
 func (c *UDPConn) wait(ch chan struct{}, deadline time.Time) error {
+	if c.s.clock != nil {
+		return c.s.clockWait(ch, deadline)
+	}
 	if deadline.IsZero() {
 		select {
 		case <-ch:
@@ -226,7 +233,7 @@ func (c *UDPConn) write(b []byte, to netip.AddrPort) (int, error) {
 	case c.closed || s.closed.Load():
 		c.mu.Unlock()
 		return 0, c.opErrTo("write", to, net.ErrClosed)
-	case expired(c.wdl):
+	case c.s.expired(c.wdl):
 		c.mu.Unlock()
 		return 0, c.opErrTo("write", to, os.ErrDeadlineExceeded)
 	case c.err != nil:
