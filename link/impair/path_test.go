@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -32,8 +33,9 @@ func (s *sink) deliver(pkts [][]byte) {
 	s.cond.Broadcast()
 }
 
-// wait blocks until n packets have arrived and returns them. A Path that
-// never delivers hangs the test until go test's -timeout reports it.
+// wait blocks until n packets have arrived and returns them. Tests with a
+// goroutine run in a synctest bubble, where a Path that never delivers is
+// a deadlock the bubble reports.
 func (s *sink) wait(n int) [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -86,6 +88,10 @@ func TestLossyPathDeliversInline(t *testing.T) {
 }
 
 func TestDelayedPathKeepsEachSendersOrder(t *testing.T) {
+	synctest.Test(t, testDelayedPathKeepsEachSendersOrder)
+}
+
+func testDelayedPathKeepsEachSendersOrder(t *testing.T) {
 	s := newSink()
 	p := New(Config{Delay: 2 * ms}, s.deliver)
 	defer p.Close()
@@ -115,6 +121,10 @@ func TestDelayedPathKeepsEachSendersOrder(t *testing.T) {
 }
 
 func TestDelayedPathNeverDeliversEarly(t *testing.T) {
+	synctest.Test(t, testDelayedPathNeverDeliversEarly)
+}
+
+func testDelayedPathNeverDeliversEarly(t *testing.T) {
 	const delay = 3 * ms
 	arrived := make(chan time.Time, 1)
 	p := New(Config{Delay: delay}, func(pkts [][]byte) { arrived <- time.Now() })
@@ -122,15 +132,17 @@ func TestDelayedPathNeverDeliversEarly(t *testing.T) {
 	for i := range 10 {
 		sent := time.Now()
 		p.Send(numbered(i, 20))
-		// The monotonic clock and timers that never fire early make this
-		// a lower bound that cannot flake.
-		if lat := (<-arrived).Sub(sent); lat < delay {
-			t.Fatalf("packet %d arrived after %v, before the %v delay", i, lat, delay)
+		// In the bubble, time moves only when every goroutine waits: the
+		// packet arrives exactly one delay later.
+		if lat := (<-arrived).Sub(sent); lat != delay {
+			t.Fatalf("packet %d arrived after %v, want the %v delay", i, lat, delay)
 		}
 	}
 }
 
-func TestPathReorderSwapsABatch(t *testing.T) {
+func TestPathReorderSwapsABatch(t *testing.T) { synctest.Test(t, testPathReorderSwapsABatch) }
+
+func testPathReorderSwapsABatch(t *testing.T) {
 	s := newSink()
 	p := New(Config{Reorder: 1}, s.deliver)
 	defer p.Close()

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"testing/synctest"
 )
 
 // feedLink is an endpoint whose ReadBatch returns the packets a test feeds
@@ -54,6 +55,10 @@ func readN(t *testing.T, e *ReadEndpoint, n int) []int {
 }
 
 func TestWrapReadPerfectPassesThrough(t *testing.T) {
+	synctest.Test(t, testWrapReadPerfectPassesThrough)
+}
+
+func testWrapReadPerfectPassesThrough(t *testing.T) {
 	inner := newFeedLink()
 	e := WrapRead(inner, Config{})
 	inner.in <- numbered(7, 40)
@@ -67,6 +72,10 @@ func TestWrapReadPerfectPassesThrough(t *testing.T) {
 }
 
 func TestWrapReadDelaysInOrderAndLoses(t *testing.T) {
+	synctest.Test(t, testWrapReadDelaysInOrderAndLoses)
+}
+
+func testWrapReadDelaysInOrderAndLoses(t *testing.T) {
 	inner := newFeedLink()
 	e := WrapRead(inner, Config{Delay: ms, Jitter: ms, Seed: 3})
 	for i := range 200 {
@@ -95,7 +104,9 @@ func TestWrapReadDelaysInOrderAndLoses(t *testing.T) {
 	}
 }
 
-func TestWrapReadCloseUnblocksReader(t *testing.T) {
+func TestWrapReadCloseUnblocksReader(t *testing.T) { synctest.Test(t, testWrapReadCloseUnblocksReader) }
+
+func testWrapReadCloseUnblocksReader(t *testing.T) {
 	inner := newFeedLink()
 	e := WrapRead(inner, Config{Delay: ms})
 	done := make(chan error)
@@ -112,7 +123,9 @@ func TestWrapReadCloseUnblocksReader(t *testing.T) {
 	}
 }
 
-func TestWrapBothDirections(t *testing.T) {
+func TestWrapBothDirections(t *testing.T) { synctest.Test(t, testWrapBothDirections) }
+
+func testWrapBothDirections(t *testing.T) {
 	inner := newFeedLink()
 	e := Wrap(WrapRead(inner, Config{Duplicate: 1}), Config{Loss: 1})
 	inner.in <- numbered(5, 60)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"testing/synctest"
 )
 
 // fakeLink records what is written to it and reads one canned packet.
@@ -95,7 +96,9 @@ func TestWrapSplitsBatchesAndReportsInnerClose(t *testing.T) {
 	}
 }
 
-func TestWrapDelayedReachesInner(t *testing.T) {
+func TestWrapDelayedReachesInner(t *testing.T) { synctest.Test(t, testWrapDelayedReachesInner) }
+
+func testWrapDelayedReachesInner(t *testing.T) {
 	s := newSink()
 	inner := &sinkLink{fakeLink: &fakeLink{}, s: s}
 	e := Wrap(inner, Config{Delay: ms, Jitter: ms, Seed: 4})

@@ -5,10 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
-	"runtime"
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/synack-go/synack/link"
@@ -159,7 +159,15 @@ func TestFullQueueDropsTail(t *testing.T) {
 	}
 }
 
+// Tests that wait for goroutines run in a testing/synctest bubble: a reader
+// that never wakes is a deadlock the bubble reports, not a hang, and delays
+// take no time.
+
 func TestCloseUnblocksReadBatchOnBothEnds(t *testing.T) {
+	synctest.Test(t, testCloseUnblocksReadBatchOnBothEnds)
+}
+
+func testCloseUnblocksReadBatchOnBothEnds(t *testing.T) {
 	for _, closer := range []string{"a", "b"} {
 		a, b := New(Config{Delay: time.Hour}) // packets in flight never land
 		a.WriteBatch([][]byte{numbered(1, 20)})
@@ -171,7 +179,10 @@ func TestCloseUnblocksReadBatchOnBothEnds(t *testing.T) {
 				errs <- err
 			}()
 		}
-		time.Sleep(time.Millisecond) // let the readers block (not required to pass)
+		synctest.Wait() // both readers wait in ReadBatch
+		if len(errs) != 0 {
+			t.Fatalf("close %s: a ReadBatch returned before Close: %v", closer, <-errs)
+		}
 		map[string]link.Endpoint{"a": a, "b": b}[closer].Close()
 		for range 2 {
 			if err := <-errs; !errors.Is(err, net.ErrClosed) {
@@ -240,6 +251,10 @@ func TestImpairedPipeIsSeededPerDirection(t *testing.T) {
 }
 
 func TestDelayedPipeDeliversInOrder(t *testing.T) {
+	synctest.Test(t, testDelayedPipeDeliversInOrder)
+}
+
+func testDelayedPipeDeliversInOrder(t *testing.T) {
 	a, b := New(Config{Delay: 2 * time.Millisecond, Jitter: time.Millisecond, RateBitsPerSec: 1e9, Seed: 3})
 	defer a.Close()
 	for i := range 300 {
@@ -253,6 +268,10 @@ func TestDelayedPipeDeliversInOrder(t *testing.T) {
 }
 
 func TestRateLimitedPipeDropsABurstsTail(t *testing.T) {
+	synctest.Test(t, testRateLimitedPipeDropsABurstsTail)
+}
+
+func testRateLimitedPipeDropsABurstsTail(t *testing.T) {
 	// 10 Mbit/s, 5000 bytes of queue: of a 20-packet burst of 1000 bytes,
 	// the packet on the wire and the four behind it pass.
 	a, b := New(Config{RateBitsPerSec: 10e6, QueueBytes: 5000})
@@ -344,22 +363,32 @@ func BenchmarkStream(b *testing.B) {
 	for i := range batch {
 		batch[i] = numbered(i, 1500)
 	}
+	// The reader hands back a credit per 64 packets read, and the writer
+	// spends one per batch: at most 8 batches wait, half the queue, so
+	// none overflows.
+	credits := make(chan struct{}, 8)
+	for range cap(credits) {
+		credits <- struct{}{}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		bufs, sizes := buffers(64, 1500)
+		read := 0
 		for {
-			if _, err := y.ReadBatch(bufs, sizes); err != nil {
+			n, err := y.ReadBatch(bufs, sizes)
+			if err != nil {
 				return
+			}
+			for read += n; read >= 64; read -= 64 {
+				credits <- struct{}{}
 			}
 		}
 	}()
 	b.ReportAllocs()
 	b.SetBytes(64 * 1500)
 	for b.Loop() {
-		for stats(x).Queued-stats(y).Read > 512 { // keep the queue from overflowing
-			time.Sleep(0)
-		}
+		<-credits
 		x.WriteBatch(batch)
 	}
 	b.StopTimer()
@@ -372,6 +401,10 @@ func BenchmarkStream(b *testing.B) {
 // straight from the writer), the rest wait in the ring, and every packet
 // comes out once, in order.
 func TestWaitingReaderIsWrittenDirectly(t *testing.T) {
+	synctest.Test(t, testWaitingReaderIsWrittenDirectly)
+}
+
+func testWaitingReaderIsWrittenDirectly(t *testing.T) {
 	a, b := New(Config{})
 	defer a.Close()
 	in := b.(*Endpoint).in
@@ -388,11 +421,9 @@ func TestWaitingReaderIsWrittenDirectly(t *testing.T) {
 		}
 		got <- nums
 	}()
-	for parked := false; !parked; {
-		in.mu.Lock()
-		parked = in.lent != nil
-		in.mu.Unlock()
-		runtime.Gosched()
+	synctest.Wait() // the reader waits in ReadBatch
+	if !lending(in) {
+		t.Fatal("a waiting reader lent no buffers")
 	}
 	var batch [][]byte
 	for i := range 7 {
@@ -423,6 +454,10 @@ func TestWaitingReaderIsWrittenDirectly(t *testing.T) {
 
 // TestCloseWakesALendingReader closes the pipe under a parked reader.
 func TestCloseWakesALendingReader(t *testing.T) {
+	synctest.Test(t, testCloseWakesALendingReader)
+}
+
+func testCloseWakesALendingReader(t *testing.T) {
 	a, b := New(Config{})
 	done := make(chan error, 1)
 	go func() {
@@ -430,15 +465,19 @@ func TestCloseWakesALendingReader(t *testing.T) {
 		_, err := b.ReadBatch(bufs, sizes)
 		done <- err
 	}()
-	in := b.(*Endpoint).in
-	for parked := false; !parked; {
-		in.mu.Lock()
-		parked = in.lent != nil
-		in.mu.Unlock()
-		runtime.Gosched()
+	synctest.Wait() // the reader waits in ReadBatch
+	if !lending(b.(*Endpoint).in) {
+		t.Fatal("a waiting reader lent no buffers")
 	}
 	a.Close()
 	if err := <-done; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("ReadBatch after Close = %v, want net.ErrClosed", err)
 	}
+}
+
+// lending reports whether a reader's buffers are lent to q.
+func lending(q *queue) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.lent != nil
 }
