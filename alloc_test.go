@@ -19,7 +19,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	client, server := pair(t, pipe.Config{})
+	client, server := wallPair(t, pipe.Config{})
 	c, s := connected(t, client, server, "10.0.0.2:80")
 	go io.Copy(io.Discard, s)
 	buf := make([]byte, 64<<10)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/synack-go/synack/link/pipe"
+	"github.com/synack-go/synack/sim"
 )
 
 // BenchmarkBulk moves 64 KiB writes one way over a perfect in-memory link:
@@ -19,19 +20,37 @@ import (
 // rounds measure the steady state, not setup.
 func BenchmarkBulk(b *testing.B) {
 	for _, mtu := range []int{1500, 65535} {
-		client, server := pair(b, pipe.Config{MTU: mtu})
+		client, server := wallPair(b, pipe.Config{MTU: mtu})
 		c, s := connected(b, client, server, "10.0.0.2:80")
-		var received atomic.Int64
+		// The reader signals caughtUp once it has read target bytes
+		// (target < 0: no one waits). With both sides' atomics, either
+		// the reader sees the target or the writer sees the bytes.
+		var received, target atomic.Int64
+		target.Store(-1)
+		caughtUp := make(chan struct{}, 1)
 		go func() {
 			buf := make([]byte, 64<<10)
 			for {
 				n, err := s.Read(buf)
-				received.Add(int64(n))
+				if r := received.Add(int64(n)); r >= target.Load() && target.Load() >= 0 {
+					signal(caughtUp)
+				}
 				if err != nil {
 					return
 				}
 			}
 		}()
+		waitReceived := func(b *testing.B, n int64) {
+			target.Store(n)
+			if received.Load() >= n {
+				return
+			}
+			select {
+			case <-caughtUp:
+			case <-time.After(time.Minute):
+				b.Fatalf("%d of %d bytes received after a minute", received.Load(), n)
+			}
+		}
 		buf := make([]byte, 64<<10)
 		sent := int64(0)
 		write := func(b *testing.B) {
@@ -53,9 +72,7 @@ func BenchmarkBulk(b *testing.B) {
 			for b.Loop() {
 				write(b)
 			}
-			for received.Load() < sent {
-				time.Sleep(10 * time.Microsecond)
-			}
+			waitReceived(b, sent)
 			el := time.Since(start)
 			b.ReportMetric(float64(b.N)*float64(len(buf))*8/el.Seconds()/1e9, "Gbit/s")
 			// Data segments per ACK: 2 is an ACK every second full
@@ -70,7 +87,7 @@ func BenchmarkBulk(b *testing.B) {
 // BenchmarkConnSetupTeardown is Dial + Accept + 1 byte each way + Close on
 // both sides (the client's end stays in TIME_WAIT, as on any host).
 func BenchmarkConnSetupTeardown(b *testing.B) {
-	client, server := pair(b, pipe.Config{})
+	client, server := wallPair(b, pipe.Config{})
 	ln, err := server.Listen("tcp", "10.0.0.2:80")
 	if err != nil {
 		b.Fatal(err)
@@ -109,7 +126,7 @@ func BenchmarkConnSetupTeardown(b *testing.B) {
 
 // BenchmarkRequestResponse is a 1-byte ping-pong on one connection.
 func BenchmarkRequestResponse(b *testing.B) {
-	client, server := pair(b, pipe.Config{})
+	client, server := wallPair(b, pipe.Config{})
 	c, s := connected(b, client, server, "10.0.0.2:80")
 	go func() {
 		var one [1]byte
@@ -136,12 +153,15 @@ func BenchmarkRequestResponse(b *testing.B) {
 // BenchmarkIdleConnMemory holds 10,000 established idle connections between
 // two stacks and reports the heap they take, after GC: per connection (both
 // ends) and per endpoint (one end). There is no goroutine per connection.
+// The stacks run on a simulation, so the delayed ACKs settle in virtual
+// time.
 func BenchmarkIdleConnMemory(b *testing.B) {
 	const n = 10000
 	for i := 0; i < b.N; i++ {
-		a, bb := pipe.New(pipe.Config{})
-		client, _ := NewStack(a, Options{Addrs: []netip.Prefix{clientAddr}})
-		server, _ := NewStack(bb, Options{Addrs: []netip.Prefix{serverAddr}, SynBacklog: n})
+		sm := sim.New(sim.Config{Seed: 1})
+		a, bb := sm.Pipe(pipe.Config{})
+		client, _ := NewStack(a, Options{Clock: sm, Rand: sm.Rand(), Addrs: []netip.Prefix{clientAddr}})
+		server, _ := NewStack(bb, Options{Clock: sm, Rand: sm.Rand(), Addrs: []netip.Prefix{serverAddr}, SynBacklog: n})
 		ln, err := server.ListenAddrPort("tcp", netip.MustParseAddrPort("10.0.0.2:80"), n)
 		if err != nil {
 			b.Fatal(err)
@@ -162,7 +182,7 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 			}
 			conns = append(conns, c, s)
 		}
-		time.Sleep(100 * time.Millisecond) // let delayed ACKs settle
+		sm.RunFor(time.Second) // delayed ACKs and timers settle
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		perConn := float64(after.HeapAlloc-before.HeapAlloc) / n
@@ -172,5 +192,6 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 		runtime.KeepAlive(conns)
 		client.Close()
 		server.Close()
+		sm.Close()
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -19,7 +18,7 @@ import (
 // TIME_WAIT and the other CLOSED.
 func TestHalfCloseBothWays(t *testing.T) {
 	for _, clientFirst := range []bool{true, false} {
-		client, server := pair(t, pipe.Config{Delay: time.Millisecond})
+		sm, client, server := pair(t, pipe.Config{Delay: time.Millisecond})
 		c, s := connected(t, client, server, "10.0.0.2:80")
 		first, second := c, s
 		if !clientFirst {
@@ -48,7 +47,7 @@ func TestHalfCloseBothWays(t *testing.T) {
 		}
 		first.Close()
 		second.Close()
-		waitFor(t, "first closer in TIME_WAIT, other CLOSED", func() bool {
+		waitFor(t, sm, "first closer in TIME_WAIT, other CLOSED", func() bool {
 			return state(first) == tcp.StateTimeWait && state(second) == tcp.StateClosed
 		})
 		if first.Stats().RSTsOut+second.Stats().RSTsOut != 0 {
@@ -59,7 +58,7 @@ func TestHalfCloseBothWays(t *testing.T) {
 
 // The four-way close with Close on both sides, the classic order.
 func TestFourWayClose(t *testing.T) {
-	client, server := pair(t, pipe.Config{Delay: time.Millisecond})
+	sm, client, server := pair(t, pipe.Config{Delay: time.Millisecond})
 	c, s := connected(t, client, server, "10.0.0.2:80")
 	c.Close()
 	if _, err := s.Read(make([]byte, 1)); err != io.EOF {
@@ -69,7 +68,7 @@ func TestFourWayClose(t *testing.T) {
 		t.Fatalf("server in %v, want CLOSE_WAIT", st)
 	}
 	s.Close()
-	waitFor(t, "TIME_WAIT and CLOSED", func() bool {
+	waitFor(t, sm, "TIME_WAIT and CLOSED", func() bool {
 		return state(c) == tcp.StateTimeWait && state(s) == tcp.StateClosed
 	})
 	// The server's side is gone from its table; the client's stays for
@@ -79,19 +78,31 @@ func TestFourWayClose(t *testing.T) {
 	}
 }
 
-// TIME_WAIT ends after tcp.Config.TimeWait and frees the 4-tuple.
+// TIME_WAIT lasts tcp.Config.TimeWait (60 s by default), then frees the
+// 4-tuple.
 func TestTimeWaitExpires(t *testing.T) {
-	client, server := pairOpts(t, pipe.Config{}, Options{TCP: tcp.Config{TimeWait: 50 * time.Millisecond}}, Options{})
-	c, s := connected(t, client, server, "10.0.0.2:80")
-	c.Close()
-	s.Close()
-	waitFor(t, "TIME_WAIT over", func() bool { return state(c) == tcp.StateClosed && client.lookup(c.key) == nil })
+	for _, tw := range []time.Duration{0, 50 * time.Millisecond} {
+		sm, client, server := pairOpts(t, pipe.Config{}, Options{TCP: tcp.Config{TimeWait: tw}}, Options{})
+		c, s := connected(t, client, server, "10.0.0.2:80")
+		c.Close()
+		s.Close()
+		waitFor(t, sm, "TIME_WAIT", func() bool { return state(c) == tcp.StateTimeWait })
+		entered := sm.Now()
+		waitFor(t, sm, "TIME_WAIT over", func() bool { return state(c) == tcp.StateClosed && client.lookup(c.key) == nil })
+		want := tw
+		if want == 0 {
+			want = 60 * time.Second
+		}
+		if got := sm.Now().Sub(entered); got != want {
+			t.Errorf("TimeWait %v: TIME_WAIT lasted %v, want %v", tw, got, want)
+		}
+	}
 }
 
 // A SYN for a 4-tuple in TIME_WAIT with a newer timestamp opens a new
 // connection at once (RFC 6191), with an ISS above the old one's.
 func TestTimeWaitReuse(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
+	sm, client, server := pair(t, pipe.Config{Delay: time.Millisecond})
 	ln, err := server.Listen("tcp", "10.0.0.2:80")
 	if err != nil {
 		t.Fatal(err)
@@ -101,12 +112,12 @@ func TestTimeWaitReuse(t *testing.T) {
 	s.Close() // the server closes first: its side enters TIME_WAIT
 	io.ReadAll(c)
 	c.Close()
-	waitFor(t, "server TIME_WAIT", func() bool { return state(s) == tcp.StateTimeWait && state(c) == tcp.StateClosed })
-	time.Sleep(2 * time.Millisecond) // the new SYN's timestamp must be newer
+	waitFor(t, sm, "server TIME_WAIT", func() bool { return state(s) == tcp.StateTimeWait && state(c) == tcp.StateClosed })
+	sm.Sleep(2 * time.Millisecond) // the new SYN's timestamp must be newer (1 ms clock)
 	client.mu.Lock()
 	client.portNext-- // RFC 6056 algorithm 3 then picks the same port again
 	client.mu.Unlock()
-	start := time.Now()
+	start := sm.Now()
 	c2, s2 := dialAccept(t, client, ln, "10.0.0.2:80")
 	if c2.LocalAddr().String() != c.LocalAddr().String() {
 		t.Fatalf("redial from %v, want %v", c2.LocalAddr(), c.LocalAddr())
@@ -114,15 +125,18 @@ func TestTimeWaitReuse(t *testing.T) {
 	if server.Stats().TimeWaitReused != 1 || state(s) != tcp.StateClosed || state(s2) != tcp.StateEstablished {
 		t.Fatalf("TIME_WAIT not reused: %+v", server.Stats())
 	}
-	if el := time.Since(start); el > 500*time.Millisecond {
-		t.Logf("reconnect took %v: the SYN was not accepted at once", el)
+	// The SYN is taken at once: the handshake's three segments take 1 ms
+	// each, with no retransmission after a RST or an ACK of the old
+	// connection.
+	if el := sm.Now().Sub(start); el != 3*time.Millisecond || c2.Stats().Retransmits != 0 {
+		t.Fatalf("reconnect took %v and %d retransmissions: the SYN was not accepted at once", el, c2.Stats().Retransmits)
 	}
 }
 
 // SetLinger(0) then Close resets: the peer's Read sees ECONNRESET once,
 // then io.EOF; its Writes see EPIPE.
 func TestLingerZeroResets(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
+	_, client, server := pair(t, pipe.Config{})
 	c, s := connected(t, client, server, "10.0.0.2:80")
 	s.SetLinger(0)
 	s.Close()
@@ -143,11 +157,11 @@ func TestLingerZeroResets(t *testing.T) {
 // After the peer's reset, a Write is the first to see ECONNRESET; the next
 // sees EPIPE.
 func TestWriteAfterReset(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
+	sm, client, server := pair(t, pipe.Config{})
 	c, s := connected(t, client, server, "10.0.0.2:80")
 	s.SetLinger(0)
 	s.Close()
-	waitFor(t, "reset", func() bool { return state(c) == tcp.StateClosed })
+	waitFor(t, sm, "reset", func() bool { return state(c) == tcp.StateClosed })
 	if _, err := c.Write([]byte("x")); !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("first write after RST: %v, want ECONNRESET", err)
 	}
@@ -158,10 +172,10 @@ func TestWriteAfterReset(t *testing.T) {
 
 // Close with received data unread resets the connection, as Linux does.
 func TestCloseWithUnreadDataResets(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
+	sm, client, server := pair(t, pipe.Config{})
 	c, s := connected(t, client, server, "10.0.0.2:80")
 	c.Write([]byte("unread"))
-	waitFor(t, "data arrived", func() bool { r, _ := s.tcbBuffered(); return r > 0 })
+	waitFor(t, sm, "data arrived", func() bool { r, _ := s.tcbBuffered(); return r > 0 })
 	s.Close()
 	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("read: %v, want ECONNRESET", err)
@@ -177,38 +191,40 @@ func (c *Conn) tcbBuffered() (int, int) {
 // Stack.Close resets every connection, wakes every blocked call with
 // net.ErrClosed, and ends every goroutine it started.
 func TestStackClose(t *testing.T) {
-	before := runtime.NumGoroutine()
-	a, b := pipe.New(pipe.Config{})
-	client, _ := NewStack(a, Options{Addrs: []netip.Prefix{clientAddr}})
-	server, _ := NewStack(b, Options{Addrs: []netip.Prefix{serverAddr}})
+	sm := newSim(t)
+	a, b := sm.Pipe(pipe.Config{})
+	client := newStack(t, sm, a, Options{Addrs: []netip.Prefix{clientAddr}})
+	server := newStack(t, sm, b, Options{Addrs: []netip.Prefix{serverAddr}})
 	ln, err := server.Listen("tcp", "10.0.0.2:80")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, s := dialAccept(t, client, ln, "10.0.0.2:80")
-	errs := make(chan error, 4)
-	go func() { _, err := c.Read(make([]byte, 1)); errs <- err }()
-	go func() { _, err := ln.Accept(); errs <- err }()
-	go func() {
+	read := startErr(sm, func() error { _, err := c.Read(make([]byte, 1)); return err })
+	accept := startErr(sm, func() error { _, err := ln.Accept(); return err })
+	write := startErr(sm, func() error {
 		// Fill s's window and c's send buffer until the Write blocks.
 		buf := make([]byte, 1<<20)
 		for {
 			if _, err := c.Write(buf); err != nil {
-				errs <- err
-				return
+				return err
 			}
 		}
-	}()
-	time.Sleep(20 * time.Millisecond)
+	})
+	// Everything that can happen has happened: the three calls block.
+	sm.RunFor(time.Second)
+	if read.done || accept.done || write.done {
+		t.Fatal("a call returned before Stack.Close")
+	}
 	if err := server.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := client.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
-		if err := <-errs; !errors.Is(err, net.ErrClosed) {
-			t.Errorf("blocked call after Stack.Close: %v, want net.ErrClosed", err)
+	for what, fu := range map[string]*future[struct{}]{"read": read, "accept": accept, "write": write} {
+		if _, err := fu.get(t); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("blocked %s after Stack.Close: %v, want net.ErrClosed", what, err)
 		}
 	}
 	if _, err := client.Dial("tcp", "10.0.0.2:80"); !errors.Is(err, net.ErrClosed) {
@@ -223,5 +239,29 @@ func TestStackClose(t *testing.T) {
 	if _, err := s.Read(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Read after Stack.Close: %v", err)
 	}
-	waitFor(t, "goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= before })
+	if n := client.live.Load() + server.live.Load(); n != 0 {
+		t.Errorf("%d of the stacks' goroutines still run after Close", n)
+	}
+}
+
+// On the wall clock too, Stack.Close wakes a blocked call and leaves no
+// goroutine behind.
+func TestStackCloseWallClock(t *testing.T) {
+	client, server := wallPair(t, pipe.Config{})
+	c, _ := connected(t, client, server, "10.0.0.2:80")
+	errs := make(chan error, 1)
+	go func() { _, err := c.Read(make([]byte, 1)); errs <- err }()
+	server.Close()
+	client.Close()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("blocked read after Stack.Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a blocked Read did not return within 10 s of Stack.Close")
+	}
+	if n := client.live.Load() + server.live.Load(); n != 0 {
+		t.Errorf("%d of the stacks' goroutines still run after Close", n)
+	}
 }

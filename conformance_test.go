@@ -2,13 +2,15 @@ package synack
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"golang.org/x/net/nettest"
@@ -44,63 +46,18 @@ func TestNetConn(t *testing.T) {
 // Over a link that loses 5%, reorders 5%, duplicates 1% and corrupts 1% of
 // packets with 2 ms of delay, 64 MiB cross each way at once and arrive
 // intact; both sides close with FINs; Stack.Close then leaves no goroutine
-// behind. -short moves 4 MiB.
+// behind. On virtual time: -short moves 4 MiB to save CPU, not waiting.
 func TestImpairedBulk(t *testing.T) {
 	size := 64 << 20
 	if testing.Short() {
 		size = 4 << 20
 	}
-	before := runtime.NumGoroutine()
-	a, b := pipe.New(pipe.Config{Loss: 0.05, Reorder: 0.05, Duplicate: 0.01, Corrupt: 0.01, Delay: 2 * time.Millisecond, Seed: 1})
-	client, err := NewStack(a, Options{Name: "client", Addrs: []netip.Prefix{clientAddr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := NewStack(b, Options{Name: "server", Addrs: []netip.Prefix{serverAddr}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sm, client, server := pair(t, pipe.Config{Loss: 0.05, Reorder: 0.05, Duplicate: 0.01, Corrupt: 0.01, Delay: 2 * time.Millisecond})
 	c, s := connected(t, client, server, "10.0.0.2:80")
-	start := time.Now()
-	type sums struct{ sent, got [32]byte }
-	var wg sync.WaitGroup
-	var cs, ss sums
-	transfer := func(conn *Conn, seed uint64, out *sums) {
-		defer wg.Done()
-		sent, got := sha256.New(), sha256.New()
-		done := make(chan error, 1)
-		go func() {
-			_, err := io.Copy(got, conn)
-			done <- err
-		}()
-		rng := rand.New(rand.NewPCG(seed, seed))
-		buf := make([]byte, 64<<10)
-		for left := size; left > 0; left -= len(buf) {
-			for i := 0; i < len(buf); i += 8 {
-				v := rng.Uint64()
-				for j := range 8 {
-					buf[i+j] = byte(v >> (8 * j))
-				}
-			}
-			sent.Write(buf)
-			if _, err := conn.Write(buf); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-		if err := conn.CloseWrite(); err != nil {
-			t.Error(err)
-		}
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		copy(out.sent[:], sent.Sum(nil))
-		copy(out.got[:], got.Sum(nil))
-	}
-	wg.Add(2)
-	go transfer(c, 1, &cs)
-	go transfer(s, 2, &ss)
-	wg.Wait()
+	start := sm.Now()
+	cs := startTransfer(t, sm.Go, c, size, 1)
+	ss := startTransfer(t, sm.Go, s, size, 2)
+	waitFor(t, sm, "both transfers", func() bool { return cs.done() && ss.done() })
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -108,15 +65,15 @@ func TestImpairedBulk(t *testing.T) {
 		t.Fatal("SHA-256 of what was sent and what arrived differ")
 	}
 	cst, sst := c.Stats(), s.Stats()
-	t.Logf("%d MiB each way in %v; retransmits %d/%d, RTOs %d/%d, loss probes %d/%d; server drops %+v",
-		size>>20, time.Since(start).Round(time.Millisecond), cst.Retransmits, sst.Retransmits, cst.RTOs, sst.RTOs,
+	t.Logf("%d MiB each way in %v of virtual time; retransmits %d/%d, RTOs %d/%d, loss probes %d/%d; server drops %+v",
+		size>>20, sm.Now().Sub(start).Round(time.Millisecond), cst.Retransmits, sst.Retransmits, cst.RTOs, sst.RTOs,
 		cst.LossProbes, sst.LossProbes, server.Stats().Drops)
 	if server.Stats().Drops.Checksum+client.Stats().Drops.Checksum == 0 {
 		t.Error("no corrupted packet was caught by the checksum")
 	}
 	c.Close()
 	s.Close()
-	waitFor(t, "both ends closed", func() bool {
+	waitFor(t, sm, "both ends closed", func() bool {
 		a, b := state(c), state(s)
 		return (a == tcp.StateTimeWait || a == tcp.StateClosed) && (b == tcp.StateTimeWait || b == tcp.StateClosed)
 	})
@@ -125,5 +82,79 @@ func TestImpairedBulk(t *testing.T) {
 	}
 	client.Close()
 	server.Close()
-	waitFor(t, "goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= before })
+	if n := client.live.Load() + server.live.Load(); n != 0 {
+		t.Errorf("%d of the stacks' goroutines still run after Close", n)
+	}
+}
+
+// The wall clock's path with link/pipe's impairments (its Path goroutine
+// and timers), inside a testing/synctest bubble so that its 2 ms delays
+// take no time: 2 MiB each way, SHA-256 checked.
+func TestImpairedBulkWallClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client, server := wallPair(t, pipe.Config{Loss: 0.05, Reorder: 0.05, Duplicate: 0.01, Corrupt: 0.01,
+			Delay: 2 * time.Millisecond, Seed: 1})
+		c, s := connected(t, client, server, "10.0.0.2:80")
+		var wg sync.WaitGroup
+		spawn := func(f func()) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f()
+			}()
+		}
+		cs := startTransfer(t, spawn, c, 2<<20, 1)
+		ss := startTransfer(t, spawn, s, 2<<20, 2)
+		wg.Wait() // in the bubble: a deadlock panics instead of hanging
+		if cs.sent != ss.got || ss.sent != cs.got {
+			t.Fatal("SHA-256 of what was sent and what arrived differ")
+		}
+		c.Close()
+		s.Close()
+	})
+}
+
+// transfer is one side of a bulk exchange: the SHA-256 of what it wrote
+// and of what it read.
+type transfer struct {
+	sent, got        [32]byte
+	wrote, readToEOF atomic.Bool
+}
+
+func (tr *transfer) done() bool { return tr.wrote.Load() && tr.readToEOF.Load() }
+
+// startTransfer writes size pseudo-random bytes (from seed) on conn, then
+// CloseWrite, while it reads everything the peer sends until EOF, on two
+// goroutines started with spawn.
+func startTransfer(t *testing.T, spawn func(func()), conn *Conn, size int, seed uint64) *transfer {
+	tr := new(transfer)
+	spawn(func() {
+		defer tr.readToEOF.Store(true)
+		got := sha256.New()
+		if _, err := io.Copy(got, conn); err != nil {
+			t.Error(err)
+		}
+		copy(tr.got[:], got.Sum(nil))
+	})
+	spawn(func() {
+		defer tr.wrote.Store(true)
+		sent := sha256.New()
+		rng := rand.New(rand.NewPCG(seed, seed))
+		buf := make([]byte, 64<<10)
+		for left := size; left > 0; left -= len(buf) {
+			for i := 0; i < len(buf); i += 8 {
+				binary.LittleEndian.PutUint64(buf[i:], rng.Uint64())
+			}
+			sent.Write(buf)
+			if _, err := conn.Write(buf); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		copy(tr.sent[:], sent.Sum(nil))
+		if err := conn.CloseWrite(); err != nil {
+			t.Error(err)
+		}
+	})
+	return tr
 }

@@ -2,6 +2,8 @@ package synack
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/netip"
 	"testing"
 
@@ -57,13 +59,9 @@ func TestConnections(t *testing.T) {
 
 	// SYN_SENT: a dial nobody answers.
 	ctx, cancel := context.WithCancel(context.Background())
-	dialed := make(chan error, 1)
-	go func() {
-		_, err := s.DialContext(ctx, "tcp", "10.0.0.9:81")
-		dialed <- err
-	}()
+	dialed := start(peer.sm, func() (net.Conn, error) { return s.DialContext(ctx, "tcp", "10.0.0.9:81") })
 	syn := peer.recvTo(81)
-	waitFor(t, "TIME_WAIT", func() bool { return state(c.(*Conn)) == tcp.StateTimeWait })
+	waitFor(t, peer.sm, "TIME_WAIT", func() bool { return state(c.(*Conn)) == tcp.StateTimeWait })
 
 	want := []struct {
 		local, remote netip.AddrPort
@@ -95,7 +93,9 @@ func TestConnections(t *testing.T) {
 	}
 
 	cancel()
-	<-dialed
+	if _, err := dialed.get(t); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled dial: %v", err)
+	}
 	s.Close()
 	if got := s.Connections(); len(got) != 0 {
 		t.Fatalf("after Close: %+v", got)

@@ -17,21 +17,14 @@ import (
 // answer, and a real client still connects and moves data. With the
 // accept queue full, further SYNs are dropped and counted.
 func TestSynFloodCookies(t *testing.T) {
-	a, b := pipe.New(pipe.Config{})
+	sm := newSim(t)
+	a, b := sm.Pipe(pipe.Config{})
 	var rec trace.Recorder
-	server, err := NewStack(b, Options{Addrs: []netip.Prefix{serverAddr}, SynBacklog: 2, Tracer: &rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	server := newStack(t, sm, b, Options{Addrs: []netip.Prefix{serverAddr}, SynBacklog: 2, Tracer: &rec})
 	// The real client shares the flood's end of the link; the SYN-ACKs
 	// to the flood's spoofed address reach it and are dropped as not its
 	// own, so the flood's half-open connections stay half-open.
-	client, err := NewStack(a, Options{Addrs: []netip.Prefix{clientAddr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := newStack(t, sm, a, Options{Addrs: []netip.Prefix{clientAddr}})
 	ln, err := server.ListenAddrPort("tcp", netip.MustParseAddrPort("10.0.0.2:80"), 1)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +42,7 @@ func TestSynFloodCookies(t *testing.T) {
 	if err := a.WriteBatch(pkts); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "flood answered", func() bool { return client.Stats().Drops.NotForUs >= flood })
+	waitFor(t, sm, "flood answered", func() bool { return client.Stats().Drops.NotForUs >= flood })
 	st := server.Stats()
 	if st.PassiveOpens != 2 || st.SynCookiesSent != flood-2 {
 		t.Fatalf("half-open %d, cookies %d; want 2 and %d", st.PassiveOpens, st.SynCookiesSent, flood-2)
@@ -69,13 +62,13 @@ func TestSynFloodCookies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the cookie ACK", func() bool { return server.Stats().SynCookiesValid == 1 })
+	waitFor(t, sm, "the cookie ACK", func() bool { return server.Stats().SynCookiesValid == 1 })
 	if st := server.Stats(); st.PassiveOpens != 2 {
 		t.Fatalf("the dial took the SYN queue, not a cookie: %+v", st)
 	}
 	// The accept queue (backlog 1) now holds the cookie connection: the
 	// next SYN is dropped.
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	ctx, cancel := sm.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if _, err := client.DialContext(ctx, "tcp", "10.0.0.2:80"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("dial with the accept queue full: %v, want a context deadline", err)
@@ -87,7 +80,7 @@ func TestSynFloodCookies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go s.Write([]byte("via cookie"))
+	sm.Go(func() { s.Write([]byte("via cookie")) })
 	buf := make([]byte, 32)
 	n, _ := c.Read(buf)
 	if string(buf[:n]) != "via cookie" {
@@ -108,13 +101,10 @@ func TestSynFloodCookies(t *testing.T) {
 // tcp_abort_on_overflow = 0); once Accept makes room, the client's next
 // ACK completes it.
 func TestAcceptQueueFullDropsACK(t *testing.T) {
-	a, b := pipe.New(pipe.Config{})
-	server, err := NewStack(b, Options{Addrs: []netip.Prefix{serverAddr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
-	peer := newRawPeer(t, a)
+	sm := newSim(t)
+	a, b := sm.Pipe(pipe.Config{})
+	server := newStack(t, sm, b, Options{Addrs: []netip.Prefix{serverAddr}})
+	peer := newRawPeer(t, sm, a)
 	ln, err := server.ListenAddrPort("tcp4", netip.MustParseAddrPort("0.0.0.0:80"), 1)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +122,7 @@ func TestAcceptQueueFullDropsACK(t *testing.T) {
 	}
 	peer.sendSeg(src1, dst, wire.TCPSegment{Seq: 101, Ack: sa1.Seq + 1, Flags: wire.ACK, Window: 65535})
 	peer.sendSeg(src2, dst, wire.TCPSegment{Seq: 201, Ack: sa2.Seq + 1, Flags: wire.ACK, Window: 65535})
-	waitFor(t, "ACK dropped", func() bool { return server.Stats().AcceptQueueDrops == 1 })
+	waitFor(t, sm, "ACK dropped", func() bool { return server.Stats().AcceptQueueDrops == 1 })
 	c1, err := ln.AcceptTCP()
 	if err != nil || c1.RemoteAddr().String() != src1.String() {
 		t.Fatalf("accepted %v, %v", c1, err)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/netip"
 	"slices"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,41 +19,39 @@ import (
 // ESTABLISHED (RFC 9293 §3.5, Figure 8), and the connection carries data
 // both ways. The link's delay makes both SYNs leave before either arrives.
 func TestDialTCPSimultaneousOpen(t *testing.T) {
-	var mu sync.Mutex
 	states := map[string][]string{}
 	tr := trace.Func(func(e *trace.Event) {
 		if e.Kind == trace.StateChange {
-			mu.Lock()
 			states[e.Stack] = append(states[e.Stack], e.To)
-			mu.Unlock()
 		}
 	})
-	a, b := pairOpts(t, pipe.Config{Delay: 20 * time.Millisecond}, Options{Tracer: tr}, Options{Tracer: tr})
+	sm, a, b := pairOpts(t, pipe.Config{Delay: 20 * time.Millisecond}, Options{Tracer: tr}, Options{Tracer: tr})
 	ap := netip.AddrPortFrom(clientAddr.Addr(), 5000)
 	bp := netip.AddrPortFrom(serverAddr.Addr(), 6000)
-	var wg sync.WaitGroup
-	var conns [2]*Conn
-	var errs [2]error
-	wg.Add(2)
-	go func() { defer wg.Done(); conns[0], errs[0] = a.DialAddrPort(context.Background(), ap, bp) }()
-	go func() { defer wg.Done(); conns[1], errs[1] = b.DialAddrPort(context.Background(), bp, ap) }()
-	wg.Wait()
-	if errs[0] != nil || errs[1] != nil {
-		t.Fatalf("dials: %v, %v", errs[0], errs[1])
+	dialB := start(sm, func() (*Conn, error) { return b.DialAddrPort(context.Background(), bp, ap) })
+	ca, err := a.DialAddrPort(context.Background(), ap, bp)
+	if err != nil {
+		t.Fatalf("dial from a: %v", err)
+	}
+	cb, err := dialB.get(t)
+	if err != nil {
+		t.Fatalf("dial from b: %v", err)
+	}
+	// Each SYN crosses in 20 ms, each SYN-ACK too: no retransmission.
+	if el := sm.Elapsed(); el != 40*time.Millisecond {
+		t.Errorf("the simultaneous open took %v, want 40ms", el)
 	}
 	want := []string{"SYN_SENT", "SYN_RECV", "ESTABLISHED"}
-	mu.Lock()
 	for _, name := range []string{"client", "server"} {
 		if got := states[name]; !slices.Equal(got, want) {
 			t.Errorf("%s went through %v, want %v", name, got, want)
 		}
 	}
-	mu.Unlock()
-	go func() {
-		conns[0].Write([]byte("from a"))
-		conns[0].CloseWrite()
-	}()
-	got, err := io.ReadAll(conns[1])
+	sm.Go(func() {
+		ca.Write([]byte("from a"))
+		ca.CloseWrite()
+	})
+	got, err := io.ReadAll(cb)
 	if err != nil || string(got) != "from a" {
 		t.Fatalf("read %q, %v", got, err)
 	}
@@ -62,13 +59,13 @@ func TestDialTCPSimultaneousOpen(t *testing.T) {
 
 // DialAddrPort's address errors are package net's.
 func TestDialTCPAddressErrors(t *testing.T) {
-	a, b := pair(t, pipe.Config{})
+	sm, a, b := pair(t, pipe.Config{})
 	ln, err := b.Listen("tcp", "10.0.0.2:80")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
+	sm.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -76,7 +73,7 @@ func TestDialTCPAddressErrors(t *testing.T) {
 			}
 			defer c.Close()
 		}
-	}()
+	})
 	server := netip.MustParseAddrPort("10.0.0.2:80")
 	if _, err := a.DialAddrPort(context.Background(), netip.MustParseAddrPort("10.0.0.9:5000"), server); !errors.Is(err, syscall.EADDRNOTAVAIL) {
 		t.Errorf("dial from a foreign address: %v, want EADDRNOTAVAIL", err)

@@ -15,13 +15,10 @@ import (
 // it; segments for no connection are answered with RSTs (RFC 9293
 // §3.10.7.1), except RSTs.
 func TestDropsAndStrayRSTs(t *testing.T) {
-	a, b := pipe.New(pipe.Config{})
-	server, err := NewStack(b, Options{Addrs: []netip.Prefix{serverAddr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
-	peer := newRawPeer(t, a)
+	sm := newSim(t)
+	a, b := sm.Pipe(pipe.Config{})
+	server := newStack(t, sm, b, Options{Addrs: []netip.Prefix{serverAddr}})
+	peer := newRawPeer(t, sm, a)
 	src := netip.MustParseAddrPort("10.0.0.1:5000")
 	dst := netip.MustParseAddrPort("10.0.0.2:80")
 

@@ -26,7 +26,7 @@ func isTimeout(t *testing.T, what string, err error) {
 }
 
 func TestDialRefused(t *testing.T) {
-	client, _ := pair(t, pipe.Config{})
+	_, client, _ := pair(t, pipe.Config{})
 	_, err := client.Dial("tcp", "10.0.0.2:81")
 	var oe *net.OpError
 	if !errors.Is(err, syscall.ECONNREFUSED) || !errors.As(err, &oe) || oe.Op != "dial" || oe.Net != "tcp" ||
@@ -39,53 +39,63 @@ func TestDialRefused(t *testing.T) {
 }
 
 // A dial that is never answered times out with ETIMEDOUT after the SYN
-// retries (here one retry: 1 s + 2 s of RTO).
+// retries: SynRetries 1 is the SYN at 0, once more at 1 s (the initial RTO,
+// RFC 6298 §2.1), and the end at 3 s (backed off, §5.5); the default 6 is
+// Linux's 127 s.
 func TestDialTimeout(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes 3 s")
-	}
-	t.Parallel()
-	client, _ := pairOpts(t, pipe.Config{}, Options{TCP: tcp.Config{SynRetries: 1}}, Options{})
-	if _, err := client.Dial("tcp", "10.0.0.9:80"); !errors.Is(err, syscall.ETIMEDOUT) {
-		t.Fatalf("dial to nowhere: %v, want ETIMEDOUT", err)
+	for _, c := range []struct {
+		retries int
+		want    time.Duration
+	}{{1, 3 * time.Second}, {0, 127 * time.Second}} {
+		sm, client, _ := pairOpts(t, pipe.Config{}, Options{TCP: tcp.Config{SynRetries: c.retries}}, Options{})
+		if _, err := client.Dial("tcp", "10.0.0.9:80"); !errors.Is(err, syscall.ETIMEDOUT) {
+			t.Fatalf("dial to nowhere: %v, want ETIMEDOUT", err)
+		}
+		if el := sm.Elapsed(); el != c.want {
+			t.Errorf("SynRetries %d: ETIMEDOUT after %v, want %v", c.retries, el, c.want)
+		}
 	}
 }
 
 func TestDialContext(t *testing.T) {
-	client, _ := pair(t, pipe.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	sm, client, _ := pair(t, pipe.Config{})
+	ctx, cancel := sm.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	_, err := client.DialContext(ctx, "tcp", "10.0.0.9:80")
 	var ne net.Error
-	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
-		t.Fatalf("dial past the context deadline: %v", err)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() || sm.Elapsed() != 30*time.Millisecond {
+		t.Fatalf("dial past the context deadline: %v at %v", err, sm.Elapsed())
 	}
 	ctx, cancel = context.WithCancel(context.Background())
-	time.AfterFunc(10*time.Millisecond, cancel)
+	sm.AfterFunc(10*time.Millisecond, cancel)
 	if _, err := client.DialContext(ctx, "tcp", "10.0.0.9:80"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled dial: %v", err)
 	}
 	if _, err := client.DialContext(ctx, "tcp", "10.0.0.9:80"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("dial with a done context: %v", err)
 	}
-	waitFor(t, "abandoned dials forgotten", func() bool {
-		client.mu.RLock()
-		defer client.mu.RUnlock()
-		return len(client.conns) == 0
-	})
+	client.mu.RLock()
+	defer client.mu.RUnlock()
+	if len(client.conns) != 0 {
+		t.Fatalf("abandoned dials left %d connections", len(client.conns))
+	}
 }
 
 func TestReadWriteDeadlines(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
+	sm, client, server := pair(t, pipe.Config{})
 	c, s := connected(t, client, server, "10.0.0.2:80")
 
-	// Read: a deadline in the future fires while blocked.
-	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	// Read: a deadline in the future fires while blocked, exactly then.
+	dl := sm.Now().Add(20 * time.Millisecond)
+	c.SetReadDeadline(dl)
 	_, err := c.Read(make([]byte, 1))
 	isTimeout(t, "read past deadline", err)
+	if !sm.Now().Equal(dl) {
+		t.Fatalf("read timed out at %v, %v after its deadline", sm.Now(), sm.Now().Sub(dl))
+	}
 	// A past deadline fails at once, even with data ready.
 	s.Write([]byte("x"))
-	waitFor(t, "data", func() bool { r, _ := c.tcbBuffered(); return r == 1 })
+	waitFor(t, sm, "data", func() bool { r, _ := c.tcbBuffered(); return r == 1 })
 	_, err = c.Read(make([]byte, 1))
 	isTimeout(t, "read with a past deadline", err)
 	// Clearing it lets the data through.
@@ -94,46 +104,59 @@ func TestReadWriteDeadlines(t *testing.T) {
 		t.Fatalf("read after clearing the deadline: %d, %v", n, err)
 	}
 	// Setting a deadline wakes a blocked Read.
-	done := make(chan error, 1)
-	go func() { _, err := c.Read(make([]byte, 1)); done <- err }()
-	time.Sleep(10 * time.Millisecond)
-	c.SetReadDeadline(time.Now().Add(-time.Second))
-	isTimeout(t, "blocked read after SetReadDeadline", <-done)
+	read := startErr(sm, func() error { _, err := c.Read(make([]byte, 1)); return err })
+	sm.RunFor(10 * time.Millisecond) // the Read blocks
+	if read.done {
+		t.Fatal("a Read with nothing to read returned")
+	}
+	c.SetReadDeadline(sm.Now().Add(-time.Second))
+	_, err = read.get(t)
+	isTimeout(t, "blocked read after SetReadDeadline", err)
 
 	// Write: the peer reads nothing, so the windows and buffers fill.
-	c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	c.SetWriteDeadline(sm.Now().Add(50 * time.Millisecond))
 	n, err := c.Write(make([]byte, 8<<20))
 	isTimeout(t, "write past deadline", err)
 	if n == 0 || n == 8<<20 {
 		t.Fatalf("write wrote %d bytes before the deadline", n)
 	}
-	go func() { _, err := c.Write(make([]byte, 1<<20)); done <- err }()
+	write := startErr(sm, func() error { _, err := c.Write(make([]byte, 1<<20)); return err })
 	c.SetDeadline(time.Time{})
-	time.Sleep(10 * time.Millisecond)
-	c.SetDeadline(time.Now())
-	isTimeout(t, "blocked write after SetDeadline", <-done)
+	sm.RunFor(10 * time.Millisecond) // the Write blocks
+	if write.done {
+		t.Fatal("a Write to a full buffer returned")
+	}
+	c.SetDeadline(sm.Now())
+	_, err = write.get(t)
+	isTimeout(t, "blocked write after SetDeadline", err)
 }
 
 func TestAcceptDeadline(t *testing.T) {
-	_, server := pair(t, pipe.Config{})
+	sm, _, server := pair(t, pipe.Config{})
 	ln, err := server.ListenAddrPort("tcp", netip.MustParseAddrPort("10.0.0.2:80"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln.SetDeadline(time.Now().Add(20 * time.Millisecond))
+	ln.SetDeadline(sm.Now().Add(20 * time.Millisecond))
 	_, err = ln.Accept()
 	isTimeout(t, "accept past deadline", err)
-	done := make(chan error, 1)
+	if sm.Elapsed() != 20*time.Millisecond {
+		t.Fatalf("accept timed out at %v, want 20ms", sm.Elapsed())
+	}
 	ln.SetDeadline(time.Time{})
-	go func() { _, err := ln.Accept(); done <- err }()
-	time.Sleep(10 * time.Millisecond)
-	ln.SetDeadline(time.Now())
-	isTimeout(t, "blocked accept after SetDeadline", <-done)
+	accept := startErr(sm, func() error { _, err := ln.Accept(); return err })
+	sm.RunFor(10 * time.Millisecond)
+	ln.SetDeadline(sm.Now())
+	_, err = accept.get(t)
+	isTimeout(t, "blocked accept after SetDeadline", err)
 	ln.SetDeadline(time.Time{}) // before Accept: the deadline set above has passed
-	go func() { _, err := ln.Accept(); done <- err }()
-	time.Sleep(10 * time.Millisecond)
+	accept = startErr(sm, func() error { _, err := ln.Accept(); return err })
+	sm.RunFor(10 * time.Millisecond)
+	if accept.done {
+		t.Fatal("Accept returned with nothing to accept")
+	}
 	ln.Close()
-	if err := <-done; !errors.Is(err, net.ErrClosed) {
+	if _, err := accept.get(t); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("accept after Close: %v, want net.ErrClosed", err)
 	}
 	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
@@ -147,7 +170,7 @@ func TestAcceptDeadline(t *testing.T) {
 // After Close every call returns net.ErrClosed; before it, Read after the
 // peer's FIN returns a bare io.EOF.
 func TestClosedConnErrors(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
+	_, client, server := pair(t, pipe.Config{})
 	c, s := connected(t, client, server, "10.0.0.2:80")
 	s.Close()
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {

@@ -42,47 +42,41 @@ func quote(pkt []byte) []byte {
 }
 
 // recvICMP returns the next packet the stack sent, which must be ICMP with
-// correct checksums, or ok false if none came within d.
+// correct checksums, or ok false if none came within d (virtual time).
 func (r *rawPeer) recvICMP(d time.Duration) (ip wire.IPPacket, m wire.ICMPMessage, ok bool) {
 	r.t.Helper()
-	select {
-	case pkt := <-r.in:
-		if err := wire.ParseIP(pkt, &ip); err != nil {
-			r.t.Fatalf("stack sent a bad packet: %v", err)
-		}
-		switch {
-		case ip.Protocol == wire.ProtoICMPv4 && ip.Src.Is4():
-			if !wire.ICMPv4(ip.Payload).VerifyChecksum() || m.ParseV4(wire.ICMPv4(ip.Payload)) != nil {
-				r.t.Fatalf("stack sent a bad ICMPv4 message % x", ip.Payload)
-			}
-		case ip.Protocol == wire.ProtoICMPv6 && ip.Src.Is6():
-			if !wire.ICMPv6(ip.Payload).VerifyChecksum(ip.Src, ip.Dst) || m.ParseV6(wire.ICMPv6(ip.Payload)) != nil {
-				r.t.Fatalf("stack sent a bad ICMPv6 message % x", ip.Payload)
-			}
-		default:
-			r.t.Fatalf("stack sent protocol %d, want ICMP", ip.Protocol)
-		}
-		return ip, m, true
-	case <-time.After(d):
+	pkt, ok := r.next(d)
+	if !ok {
 		return ip, m, false
 	}
+	if err := wire.ParseIP(pkt, &ip); err != nil {
+		r.t.Fatalf("stack sent a bad packet: %v", err)
+	}
+	switch {
+	case ip.Protocol == wire.ProtoICMPv4 && ip.Src.Is4():
+		if !wire.ICMPv4(ip.Payload).VerifyChecksum() || m.ParseV4(wire.ICMPv4(ip.Payload)) != nil {
+			r.t.Fatalf("stack sent a bad ICMPv4 message % x", ip.Payload)
+		}
+	case ip.Protocol == wire.ProtoICMPv6 && ip.Src.Is6():
+		if !wire.ICMPv6(ip.Payload).VerifyChecksum(ip.Src, ip.Dst) || m.ParseV6(wire.ICMPv6(ip.Payload)) != nil {
+			r.t.Fatalf("stack sent a bad ICMPv6 message % x", ip.Payload)
+		}
+	default:
+		r.t.Fatalf("stack sent protocol %d, want ICMP", ip.Protocol)
+	}
+	return ip, m, true
 }
 
-// icmpStack returns a stack with the client's addresses and a raw peer on
-// the other end of its link.
+// icmpStack returns a stack with the client's addresses on a new
+// simulation, and a raw peer on the other end of its link.
 func icmpStack(t *testing.T, opts Options) (*Stack, *rawPeer) {
 	t.Helper()
 	// Queues deep enough for TestICMPRandom's burst: a full queue drops,
-	// as a NIC's ring does, and the count of replies would then depend on
-	// how fast the stack's goroutine ran.
-	a, b := pipe.New(pipe.Config{QueueLen: 4096})
+	// as a NIC's ring does.
+	sm := newSim(t)
+	a, b := sm.Pipe(pipe.Config{QueueLen: 4096})
 	opts.Addrs = []netip.Prefix{clientAddr, clientAddr6}
-	s, err := NewStack(b, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s, newRawPeer(t, a)
+	return newStack(t, sm, b, opts), newRawPeer(t, sm, a)
 }
 
 // ping sends an echo request and checks the reply: RFC 792 and RFC 4443

@@ -7,13 +7,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
-	"github.com/synack-go/synack/link"
 	"github.com/synack-go/synack/link/pipe"
+	"github.com/synack-go/synack/sim"
 	"github.com/synack-go/synack/tcp"
 	"github.com/synack-go/synack/trace"
 	"github.com/synack-go/synack/wire"
@@ -21,10 +20,15 @@ import (
 
 // answerSYNs makes the raw peer a router that answers every SYN the stack
 // sends with the ICMP error m quoting it, and counts them.
-func answerSYNs(peer *rawPeer, m wire.ICMPMessage) *atomic.Int32 {
-	var n atomic.Int32
-	go func() {
-		for pkt := range peer.in {
+func answerSYNs(peer *rawPeer, m wire.ICMPMessage) *int {
+	n := new(int)
+	peer.sm.Go(func() {
+		for {
+			p, err := peer.ep.ReadPacket(time.Time{})
+			if err != nil {
+				return
+			}
+			pkt := p.Data
 			var ip wire.IPPacket
 			if wire.ParseIP(pkt, &ip) != nil || ip.Protocol != wire.ProtoTCP || wire.TCP(ip.Payload).Flags()&wire.SYN == 0 {
 				continue
@@ -35,18 +39,18 @@ func answerSYNs(peer *rawPeer, m wire.ICMPMessage) *atomic.Int32 {
 			if ip.Src.Is6() {
 				router = router6
 			}
-			n.Add(1)
+			*n++
 			peer.ep.WriteBatch([][]byte{icmpPacket(router, ip.Src, msg)})
 		}
-	}()
-	return &n
+	})
+	return n
 }
 
 // A dial whose SYNs only ever get "host unreachable" or "network
 // unreachable" fails with EHOSTUNREACH or ENETUNREACH instead of ETIMEDOUT
 // once its retries run out: RFC 1122 §4.2.3.9 soft errors (here one retry,
-// 1 s + 2 s). A hard error (port unreachable, administratively prohibited)
-// fails it at the first SYN.
+// 1 s + 2 s of virtual time). A hard error (port unreachable,
+// administratively prohibited) fails it at the first SYN.
 func TestDialICMPUnreachable(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -64,7 +68,6 @@ func TestDialICMPUnreachable(t *testing.T) {
 		{"IPv6 administratively prohibited", "[2001:db8::1]:80", wire.ICMPMessage{Type: wire.ICMPv6DestUnreachable, Code: wire.ICMPv6AdminProhibited}, syscall.EACCES, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
 			s, peer := icmpStack(t, Options{TCP: tcp.Config{SynRetries: 1}})
 			answered := answerSYNs(peer, c.m)
 			_, err := s.Dial("tcp", c.addr)
@@ -73,7 +76,7 @@ func TestDialICMPUnreachable(t *testing.T) {
 				t.Fatalf("dial: %v, want an OpError wrapping %v", err, c.want)
 			}
 			st := s.Stats()
-			if n := answered.Load(); n != c.syns || st.ICMPErrors != uint64(n) || len(s.Connections()) != 0 {
+			if n := int32(*answered); n != c.syns || st.ICMPErrors != uint64(n) || len(s.Connections()) != 0 {
 				t.Fatalf("%d SYNs answered (want %d), %d ICMP errors applied, %d connections left",
 					n, c.syns, st.ICMPErrors, len(s.Connections()))
 			}
@@ -86,15 +89,7 @@ func TestDialICMPUnreachable(t *testing.T) {
 // its two ends and the client's ISS.
 func dialRaw(t *testing.T, s *Stack, peer *rawPeer, addr string) (c *Conn, local, remote netip.AddrPort, iss tcp.Seq) {
 	t.Helper()
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := s.Dial("tcp", addr)
-		ch <- res{c, err}
-	}()
+	dialed := start(peer.sm, func() (net.Conn, error) { return s.Dial("tcp", addr) })
 	ip, syn := peer.recv()
 	local, remote = netip.AddrPortFrom(ip.Src, syn.SrcPort), netip.AddrPortFrom(ip.Dst, syn.DstPort)
 	peer.sendSeg(remote, local, wire.TCPSegment{Seq: 1000, Ack: syn.Seq + 1, Flags: wire.SYN | wire.ACK, Window: 65535,
@@ -102,11 +97,11 @@ func dialRaw(t *testing.T, s *Stack, peer *rawPeer, addr string) (c *Conn, local
 	if _, ack := peer.recv(); ack.Flags != wire.ACK || ack.Ack != 1001 {
 		t.Fatalf("handshake ACK %+v", ack)
 	}
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
+	conn, err := dialed.get(t)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return r.c.(*Conn), local, remote, syn.Seq
+	return conn.(*Conn), local, remote, syn.Seq
 }
 
 // tcpQuote returns the quote of one of our segments from local to remote
@@ -154,7 +149,7 @@ func TestICMPErrorWindow(t *testing.T) {
 	sendICMP(wire.ICMPv4HostUnreachable, 0, iss+3001, 0)
 	sendICMP(wire.ICMPv4PortUnreachable, 0, iss, 0)
 	sendICMP(wire.ICMPv4FragmentationNeeded, 1000, iss+5000, 1460)
-	waitFor(t, "three out-of-window errors", func() bool { return s.Stats().Drops.ICMP.OutOfWindow == 3 })
+	waitFor(t, peer.sm, "three out-of-window errors", func() bool { return s.Stats().Drops.ICMP.OutOfWindow == 3 })
 	if st := c.Stats(); st.State != tcp.StateEstablished || st.MSS != 1460 || s.Stats().ICMPErrors != 0 {
 		t.Fatalf("after out-of-window errors: %v MSS %d, %d applied", st.State, st.MSS, s.Stats().ICMPErrors)
 	}
@@ -174,7 +169,7 @@ func TestICMPErrorWindow(t *testing.T) {
 		t.Fatalf("MSS %d (want 536), %d PMTU reductions", st.MSS, s.Stats().PMTUReductions)
 	}
 	sendICMP(wire.ICMPv4PortUnreachable, 0, iss+50, 536)
-	waitFor(t, "three errors applied", func() bool { return s.Stats().ICMPErrors == 3 })
+	waitFor(t, peer.sm, "three errors applied", func() bool { return s.Stats().ICMPErrors == 3 })
 	if st := c.Stats(); st.State != tcp.StateEstablished {
 		t.Fatalf("port unreachable ended an established connection: %v", st.State)
 	}
@@ -182,12 +177,12 @@ func TestICMPErrorWindow(t *testing.T) {
 	// Once the data is acknowledged nothing is in flight; an error for
 	// another port is for no connection.
 	peer.sendSeg(remote, local, wire.TCPSegment{Seq: 1001, Ack: iss + 3001, Flags: wire.ACK, Window: 65535})
-	waitFor(t, "the ACK", func() bool { return c.Stats().BytesAcked == 3000 })
+	waitFor(t, peer.sm, "the ACK", func() bool { return c.Stats().BytesAcked == 3000 })
 	sendICMP(wire.ICMPv4HostUnreachable, 0, iss+1, 536)
 	sendICMP(wire.ICMPv4HostUnreachable, 0, iss+3001, 536)
 	peer.send(icmpPacket(router4, local.Addr(), wire.ICMPMessage{Type: wire.ICMPv4DestUnreachable, Code: wire.ICMPv4HostUnreachable,
 		Body: tcpQuote(netip.AddrPortFrom(local.Addr(), local.Port()+1), remote, iss+1, 0)}))
-	waitFor(t, "the last three errors", func() bool {
+	waitFor(t, peer.sm, "the last three errors", func() bool {
 		d := s.Stats().Drops.ICMP
 		return d.OutOfWindow == 5 && d.NoConn == 1
 	})
@@ -201,33 +196,27 @@ func TestICMPErrorWindow(t *testing.T) {
 // dropped and answered with a fragmentation-needed (IPv4) or packet-too-big
 // (IPv6) message quoting them, as much as fits in 576 or 1280 bytes (RFC
 // 1812 §4.3.2.3, RFC 4443 §2.4 (c)). It returns how many it dropped.
-func routed(t *testing.T, mtu int, copts Options) (client, server *Stack, dropped *atomic.Int64) {
+func routed(t *testing.T, mtu int, copts Options) (sm *sim.Sim, client, server *Stack, dropped *int) {
 	t.Helper()
-	c, r1 := pipe.New(pipe.Config{})
-	r2, srv := pipe.New(pipe.Config{})
+	sm = newSim(t)
+	c, r1 := sm.Pipe(pipe.Config{})
+	r2, srv := sm.Pipe(pipe.Config{})
 	copts.Name, copts.Addrs = "client", []netip.Prefix{clientAddr, clientAddr6}
-	var err error
-	if client, err = NewStack(c, copts); err != nil {
-		t.Fatal(err)
-	}
-	if server, err = NewStack(srv, Options{Name: "server", Addrs: []netip.Prefix{serverAddr, serverAddr6}}); err != nil {
-		t.Fatal(err)
-	}
-	dropped = new(atomic.Int64)
-	var wg sync.WaitGroup
-	forward := func(from, to link.Endpoint, limit int) {
-		defer wg.Done()
-		bufs, sizes := [][]byte{make([]byte, from.MTU())}, []int{0}
+	client = newStack(t, sm, c, copts)
+	server = newStack(t, sm, srv, Options{Name: "server", Addrs: []netip.Prefix{serverAddr, serverAddr6}})
+	dropped = new(int)
+	forward := func(from, to *sim.Endpoint, limit int) {
 		for {
-			if _, err := from.ReadBatch(bufs, sizes); err != nil {
+			p, err := from.ReadPacket(time.Time{})
+			if err != nil {
 				return
 			}
-			pkt := bufs[0][:sizes[0]]
+			pkt := p.Data
 			if limit == 0 || len(pkt) <= limit {
 				to.WriteBatch([][]byte{pkt})
 				continue
 			}
-			dropped.Add(1)
+			*dropped++
 			var ip wire.IPPacket
 			if wire.ParseIP(pkt, &ip) != nil {
 				continue
@@ -242,15 +231,9 @@ func routed(t *testing.T, mtu int, copts Options) (client, server *Stack, droppe
 			from.WriteBatch([][]byte{icmpPacket(router, ip.Src, m)})
 		}
 	}
-	wg.Add(2)
-	go forward(r1, r2, mtu)
-	go forward(r2, r1, 0)
-	t.Cleanup(func() {
-		client.Close()
-		server.Close()
-		wg.Wait()
-	})
-	return client, server, dropped
+	sm.Go(func() { forward(r1, r2, mtu) })
+	sm.Go(func() { forward(r2, r1, 0) })
+	return sm, client, server, dropped
 }
 
 // A bulk transfer meets a path with a smaller MTU: the MSS goes down at the
@@ -269,26 +252,26 @@ func TestPacketTooBigBulk(t *testing.T) {
 			// The tracer sees every segment the client sends, in order
 			// with the MSS change (both happen under the connection's
 			// lock): none may be too big once the MSS is down.
-			var self atomic.Pointer[Stack]
-			var late atomic.Int64
+			var self *Stack
+			late := 0
 			tr := trace.Func(func(e *trace.Event) {
 				if e.Kind == trace.SegmentOut && wire.IPHeaderLen(e.Remote.Addr())+e.Seg.Len() > c.mtu &&
-					self.Load() != nil && self.Load().ctr.pmtuReductions.Load() > 0 {
-					late.Add(1)
+					self != nil && self.ctr.pmtuReductions.Load() > 0 {
+					late++
 				}
 			})
-			client, server, dropped := routed(t, c.mtu, Options{Tracer: tr})
-			self.Store(client)
+			sm, client, server, dropped := routed(t, c.mtu, Options{Tracer: tr})
+			self = client
 			conn, sconn := connected(t, client, server, c.addr)
 			data := make([]byte, 8<<20)
 			r := rand.New(rand.NewPCG(1191, 8201))
 			for i := range data {
 				data[i] = byte(r.Uint32())
 			}
-			go func() {
+			sm.Go(func() {
 				conn.Write(data)
 				conn.CloseWrite()
-			}()
+			})
 			h := sha256.New()
 			if _, err := io.Copy(h, sconn); err != nil {
 				t.Fatal(err)
@@ -298,11 +281,11 @@ func TestPacketTooBigBulk(t *testing.T) {
 			}
 			wantMSS := uint32(c.mtu - c.hl - 20 - 12) // timestamps on
 			st := client.Stats()
-			if conn.Stats().MSS != wantMSS || st.PMTUReductions != 1 || st.ICMPErrors < 1 || dropped.Load() < 1 || late.Load() != 0 {
+			if conn.Stats().MSS != wantMSS || st.PMTUReductions != 1 || st.ICMPErrors < 1 || *dropped < 1 || late != 0 {
 				t.Fatalf("MSS %d (want %d), %d PMTU reductions, %d ICMP errors, %d dropped, %d too big after the reduction",
-					conn.Stats().MSS, wantMSS, st.PMTUReductions, st.ICMPErrors, dropped.Load(), late.Load())
+					conn.Stats().MSS, wantMSS, st.PMTUReductions, st.ICMPErrors, *dropped, late)
 			}
-			t.Logf("%d packets too big, %d ICMP errors applied, %d retransmits", dropped.Load(), st.ICMPErrors, st.Retransmits)
+			t.Logf("%d packets too big, %d ICMP errors applied, %d retransmits", *dropped, st.ICMPErrors, st.Retransmits)
 		})
 	}
 }

@@ -5,32 +5,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/synack-go/synack/link"
+	"github.com/synack-go/synack/sim"
 	"github.com/synack-go/synack/wire"
 )
 
-// rawPeer drives one end of a pipe by hand: it sends segments built with
-// package wire and reads what the stack on the other end answers.
+// rawPeer drives one end of a simulated link by hand: it sends segments
+// built with package wire and reads what the stack on the other end
+// answers. Its waits are on virtual time.
 type rawPeer struct {
 	t  testing.TB
-	ep link.Endpoint
-	in chan []byte
+	sm *sim.Sim
+	ep *sim.Endpoint
 }
 
-func newRawPeer(t testing.TB, ep link.Endpoint) *rawPeer {
-	r := &rawPeer{t: t, ep: ep, in: make(chan []byte, 1024)}
-	go func() {
-		defer close(r.in)
-		bufs, sizes := [][]byte{make([]byte, ep.MTU())}, []int{0}
-		for {
-			if _, err := ep.ReadBatch(bufs, sizes); err != nil {
-				return
-			}
-			r.in <- append([]byte(nil), bufs[0][:sizes[0]]...)
-		}
-	}()
-	t.Cleanup(func() { ep.Close() })
-	return r
+func newRawPeer(t testing.TB, sm *sim.Sim, ep *sim.Endpoint) *rawPeer {
+	return &rawPeer{t: t, sm: sm, ep: ep}
 }
 
 // packet builds an IP packet carrying seg from src to dst.
@@ -58,13 +47,24 @@ func (r *rawPeer) sendSeg(src, dst netip.AddrPort, seg wire.TCPSegment) {
 	r.send(packet(src, dst, &seg))
 }
 
+// next returns the next packet the stack sent, waiting up to d of virtual
+// time; ok is false if none came.
+func (r *rawPeer) next(d time.Duration) (pkt []byte, ok bool) {
+	r.t.Helper()
+	p, err := r.ep.ReadPacket(r.sm.Now().Add(d))
+	if err != nil {
+		return nil, false
+	}
+	return p.Data, true
+}
+
 // recv returns the next TCP segment the stack sent, or fails the test
 // after a second.
 func (r *rawPeer) recv() (wire.IPPacket, wire.TCPSegment) {
 	r.t.Helper()
 	ip, seg, ok := r.recvWithin(time.Second)
 	if !ok {
-		r.t.Fatal("no segment from the stack")
+		r.t.Fatal("no segment from the stack within a second")
 	}
 	return ip, seg
 }
@@ -72,19 +72,18 @@ func (r *rawPeer) recv() (wire.IPPacket, wire.TCPSegment) {
 // recvWithin is recv with a timeout; ok is false if nothing came.
 func (r *rawPeer) recvWithin(d time.Duration) (ip wire.IPPacket, seg wire.TCPSegment, ok bool) {
 	r.t.Helper()
-	select {
-	case pkt := <-r.in:
-		if err := wire.ParseIP(pkt, &ip); err != nil || ip.Protocol != wire.ProtoTCP {
-			r.t.Fatalf("stack sent a bad packet: %v", err)
-		}
-		if !wire.TCP(ip.Payload).VerifyChecksum(ip.Src, ip.Dst) {
-			r.t.Fatal("stack sent a bad TCP checksum")
-		}
-		if err := seg.Parse(wire.TCP(ip.Payload)); err != nil {
-			r.t.Fatal(err)
-		}
-		return ip, seg, true
-	case <-time.After(d):
+	pkt, ok := r.next(d)
+	if !ok {
 		return ip, seg, false
 	}
+	if err := wire.ParseIP(pkt, &ip); err != nil || ip.Protocol != wire.ProtoTCP {
+		r.t.Fatalf("stack sent a bad packet: %v", err)
+	}
+	if !wire.TCP(ip.Payload).VerifyChecksum(ip.Src, ip.Dst) {
+		r.t.Fatal("stack sent a bad TCP checksum")
+	}
+	if err := seg.Parse(wire.TCP(ip.Payload)); err != nil {
+		r.t.Fatal(err)
+	}
+	return ip, seg, true
 }

@@ -6,12 +6,13 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/synack-go/synack/link"
 	"github.com/synack-go/synack/link/pipe"
+	"github.com/synack-go/synack/sim"
 	"github.com/synack-go/synack/tcp"
 )
 
@@ -22,32 +23,45 @@ var (
 	serverAddr6 = netip.MustParsePrefix("fd00::2/64")
 )
 
-// pair returns two stacks joined by an in-memory link, closed at the end of
-// the test.
-func pair(t testing.TB, cfg pipe.Config) (client, server *Stack) {
+// newSim returns a simulation whose main goroutine is the test's own,
+// closed at the end of the test, after the stacks made on it.
+func newSim(t testing.TB) *sim.Sim {
+	sm := sim.New(sim.Config{Seed: 1})
+	t.Cleanup(sm.Close)
+	return sm
+}
+
+// newStack returns a stack on sm over ep, closed at the end of the test.
+func newStack(t testing.TB, sm *sim.Sim, ep link.Endpoint, opts Options) *Stack {
+	t.Helper()
+	opts.Clock, opts.Rand = sm, sm.Rand()
+	s, err := NewStack(ep, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// pair returns a new simulation and two stacks on it joined by a simulated
+// link, closed at the end of the test.
+func pair(t testing.TB, cfg pipe.Config) (sm *sim.Sim, client, server *Stack) {
 	t.Helper()
 	return pairOpts(t, cfg, Options{}, Options{})
 }
 
 // pairOpts is pair with options; Addrs and Name are filled in.
-func pairOpts(t testing.TB, cfg pipe.Config, copts, sopts Options) (client, server *Stack) {
+func pairOpts(t testing.TB, cfg pipe.Config, copts, sopts Options) (sm *sim.Sim, client, server *Stack) {
 	t.Helper()
-	a, b := pipe.New(cfg)
+	sm = newSim(t)
+	a, b := sm.Pipe(cfg)
 	copts.Name, copts.Addrs = "client", []netip.Prefix{clientAddr, clientAddr6}
 	sopts.Name, sopts.Addrs = "server", []netip.Prefix{serverAddr, serverAddr6}
-	var err error
-	if client, err = NewStack(a, copts); err != nil {
-		t.Fatal(err)
-	}
-	if server, err = NewStack(b, sopts); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		client.Close()
-		server.Close()
-	})
-	return client, server
+	return sm, newStack(t, sm, a, copts), newStack(t, sm, b, sopts)
 }
+
+// simOf returns the simulation a stack runs on.
+func simOf(s *Stack) *sim.Sim { return s.clock.(*sim.Sim) }
 
 // connected returns a dialled and an accepted conn between two stacks.
 func connected(t testing.TB, client, server *Stack, addr string) (c, s *Conn) {
@@ -63,6 +77,44 @@ func connected(t testing.TB, client, server *Stack, addr string) (c, s *Conn) {
 // dialAccept dials addr and accepts the connection on ln.
 func dialAccept(t testing.TB, client *Stack, ln net.Listener, addr string) (c, s *Conn) {
 	t.Helper()
+	if client.clock == nil {
+		return wallDialAccept(t, client, ln, addr)
+	}
+	accepted := start(simOf(client), ln.Accept)
+	cc, err := client.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := accepted.get(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc.(*Conn), sc.(*Conn)
+}
+
+// wallPair returns two stacks on the wall clock joined by a link/pipe,
+// closed at the end of the test: for benchmarks and for the tests of the
+// wall clock's own path.
+func wallPair(t testing.TB, cfg pipe.Config) (client, server *Stack) {
+	t.Helper()
+	a, b := pipe.New(cfg)
+	var err error
+	if client, err = NewStack(a, Options{Name: "client", Addrs: []netip.Prefix{clientAddr, clientAddr6}}); err != nil {
+		t.Fatal(err)
+	}
+	if server, err = NewStack(b, Options{Name: "server", Addrs: []netip.Prefix{serverAddr, serverAddr6}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		client.Close()
+		server.Close()
+	})
+	return client, server
+}
+
+// wallDialAccept is dialAccept on the wall clock.
+func wallDialAccept(t testing.TB, client *Stack, ln net.Listener, addr string) (c, s *Conn) {
+	t.Helper()
 	type res struct {
 		c   net.Conn
 		err error
@@ -76,40 +128,68 @@ func dialAccept(t testing.TB, client *Stack, ln net.Listener, addr string) (c, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := <-ch
+	r := <-ch // Dial returned: the handshake is done, Accept returns
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
 	return cc.(*Conn), r.c.(*Conn)
 }
 
-// waitFor polls cond for up to 10 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
+// waitFor waits on the simulation until cond holds, and fails the test
+// when it never can.
+func waitFor(t testing.TB, sm *sim.Sim, what string, cond func() bool) {
 	t.Helper()
-	for range 2000 {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+	if err := sm.Wait(cond, time.Time{}); err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
-	t.Fatalf("%s: not reached in 10 s", what)
+}
+
+// future is the result of a call running on a goroutine of a simulation.
+type future[T any] struct {
+	sm   *sim.Sim
+	done bool
+	val  T
+	err  error
+}
+
+// start runs f on a new goroutine of sm.
+func start[T any](sm *sim.Sim, f func() (T, error)) *future[T] {
+	fu := &future[T]{sm: sm}
+	sm.Go(func() {
+		fu.val, fu.err = f()
+		fu.done = true
+	})
+	return fu
+}
+
+// startErr runs f, which returns only an error, on a new goroutine of sm.
+func startErr(sm *sim.Sim, f func() error) *future[struct{}] {
+	return start(sm, func() (struct{}, error) { return struct{}{}, f() })
+}
+
+// get waits on the simulation for the result, and fails the test when it
+// can never come.
+func (fu *future[T]) get(t testing.TB) (T, error) {
+	t.Helper()
+	waitFor(t, fu.sm, "waiting for a call to return", func() bool { return fu.done })
+	return fu.val, fu.err
 }
 
 func state(c *Conn) tcp.State { return c.Stats().State }
 
 func TestEcho(t *testing.T) {
 	for _, addr := range []string{"10.0.0.2:7", "[fd00::2]:7"} {
-		client, server := pair(t, pipe.Config{})
+		sm, client, server := pair(t, pipe.Config{})
 		c, s := connected(t, client, server, addr)
-		go func() {
+		sm.Go(func() {
 			io.Copy(s, s)
 			s.Close()
-		}()
+		})
 		msg := bytes.Repeat([]byte("echo "), 100000)
-		go func() {
+		sm.Go(func() {
 			c.Write(msg)
 			c.CloseWrite()
-		}()
+		})
 		got, err := io.ReadAll(c)
 		if err != nil || !bytes.Equal(got, msg) {
 			t.Fatalf("%s: echoed %d of %d bytes, err %v", addr, len(got), len(msg), err)
@@ -128,7 +208,7 @@ func TestEcho(t *testing.T) {
 // A "tcp" listener on an unspecified address hears both families; "tcp4"
 // hears only IPv4.
 func TestWildcardListeners(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
+	_, client, server := pair(t, pipe.Config{})
 	ln, err := server.Listen("tcp", ":80")
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +247,7 @@ func TestWildcardListeners(t *testing.T) {
 }
 
 func TestListenDialAddressErrors(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
+	_, client, server := pair(t, pipe.Config{})
 	ln, err := server.Listen("tcp", "10.0.0.2:80")
 	if err != nil {
 		t.Fatal(err)
@@ -201,18 +281,11 @@ func TestListenDialAddressErrors(t *testing.T) {
 
 // Dial picks the local address whose prefix holds the destination.
 func TestDialPicksLocalAddress(t *testing.T) {
-	a, b := pipe.New(pipe.Config{})
-	client, err := NewStack(a, Options{Addrs: []netip.Prefix{
+	sm := newSim(t)
+	a, b := sm.Pipe(pipe.Config{})
+	client := newStack(t, sm, a, Options{Addrs: []netip.Prefix{
 		netip.MustParsePrefix("192.168.9.9/24"), clientAddr, clientAddr6}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := NewStack(b, Options{Addrs: []netip.Prefix{serverAddr, netip.MustParsePrefix("172.16.0.2/16")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	server := newStack(t, sm, b, Options{Addrs: []netip.Prefix{serverAddr, netip.MustParsePrefix("172.16.0.2/16")}})
 	for addr, want := range map[string]string{"10.0.0.2:80": "10.0.0.1", "172.16.0.2:80": "192.168.9.9"} {
 		ln, err := server.Listen("tcp", addr)
 		if err != nil {
@@ -229,23 +302,22 @@ func TestDialPicksLocalAddress(t *testing.T) {
 // Concurrent Writes never interleave their bytes: each is written whole,
 // as package net guarantees.
 func TestConcurrentWrites(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
+	sm, client, server := pair(t, pipe.Config{})
 	c, s := connected(t, client, server, "10.0.0.2:80")
 	const writers, size = 4, 300 << 10
-	var wg sync.WaitGroup
+	done := 0
 	for i := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		sm.Go(func() {
+			defer func() { done++ }()
 			if _, err := c.Write(bytes.Repeat([]byte{byte('a' + i)}, size)); err != nil {
 				t.Error(err)
 			}
-		}()
+		})
 	}
-	go func() {
-		wg.Wait()
+	sm.Go(func() {
+		waitFor(t, sm, "the writes", func() bool { return done == writers })
 		c.CloseWrite()
-	}()
+	})
 	got, err := io.ReadAll(s)
 	if err != nil || len(got) != writers*size {
 		t.Fatalf("read %d bytes, %v", len(got), err)
@@ -258,7 +330,7 @@ func TestConcurrentWrites(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
+	_, client, server := pair(t, pipe.Config{})
 	c, s := connected(t, client, server, "10.0.0.2:80")
 	if _, err := c.Write(make([]byte, 100000)); err != nil {
 		t.Fatal(err)

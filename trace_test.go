@@ -3,6 +3,7 @@ package synack
 import (
 	"errors"
 	"io"
+	"net"
 	"net/netip"
 	"syscall"
 	"testing"
@@ -18,7 +19,7 @@ import (
 // stamped with the stack's name and the connection's endpoints.
 func TestTracer(t *testing.T) {
 	var crec, srec trace.Recorder
-	client, server := pairOpts(t, pipe.Config{}, Options{Tracer: &crec}, Options{Tracer: &srec})
+	sm, client, server := pairOpts(t, pipe.Config{}, Options{Tracer: &crec}, Options{Tracer: &srec})
 	c, s := connected(t, client, server, "10.0.0.2:80")
 	c.Write([]byte("hello"))
 	s.Read(make([]byte, 5))
@@ -27,7 +28,7 @@ func TestTracer(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	waitFor(t, "close", func() bool { return state(s) == tcp.StateClosed })
+	waitFor(t, sm, "close", func() bool { return state(s) == tcp.StateClosed })
 
 	count := func(evs []trace.Event, k trace.Kind) int {
 		n := 0
@@ -84,50 +85,48 @@ func TestTracer(t *testing.T) {
 }
 
 // Keepalive probes an idle peer and, when nine go unanswered, ends the
-// connection with ETIMEDOUT.
+// connection with ETIMEDOUT: the first probe after KeepAlive of silence,
+// the others KeepAlive apart (RFC 9293 §3.8.4; Linux's tcp_keepalive_*).
 func TestKeepAliveTimeout(t *testing.T) {
-	a, b := pipe.New(pipe.Config{})
-	client, err := NewStack(b, Options{Addrs: []netip.Prefix{clientAddr}, KeepAlive: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	peer := newRawPeer(t, a)
-	type res struct {
-		c   *Conn
-		err error
-	}
-	done := make(chan res, 1)
-	go func() {
-		c, err := client.Dial("tcp", "10.0.0.2:80")
-		cc, _ := c.(*Conn)
-		done <- res{cc, err}
-	}()
+	sm := newSim(t)
+	a, b := sm.Pipe(pipe.Config{})
+	const idle = 10 * time.Second
+	client := newStack(t, sm, b, Options{Addrs: []netip.Prefix{clientAddr}, KeepAlive: idle})
+	peer := newRawPeer(t, sm, a)
+	dialed := start(sm, func() (net.Conn, error) { return client.Dial("tcp", "10.0.0.2:80") })
 	_, syn := peer.recv()
 	server := netip.MustParseAddrPort("10.0.0.2:80")
 	peer.sendSeg(server, netip.AddrPortFrom(clientAddr.Addr(), syn.SrcPort),
 		wire.TCPSegment{Seq: 5000, Ack: syn.Seq + 1, Flags: wire.SYN | wire.ACK, Window: 65535})
-	r := <-done
-	if r.err != nil {
-		t.Fatal(r.err)
+	c, err := dialed.get(t)
+	if err != nil {
+		t.Fatal(err)
 	}
-	start := time.Now()
-	_, err = r.c.Read(make([]byte, 1))
-	if !errors.Is(err, syscall.ETIMEDOUT) {
+	if _, ack := peer.recv(); ack.Flags != wire.ACK {
+		t.Fatalf("handshake ACK %+v", ack)
+	}
+	established := sm.Now()
+	read := startErr(sm, func() error { _, err := c.Read(make([]byte, 1)); return err })
+	var at []time.Duration
+	for range 9 {
+		_, seg, _ := peer.recvWithin(time.Hour)
+		if seg.Flags != wire.ACK || len(seg.Payload) != 0 || seg.Seq != syn.Seq {
+			t.Fatalf("segment %+v, want a keepalive probe at SND.UNA-1 (RFC 9293 §3.8.4)", seg)
+		}
+		at = append(at, sm.Now().Sub(established))
+	}
+	if _, err := read.get(t); !errors.Is(err, syscall.ETIMEDOUT) {
 		t.Fatalf("read on a dead peer: %v, want ETIMEDOUT", err)
 	}
-	probes := 0
-	for {
-		_, seg, ok := peer.recvWithin(10 * time.Millisecond)
-		if !ok {
-			break
-		}
-		if seg.Flags == wire.ACK && len(seg.Payload) == 0 && seg.Seq == syn.Seq {
-			probes++ // SND.UNA - 1: RFC 9293 §3.8.4
+	for i, d := range at {
+		if want := time.Duration(i+1) * idle; d != want {
+			t.Fatalf("probes at %v, want every %v from %v", at, idle, idle)
 		}
 	}
-	if probes != 9 {
-		t.Fatalf("%d keepalive probes, want 9", probes)
+	if el := sm.Now().Sub(established); el != 10*idle {
+		t.Fatalf("ETIMEDOUT %v after the last data, want %v: nine probes, then one more interval", el, 10*idle)
 	}
-	t.Logf("ETIMEDOUT after %v", time.Since(start).Round(time.Millisecond))
+	if _, seg, ok := peer.recvWithin(time.Minute); ok {
+		t.Fatalf("segment after the connection timed out: %+v", seg)
+	}
 }

@@ -14,10 +14,10 @@ import (
 )
 
 // readWithin reads one datagram from c, failing the test after a few
-// seconds instead of hanging.
+// seconds (of the stack's clock) instead of hanging.
 func readWithin(t *testing.T, c *UDPConn, b []byte) (int, netip.AddrPort) {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.SetReadDeadline(c.s.timeNow().Add(5 * time.Second))
 	n, from, err := c.ReadFromUDPAddrPort(b)
 	if err != nil {
 		t.Fatalf("read: %v", err)
@@ -26,7 +26,7 @@ func readWithin(t *testing.T, c *UDPConn, b []byte) (int, netip.AddrPort) {
 }
 
 func TestUDPEcho(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
+	_, client, server := pair(t, pipe.Config{})
 	for _, tc := range []struct{ network, listen, dial string }{
 		{"udp", ":7", "10.0.0.2:7"},
 		{"udp", ":8", "[fd00::2]:8"},
@@ -75,7 +75,7 @@ func TestUDPEcho(t *testing.T) {
 // TestUDPFragmented sends datagrams larger than the MTU both ways, in both
 // families: the sender fragments, the receiver reassembles.
 func TestUDPFragmented(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
+	_, client, server := pair(t, pipe.Config{})
 	for _, tc := range []struct{ addr string }{{"10.0.0.2:4000"}, {"[fd00::2]:4000"}} {
 		srv, err := server.ListenPacket("udp", tc.addr)
 		if err != nil {
@@ -124,7 +124,7 @@ func TestUDPFragmented(t *testing.T) {
 // port unreachable, which a connected socket reports once as
 // ECONNREFUSED, as on Linux.
 func TestUDPPortUnreachable(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
+	sm, client, server := pair(t, pipe.Config{})
 	for _, addr := range []string{"10.0.0.2:9", "[fd00::2]:9"} {
 		nc, err := client.Dial("udp", addr)
 		if err != nil {
@@ -134,14 +134,14 @@ func TestUDPPortUnreachable(t *testing.T) {
 		if _, err := c.Write([]byte("anyone?")); err != nil {
 			t.Fatal(err)
 		}
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.SetReadDeadline(sm.Now().Add(5 * time.Second))
 		_, err = c.Read(make([]byte, 10))
 		var oe *net.OpError
 		if !errors.Is(err, syscall.ECONNREFUSED) || !errors.As(err, &oe) || oe.Op != "read" || oe.Net != "udp" {
 			t.Fatalf("%s: Read = %v, want ECONNREFUSED", addr, err)
 		}
 		// Reported once: the next read waits (and times out).
-		c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		c.SetReadDeadline(sm.Now().Add(20 * time.Millisecond))
 		if _, err := c.Read(make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("second Read = %v", err)
 		}
@@ -156,7 +156,7 @@ func TestUDPPortUnreachable(t *testing.T) {
 }
 
 func TestUDPErrors(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
+	sm, client, server := pair(t, pipe.Config{})
 	pc, err := server.ListenPacket("udp", ":53")
 	if err != nil {
 		t.Fatal(err)
@@ -180,40 +180,26 @@ func TestUDPErrors(t *testing.T) {
 		}
 	}
 	// Reads: deadline, a deadline moved while blocked, Close.
-	srv.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	srv.SetReadDeadline(sm.Now().Add(10 * time.Millisecond))
 	_, _, err = srv.ReadFrom(make([]byte, 1))
 	var ne net.Error
-	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
-		t.Fatalf("ReadFrom at the deadline = %v", err)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() || sm.Elapsed() != 10*time.Millisecond {
+		t.Fatalf("ReadFrom at the deadline = %v at %v", err, sm.Elapsed())
 	}
 	srv.SetReadDeadline(time.Time{})
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := srv.ReadFrom(make([]byte, 1))
-		done <- err
-	}()
-	srv.SetReadDeadline(time.Now().Add(-time.Second)) // wakes the blocked read
-	select {
-	case err := <-done:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("ReadFrom after a past deadline = %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a blocked read did not see a past deadline")
+	readFrom := func() error { _, _, err := srv.ReadFrom(make([]byte, 1)); return err }
+	read := startErr(sm, readFrom)
+	sm.RunFor(time.Millisecond)                     // the read blocks
+	srv.SetReadDeadline(sm.Now().Add(-time.Second)) // wakes the blocked read
+	if _, err := read.get(t); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("ReadFrom after a past deadline = %v", err)
 	}
 	srv.SetReadDeadline(time.Time{})
-	go func() {
-		_, _, err := srv.ReadFrom(make([]byte, 1))
-		done <- err
-	}()
+	read = startErr(sm, readFrom)
+	sm.RunFor(time.Millisecond)
 	srv.Close()
-	select {
-	case err := <-done:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("ReadFrom after Close = %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not wake a blocked read")
+	if _, err := read.get(t); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("ReadFrom after Close = %v", err)
 	}
 	if err := srv.Close(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("second Close = %v", err)
@@ -242,7 +228,7 @@ func TestUDPErrors(t *testing.T) {
 	if _, err := unconn.WriteTo([]byte("x"), &net.TCPAddr{}); !errors.Is(err, syscall.EINVAL) {
 		t.Fatalf("WriteTo with a TCP address = %v", err)
 	}
-	conn.SetWriteDeadline(time.Now().Add(-time.Second))
+	conn.SetWriteDeadline(sm.Now().Add(-time.Second))
 	if _, err := conn.Write([]byte("x")); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Write past the deadline = %v", err)
 	}
@@ -258,7 +244,7 @@ func TestUDPErrors(t *testing.T) {
 // TestUDPQueueBound: a socket nobody reads keeps at most its read buffer;
 // the rest is dropped and counted.
 func TestUDPQueueBound(t *testing.T) {
-	client, server := pair(t, pipe.Config{QueueLen: 512})
+	sm, client, server := pair(t, pipe.Config{QueueLen: 512})
 	pc, _ := server.ListenPacket("udp", ":5")
 	srv := pc.(*UDPConn)
 	srv.SetReadBuffer(8 << 10)
@@ -275,7 +261,7 @@ func TestUDPQueueBound(t *testing.T) {
 	st := server.UDPStats()
 	got := 0
 	for {
-		srv.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		srv.SetReadDeadline(sm.Now().Add(10 * time.Millisecond))
 		if _, err := srv.Read(make([]byte, 2000)); err != nil {
 			break
 		}
@@ -290,22 +276,20 @@ func TestUDPQueueBound(t *testing.T) {
 // original destination as their local address; replies come from it; idle
 // flows close; MaxFlows bounds them.
 func TestUDPForwarder(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
-	conns := make(chan *UDPConn, 8)
+	sm, client, server := pair(t, pipe.Config{})
+	var conns []*UDPConn
+	handle := func(c *UDPConn) { conns = append(conns, c) } // on a goroutine of the simulation
 	f, err := server.ForwardUDP(UDPForwardOptions{AnyAddress: true, IdleTimeout: 300 * time.Millisecond,
-		StreamTimeout: 600 * time.Millisecond}, func(c *UDPConn) { conns <- c })
+		StreamTimeout: 600 * time.Millisecond}, handle)
 	if err != nil {
 		t.Fatal(err)
 	}
 	next := func() *UDPConn {
 		t.Helper()
-		select {
-		case c := <-conns:
-			return c
-		case <-time.After(5 * time.Second):
-			t.Fatal("no flow reached the handler")
-			return nil
-		}
+		waitFor(t, sm, "a flow reaching the handler", func() bool { return len(conns) > 0 })
+		c := conns[0]
+		conns = conns[1:]
+		return c
 	}
 	for _, dst := range []string{"203.0.113.5:53", "[2001:db8::5]:443"} {
 		nc, err := client.Dial("udp", dst)
@@ -331,16 +315,22 @@ func TestUDPForwarder(t *testing.T) {
 		if n, _ := readWithin(t, fc, buf); string(buf[:n]) != "again" {
 			t.Fatalf("flow read %q", buf[:n])
 		}
-		// Idle: the stack closes the flow, and the blocked read returns.
-		fc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		// Idle: the stack closes the flow, and the blocked read returns,
+		// after the stream timeout (600 ms) since the last datagram: the
+		// flow carried traffic both ways.
+		last := sm.Now()
+		fc.SetReadDeadline(sm.Now().Add(5 * time.Second))
 		if _, err := fc.Read(buf); !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("read on an idle flow = %v", err)
+		}
+		if idle := sm.Now().Sub(last); idle != 600*time.Millisecond {
+			t.Fatalf("%s: the idle flow closed after %v, want the stream timeout, 600ms", dst, idle)
 		}
 		cl.Close()
 	}
 	// MaxFlows: the third concurrent flow is refused. A second forwarder,
 	// with the default timeouts, takes over new flows.
-	if _, err := server.ForwardUDP(UDPForwardOptions{AnyAddress: true, MaxFlows: 2}, func(c *UDPConn) { conns <- c }); err != nil {
+	if _, err := server.ForwardUDP(UDPForwardOptions{AnyAddress: true, MaxFlows: 2}, handle); err != nil {
 		t.Fatal(err)
 	}
 	var first, firstFlow *UDPConn
@@ -373,24 +363,20 @@ func TestUDPForwarder(t *testing.T) {
 // TestUDPForwarderLocalOnly: without AnyAddress, only flows to the stack's
 // own addresses are forwarded, and others are not for us.
 func TestUDPForwarderLocalOnly(t *testing.T) {
-	client, server := pair(t, pipe.Config{})
-	conns := make(chan *UDPConn, 2)
-	if _, err := server.ForwardUDP(UDPForwardOptions{}, func(c *UDPConn) { conns <- c }); err != nil {
+	sm, client, server := pair(t, pipe.Config{})
+	var conns []*UDPConn
+	if _, err := server.ForwardUDP(UDPForwardOptions{}, func(c *UDPConn) { conns = append(conns, c) }); err != nil {
 		t.Fatal(err)
 	}
 	foreign, _ := client.Dial("udp", "203.0.113.5:53")
 	foreign.Write([]byte("x"))
 	local, _ := client.Dial("udp", "10.0.0.2:53")
 	local.Write([]byte("y"))
-	select {
-	case c := <-conns:
-		if c.LocalAddr().String() != "10.0.0.2:53" {
-			t.Fatalf("forwarded %v", c.LocalAddr())
-		}
-		c.Close()
-	case <-time.After(5 * time.Second):
-		t.Fatal("the local flow was not forwarded")
+	waitFor(t, sm, "the local flow forwarded", func() bool { return len(conns) > 0 })
+	if c := conns[0]; len(conns) != 1 || c.LocalAddr().String() != "10.0.0.2:53" {
+		t.Fatalf("forwarded %d flows, the first to %v", len(conns), c.LocalAddr())
 	}
+	conns[0].Close()
 	if st := server.UDPStats(); st.NotForUs != 1 || st.ForwardedFlows != 1 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -399,7 +385,7 @@ func TestUDPForwarderLocalOnly(t *testing.T) {
 // BenchmarkUDPRoundTrip sends a 1200-byte datagram and reads its echo:
 // the steady state allocates nothing.
 func BenchmarkUDPRoundTrip(b *testing.B) {
-	client, server := pair(b, pipe.Config{})
+	client, server := wallPair(b, pipe.Config{})
 	pc, err := server.ListenPacket("udp", ":7")
 	if err != nil {
 		b.Fatal(err)
