@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/synack-go/synack/link/pipe"
 )
@@ -19,6 +20,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
+	defer wallBound(t, time.Minute)()
 	client, server := wallPair(t, pipe.Config{})
 	c, s := connected(t, client, server, "10.0.0.2:80")
 	go io.Copy(io.Discard, s)

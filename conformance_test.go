@@ -22,6 +22,7 @@ import (
 // nettest.TestConn checks net.Conn semantics (deadlines, concurrent use,
 // close, data integrity) on a pair of synack conns.
 func TestNetConn(t *testing.T) {
+	defer wallBound(t, time.Minute)()
 	nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
 		a, b := pipe.New(pipe.Config{})
 		client, err := NewStack(a, Options{Addrs: []netip.Prefix{clientAddr}})
@@ -91,6 +92,9 @@ func TestImpairedBulk(t *testing.T) {
 // and timers), inside a testing/synctest bubble so that its 2 ms delays
 // take no time: 2 MiB each way, SHA-256 checked.
 func TestImpairedBulkWallClock(t *testing.T) {
+	// In the bubble a lost wake-up is no deadlock: timers (probes,
+	// keepalives) keep firing on its fake clock forever.
+	defer wallBound(t, time.Minute)()
 	synctest.Test(t, func(t *testing.T) {
 		client, server := wallPair(t, pipe.Config{Loss: 0.05, Reorder: 0.05, Duplicate: 0.01, Corrupt: 0.01,
 			Delay: 2 * time.Millisecond, Seed: 1})

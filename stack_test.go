@@ -3,9 +3,11 @@ package synack
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -110,6 +112,19 @@ func wallPair(t testing.TB, cfg pipe.Config) (client, server *Stack) {
 		server.Close()
 	})
 	return client, server
+}
+
+// wallBound bounds a test on the wall clock, whose lost wake-up would
+// otherwise hang until go test's -timeout (a simulation reports it as a
+// deadlock): after limit, it ends the test binary with the test's name and
+// every goroutine's stack. The caller defers the stop function it returns.
+func wallBound(t testing.TB, limit time.Duration) (stop func()) {
+	timer := time.AfterFunc(limit, func() {
+		buf := make([]byte, 1<<20)
+		panic(fmt.Sprintf("%s: not done after %v on the wall clock; a lost wake-up?\n\n%s",
+			t.Name(), limit, buf[:runtime.Stack(buf, true)]))
+	})
+	return func() { timer.Stop() }
 }
 
 // wallDialAccept is dialAccept on the wall clock.
