@@ -1,125 +1,119 @@
 package tcp
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/synack-go/synack/wire"
 )
 
-// dataTo builds an in-order data segment from A's side for B.
-func dataTo(b *TCB, off int, n int, flags wire.TCPFlags) *wire.TCPSegment {
-	return &wire.TCPSegment{SrcPort: b.rport, DstPort: b.lport, Seq: b.rcv.nxt.Add(uint32(off)), Ack: b.snd.nxt,
-		Flags: wire.ACK | flags, Window: 1000, Payload: make([]byte, n)}
-}
-
-// Delayed ACKs: one segment is acknowledged no later than 40 ms; every
-// second full-sized segment is acknowledged at once (RFC 9293 §3.8.6.3).
+// RFC 9293 §3.8.6.3 (and RFC 5681 §4.2): an ACK may be delayed, here by
+// 40 ms as Linux, but every second full-sized segment is acknowledged at
+// once.
 func TestDelayedAck(t *testing.T) {
-	s := newSim(t, testConfig())
-	s.connect()
-	b := s.tcb[1]
-	var out collector
-	b.Input(dataTo(b, 0, 100, wire.PSH), s.now)
-	b.Poll(s.now, &out)
-	if len(out.segs) != 0 {
-		t.Fatalf("ACKed one small segment at once: %v", out.segs)
-	}
-	if d := b.Deadline() - s.now; d != 40*time.Millisecond {
-		t.Fatalf("delayed ACK due in %v, want 40ms", d)
-	}
-	b.Poll(s.now+40*time.Millisecond, &out)
-	if len(out.segs) != 1 || out.segs[0].Ack != b.rcv.nxt {
-		t.Fatalf("no ACK at 40 ms: %v", out.segs)
-	}
-	out.segs = nil
-	b.Input(dataTo(b, 0, int(b.rcv.mss)-12, 0), s.now)
-	b.Poll(s.now, &out)
-	b.Input(dataTo(b, 0, int(b.rcv.mss)-12, 0), s.now)
-	b.Poll(s.now, &out)
-	if len(out.segs) != 1 {
-		t.Fatalf("two full segments gave %d ACKs, want 1 at once", len(out.segs))
-	}
-}
-
-// Nagle (RFC 896): with no-delay off, small writes wait while data is in
-// flight and then go out together; with no-delay on (Go's default) each goes
-// at once.
-func TestNagle(t *testing.T) {
-	for _, noDelay := range []bool{false, true} {
-		cfg := testConfig()
-		cfg.NoDelay = noDelay
-		s := newSim(t, cfg)
-		s.connect()
-		for range 5 {
-			s.write(0, []byte("x"))
-		}
-		small := 0 // data segments sent before any ACK could return
-		for _, l := range s.log {
-			if strings.Contains(l, "A> [P.]") {
-				small++
-			}
-		}
-		s.run(time.Second)
-		if got := s.readAll(1); string(got) != "xxxxx" {
-			t.Fatalf("no-delay %v: read %q", noDelay, got)
-		}
-		if noDelay && small != 5 || !noDelay && small != 1 {
-			t.Fatalf("no-delay %v: %d segments sent at once, want %d", noDelay, small, map[bool]int{true: 5, false: 1}[noDelay])
-		}
-	}
-}
-
-// RFC 6093: urgent data is delivered inline; the byte stream is unchanged.
-func TestUrgentInline(t *testing.T) {
-	s := newSim(t, testConfig())
-	s.connect()
-	b := s.tcb[1]
-	seg := dataTo(b, 0, 0, wire.URG|wire.PSH)
-	seg.Payload = []byte("abc!def")
-	seg.Urgent = 4
-	b.Input(seg, s.now)
-	buf := make([]byte, 16)
-	n, _ := b.Read(buf)
-	if string(buf[:n]) != "abc!def" {
-		t.Fatalf("read %q, want the urgent byte inline", buf[:n])
-	}
-	if !b.rcv.urgSeen || b.rcv.urgent != seg.Seq+4 {
-		t.Fatalf("urgent pointer not noted")
-	}
+	h := accepted(t, nil)
+	h.send(10*ms, in(fPA, peerISS+1, tcbISS+1).data(make([]byte, 100)))
+	h.wantIdle(49 * ms)
+	h.want(50*ms, "one small segment: the ACK waits 40 ms", seg(fA, tcbISS+1, peerISS+101))
+	h.read()
+	const full = 1448 // MSS less the timestamps
+	h.send(60*ms, in(fA, peerISS+101, tcbISS+1).data(make([]byte, full)))
+	h.wantIdle(60 * ms)
+	h.send(60*ms, in(fA, peerISS+101+full, tcbISS+1).data(make([]byte, full)))
+	h.want(60*ms, "the second full-sized segment: an ACK at once", seg(fA, tcbISS+1, peerISS+101+2*full))
+	h.wantIdle(time.Hour)
 }
 
 // A peer behind a smaller path MTU never sends segments of our advertised
 // MSS: the receiver measures what arrives (as Linux's tcp_measure_rcv_mss),
-// so every second of those segments is still acknowledged at once instead
-// of each waiting for the delayed-ACK timer.
+// so every second one of those segments is still acknowledged at once,
+// not after the delayed-ACK timer: six segments, three immediate ACKs.
 func TestDelayedAckMeasuresPeerSegments(t *testing.T) {
-	s := newSim(t, testConfig())
-	s.connect()
-	b := s.tcb[1]
-	var out collector
+	h := accepted(t, nil)
 	const small = 1200 - 40 - 12 // a 1200-byte path MTU, with timestamps
-	acks := 0
+	next := peerISS + 1
 	for i := range 6 {
-		b.Input(dataTo(b, 0, small, 0), s.now)
-		b.Poll(s.now, &out)
-		if len(out.segs) > acks {
-			acks = len(out.segs)
-			t.Logf("segment %d acknowledged at once", i+1)
+		h.send(10*ms, in(fA, next, tcbISS+1).data(make([]byte, small)))
+		next = next.Add(small)
+		if i%2 == 0 {
+			h.wantIdle(10 * ms)
+			continue
 		}
+		h.want(10*ms, "every second segment of the measured size: an ACK at once", seg(fA, tcbISS+1, next))
 	}
-	if acks < 2 {
-		t.Fatalf("6 segments of %d bytes (advertised MSS %d) got %d immediate ACKs, want at least 2",
-			small, b.rcv.mss, acks)
+	if h.tcb.rcv.segMSS != small {
+		t.Fatalf("segment size estimate %d, want %d", h.tcb.rcv.segMSS, small)
 	}
 	// A PSH segment of a new, smaller size (the end of a write) does not
 	// lower the estimate.
-	if b.rcv.segMSS != small {
-		t.Fatalf("segment size estimate %d, want %d", b.rcv.segMSS, small)
+	h.send(11*ms, in(fPA, next, tcbISS+1).data(make([]byte, 300)))
+	if h.tcb.rcv.segMSS != small {
+		t.Fatalf("a short PSH segment moved the estimate to %d", h.tcb.rcv.segMSS)
 	}
-	b.Input(dataTo(b, 0, 300, wire.PSH), s.now)
-	if b.rcv.segMSS != small {
-		t.Fatalf("a short PSH segment moved the estimate to %d", b.rcv.segMSS)
+	h.want(51*ms, "the short one waits for the timer", seg(fA, tcbISS+1, next+300))
+}
+
+// Nagle (RFC 896, RFC 9293 §3.7.4): with no-delay off, small writes wait
+// while data is unacknowledged and then go out together; with no-delay on
+// (Go's default) each goes at once.
+func TestNagle(t *testing.T) {
+	cfg := testConfig()
+	cfg.NoDelay = false
+	h := accepted(t, cfg)
+	for range 5 {
+		h.write([]byte("x"))
 	}
+	h.want(1*ms, "the first small write goes, the others wait for its ACK",
+		seg(fPA, tcbISS+1, peerISS+1).payload([]byte("x")))
+	h.wantIdle(10 * ms)
+	h.send(11*ms, in(fA, peerISS+1, tcbISS+2))
+	h.want(11*ms, "the ACK releases the rest in one segment",
+		seg(fPA, tcbISS+2, peerISS+1).payload([]byte("xxxx")))
+	h.send(12*ms, in(fA, peerISS+1, tcbISS+6))
+	h.wantIdle(time.Hour)
+
+	h = accepted(t, nil) // NoDelay on
+	var segs []want
+	for i := range 5 {
+		h.write([]byte("x"))
+		segs = append(segs, seg(fPA, tcbISS+1+Seq(i), peerISS+1).payload([]byte("x")))
+	}
+	h.want(1*ms, "no-delay: each write at once", segs...)
+	h.send(2*ms, in(fA, peerISS+1, tcbISS+6))
+	h.wantIdle(time.Hour)
+}
+
+// RFC 6093: urgent data is delivered inline; the byte stream is unchanged.
+func TestUrgentInline(t *testing.T) {
+	h := accepted(t, nil)
+	p := in(fPA, peerISS+1, tcbISS+1).data([]byte("abc!def"))
+	p.Flags |= 0x20 // URG
+	p.Urgent = 4
+	h.send(2*ms, p)
+	if got := h.read(); string(got) != "abc!def" {
+		t.Fatalf("read %q, want the urgent byte inline", got)
+	}
+	if !h.tcb.rcv.urgSeen || h.tcb.rcv.urgent != peerISS+1+4 {
+		t.Fatalf("urgent pointer not noted")
+	}
+	h.want(2*ms, "reading a pushed segment whole sends its ACK at once (Linux's ICSK_ACK_PUSHED)",
+		seg(fA, tcbISS+1, peerISS+8))
+}
+
+// RFC 5681 §4.2 and RFC 2018 §4: an out-of-order segment is acknowledged
+// at once, a duplicate ACK whose SACK block names what arrived; the
+// segment that fills the hole is acknowledged at once too, and the ACK
+// covers everything.
+func TestOutOfOrderSACK(t *testing.T) {
+	h := accepted(t, nil)
+	h.send(10*ms, in(fPA, peerISS+101, tcbISS+1).data(make([]byte, 100)))
+	h.want(10*ms, "out of order: a duplicate ACK at once, SACKing the segment",
+		seg(fA, tcbISS+1, peerISS+1).withSACK(wire.SACKBlock{Left: peerISS + 101, Right: peerISS + 201}))
+	h.send(11*ms, in(fA, peerISS+1, tcbISS+1).data(make([]byte, 100)))
+	h.want(11*ms, "the hole filled: an ACK of both at once, no SACK left",
+		seg(fA, tcbISS+1, peerISS+201).withSACK())
+	if got := h.read(); len(got) != 200 {
+		t.Fatalf("read %d bytes, want 200", len(got))
+	}
+	h.wantIdle(time.Hour)
 }
