@@ -165,15 +165,16 @@ func FuzzTCBICMP(f *testing.F) {
 	f.Add([]byte{3, 2, 4, 0xd8, 1, 0, 0, 0, 0, 3, 0, 0, 10})
 	f.Add([]byte{1, 1, 0, 0, 0, 0, 0, 0, 200})
 	f.Add([]byte{2, 0, 0, 0, 0, 2, 2, 0x18, 0})
+	pool := NewBufferPool()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 1 {
 			return
 		}
-		s, i := tcbInState(t, data[0])
-		tcb := s.tcb[i]
+		p := newFuzzPeer(t, fuzzConfig(pool), data[0])
+		tcb := p.tcb
 		data = data[1:]
 		var out collector
-		now := s.now
+		now := p.now
 		for ; len(data) >= 4; data = data[4:] {
 			val := uint32(data[1])<<8 | uint32(data[2])
 			switch data[0] % 5 {
