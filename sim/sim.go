@@ -104,7 +104,6 @@ type Sim struct {
 	inEvent bool       // an AfterFunc callback runs
 	closed  bool       // Close was called
 	closer  *goroutine // the goroutine running Close
-	live    int        // goroutines started by Go and not yet returned
 	streams uint64     // Rand streams and pipe generators handed out
 }
 
@@ -157,7 +156,6 @@ func (s *Sim) Go(f func()) {
 		return
 	}
 	g := newGoroutine()
-	s.live++
 	s.enqueue(g, alwaysReady, never)
 	go s.run(g, f)
 }
@@ -174,7 +172,7 @@ func (s *Sim) run(g *goroutine, f func()) {
 				panic(r) // a panic ends the program, as in any goroutine
 			}
 		}
-		s.exit(g)
+		s.exit()
 	}()
 	if !g.abort {
 		f()
@@ -183,8 +181,7 @@ func (s *Sim) run(g *goroutine, f func()) {
 }
 
 // exit hands the baton on from a goroutine that has returned.
-func (s *Sim) exit(g *goroutine) {
-	s.live--
+func (s *Sim) exit() {
 	if s.closed {
 		s.cur = s.closer
 		s.closer.wake <- struct{}{}
@@ -229,8 +226,9 @@ func (s *Sim) Sleep(d time.Duration) {
 // RunUntil lets the simulation run until virtual time t, and returns once
 // everything due at t or before has run and every goroutine waits for
 // something later. A t already past runs what can run now. It returns nil,
-// or ErrClosed after Close, or an error wrapping ErrLimit when t is beyond
-// Config.Limit and something is due past the limit.
+// ErrClosed after Close, or an error wrapping ErrLimit when t is beyond
+// Config.Limit and something is due between the two (time stops at the
+// limit).
 func (s *Sim) RunUntil(t time.Time) error {
 	return s.block(nil, max(t.Sub(s.start), s.now), true)
 }
@@ -331,7 +329,9 @@ func (s *Sim) pick() *goroutine {
 				idle = i
 			}
 		}
-		if idle >= 0 && s.waits[idle].at < next && s.waits[idle].at <= s.limit {
+		// A RunUntil resumes when nothing happens before its time, which
+		// may lie past the limit only when nothing at all is pending.
+		if idle >= 0 && s.waits[idle].at < next && (s.waits[idle].at <= s.limit || next == never) {
 			g := s.take(idle)
 			s.now = max(s.now, g.at)
 			g.result = nil

@@ -90,6 +90,16 @@ func TestLimit(t *testing.T) {
 	if !errors.Is(err, ErrLimit) || s.Elapsed() != time.Minute {
 		t.Fatalf("got %v at %v, want ErrLimit at 1m", err, s.Elapsed())
 	}
+	if err := s.RunFor(time.Hour); !errors.Is(err, ErrLimit) || s.Elapsed() != time.Minute {
+		t.Fatalf("RunFor past the limit with events due: %v at %v, want ErrLimit at 1m", err, s.Elapsed())
+	}
+
+	// With nothing pending, time may jump past the limit: nothing runs away.
+	s2 := New(Config{Limit: time.Minute})
+	defer s2.Close()
+	if err := s2.RunFor(time.Hour); err != nil || s2.Elapsed() != time.Hour {
+		t.Fatalf("RunFor(1h) with nothing pending: %v at %v", err, s2.Elapsed())
+	}
 }
 
 // RunUntil returns once everything due by then has run, including what
