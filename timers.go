@@ -72,8 +72,11 @@ func (q *timerQueue) remove(c *Conn) {
 
 // run is the timer goroutine.
 func (q *timerQueue) run() {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
+	var t *time.Timer // the wall clock's; a Clock's waits need none
+	if q.s.clock == nil {
+		t = time.NewTimer(time.Hour)
+		t.Stop()
+	}
 	tx := newTxBatch(q.s)
 	for {
 		q.mu.Lock()
