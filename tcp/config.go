@@ -41,6 +41,10 @@ type Config struct {
 	// DelayedAck is the longest an ACK is delayed (RFC 9293 §3.8.6.3 allows
 	// up to 0.5 s). Zero means 40 ms. Negative disables delayed ACKs.
 	DelayedAck time.Duration
+	// MaxRecvBuf is the largest the receive buffer may grow, Linux's
+	// tcp_rmem[2]: the window scale we offer covers it, ⌊log2⌋ − 15 as
+	// Linux computes it. Zero means 6 MiB (a shift of 7).
+	MaxRecvBuf int
 	// DisableSACK, DisableTimestamps and DisableWindowScale turn off the
 	// negotiation of RFC 2018 and RFC 7323 options.
 	DisableSACK, DisableTimestamps, DisableWindowScale bool

@@ -40,7 +40,6 @@ const (
 	defaultKeepIdle      = 15 * time.Second          // Go's net.Dialer default
 	defaultKeepIntvl     = 15 * time.Second
 	defaultKeepCount     = 9
-	ourWindowScale       = 7 // Linux's usual shift: covers buffers up to 8 MiB
 	maxOOORanges         = 16
 	maxSACKScoreboard    = 16
 	challengeAckPerSec   = 10 // RFC 5961 §7: rate-limit challenge ACKs

@@ -168,6 +168,9 @@ func (t *TCB) sendData(now time.Duration, out Emitter) {
 			!(t.shutWr) && t.snd.nxt.GreaterEq(t.snd.max) {
 			break // Nagle: hold a short segment while data is in flight
 		}
+		if n < seg && n == avail && t.corked() {
+			break // TCP_CORK, MSG_MORE: wait for a full segment (sockopt.go)
+		}
 		t.sendSegment(now, out, t.snd.nxt, n, end)
 	}
 	if t.shutWr && t.snd.nxt == end && t.canSendFIN() {
@@ -306,7 +309,7 @@ func (t *TCB) emitSYN(now time.Duration, out Emitter, synAck bool) {
 		t.ackNow = false
 	} else {
 		if !t.cfg.DisableWindowScale {
-			s.Options.HasWScale, s.Options.WScale = true, ourWindowScale
+			s.Options.HasWScale, s.Options.WScale = true, t.cfg.windowScale()
 		}
 		s.Options.SACKPermitted = !t.cfg.DisableSACK
 		if !t.cfg.DisableTimestamps {

@@ -1,0 +1,211 @@
+package tcp
+
+import (
+	"math/bits"
+	"time"
+
+	"github.com/synack-go/synack/tcp/cc"
+)
+
+// A connection's own settings, Linux's per-socket options (tcp(7)), beside
+// the Config it shares with others. Settings that are Config fields
+// (TCP_USER_TIMEOUT, TCP_QUICKACK) give the TCB a copy of its Config with
+// the field changed: the shared Config is never modified.
+
+// sockopts is the per-connection state the options need.
+type sockopts struct {
+	base    *Config // the Config before any per-connection change; nil: none made
+	cork    bool    // TCP_CORK or MSG_MORE: hold partial segments
+	ccName  string  // the congestion control chosen, if not the Config's
+	mssUser uint16  // TCP_MAXSEG
+}
+
+// own makes t.cfg the TCB's own copy, to be changed.
+func (t *TCB) own() *Config {
+	if t.opt.base == nil {
+		t.opt.base = t.cfg
+		c := *t.cfg
+		t.cfg = &c
+	}
+	return t.cfg
+}
+
+// Reconfigure gives a TCB that is not yet open (CLOSED, before Listen or
+// Connect) another Config, as socket options set before connect(2) or
+// inherited from a listener do. cfg must stay unchanged while the TCB
+// lives. It does nothing to a TCB already open.
+func (t *TCB) Reconfigure(cfg *Config) {
+	if t.state != StateClosed || t.stats.Established {
+		return
+	}
+	t.cfg = cfg
+	t.opt.base = nil
+	t.snd.buf.size = clampBuf(cfg.SendBuf)
+	t.rcv.buf.size = clampBuf(cfg.RecvBuf)
+	t.rcv.mss = cfg.mss()
+	t.rcv.initRcvMSS()
+	t.tmr.noDelay = cfg.NoDelay
+}
+
+// SetUserTimeout sets how long sent data may stay unacknowledged before
+// the connection fails with ETIMEDOUT: RFC 5482's user timeout, Linux's
+// TCP_USER_TIMEOUT. Zero restores the Config's DataRetryTimeout.
+func (t *TCB) SetUserTimeout(d time.Duration) {
+	c := t.own()
+	if d <= 0 {
+		d = t.opt.base.DataRetryTimeout
+	}
+	c.DataRetryTimeout = d
+}
+
+// UserTimeout returns the user timeout set with SetUserTimeout, or zero.
+func (t *TCB) UserTimeout() time.Duration {
+	if t.opt.base == nil || t.cfg.DataRetryTimeout == t.opt.base.DataRetryTimeout {
+		return 0
+	}
+	return t.cfg.DataRetryTimeout
+}
+
+// SetQuickAck turns delayed ACKs off (on = true: every segment that calls
+// for an ACK gets one at once, and an ACK already delayed goes now) or
+// back to the Config's. Linux's TCP_QUICKACK leaves quick-ACK mode by
+// itself after a while; this one lasts until turned off.
+func (t *TCB) SetQuickAck(on bool) {
+	c := t.own()
+	if on {
+		c.DelayedAck = -1
+		if t.tmr.delack != 0 {
+			t.tmr.delack = 0
+			t.ackNow = true
+		}
+		return
+	}
+	c.DelayedAck = t.opt.base.DelayedAck
+}
+
+// QuickAck reports whether delayed ACKs are off.
+func (t *TCB) QuickAck() bool { return t.cfg.delayedAck() == 0 }
+
+// SetCork holds back segments shorter than the MSS while on, as Linux's
+// TCP_CORK and MSG_MORE do, so that several writes leave in full segments;
+// turning it off lets the held data go at the next Poll. A FIN is never
+// held. Linux also sends corked data after 200 ms; this cork waits for the
+// user.
+func (t *TCB) SetCork(on bool) { t.opt.cork = on }
+
+// Corked reports whether SetCork is on.
+func (t *TCB) Corked() bool { return t.opt.cork }
+
+// corked reports whether a partial segment must wait for more data.
+func (t *TCB) corked() bool { return t.opt.cork && !t.shutWr }
+
+// SetMSS clamps the segment size, Linux's TCP_MAXSEG: before the handshake
+// it lowers the MSS we advertise and the one we send with (min of ours and
+// the peer's); afterwards it lowers the send MSS. Values outside 88..65495
+// bytes are refused (false), as Linux refuses them.
+func (t *TCB) SetMSS(mss int) bool {
+	if mss < 88 || mss > 65495 {
+		return false
+	}
+	t.opt.mssUser = uint16(mss)
+	if !t.state.synchronized() && t.state != StateSynReceived {
+		c := t.own()
+		c.MSS = min(uint16(mss), t.opt.base.mssOrZero())
+		t.rcv.mss = c.mss()
+		t.rcv.initRcvMSS()
+		return true
+	}
+	if uint32(mss) < t.snd.mss {
+		t.snd.mss = uint32(mss)
+		if t.cc != nil {
+			t.cc.SetMSS(t.snd.mss)
+		}
+	}
+	return true
+}
+
+// mssOrZero is the configured MSS, or the largest if none is set.
+func (c *Config) mssOrZero() uint16 {
+	if c.MSS == 0 {
+		return 65535
+	}
+	return c.MSS
+}
+
+// MSS returns the segment size TCP_MAXSEG reports: the send MSS once the
+// options are negotiated; before, the clamp set with SetMSS, else 536 (RFC
+// 9293 §3.7.1's default), as Linux does.
+func (t *TCB) MSS() int {
+	if t.cc != nil {
+		return int(t.snd.mss)
+	}
+	if t.opt.mssUser != 0 {
+		return int(t.opt.mssUser)
+	}
+	return defaultMSS
+}
+
+// CongestionControls maps the names Linux's TCP_CONGESTION takes to the
+// controllers package cc has.
+var CongestionControls = map[string]func(mss uint32) cc.Controller{
+	"reno": cc.NewReno,
+}
+
+// SetCongestion chooses the congestion control by name (see
+// CongestionControls), Linux's TCP_CONGESTION; it reports false for a name
+// it does not know. After the handshake the new controller starts afresh
+// from the initial window.
+func (t *TCB) SetCongestion(name string) bool {
+	newCC, ok := CongestionControls[name]
+	if !ok {
+		return false
+	}
+	c := t.own()
+	c.NewCC = newCC
+	t.opt.ccName = name
+	if t.cc != nil {
+		t.cc = newCC(t.snd.mss)
+		t.cc.SetMSS(t.snd.mss)
+		t.congestionChanged()
+	}
+	return true
+}
+
+// Congestion returns the name of the congestion control in use.
+func (t *TCB) Congestion() string {
+	if t.cc != nil {
+		return t.cc.Name()
+	}
+	if t.opt.ccName != "" {
+		return t.opt.ccName
+	}
+	return t.cfg.newCC(t.cfg.mss()).Name()
+}
+
+// SendSpace returns how many bytes Write would take now without blocking.
+func (t *TCB) SendSpace() int {
+	if !t.state.canSend() && t.state != StateSynSent && t.state != StateSynReceived || t.shutWr || t.err != nil {
+		return 0
+	}
+	return t.snd.buf.free()
+}
+
+// PeerClosed reports whether the peer's FIN has been received (Linux's
+// RCV_SHUTDOWN by the peer: POLLRDHUP).
+func (t *TCB) PeerClosed() bool { return t.finRcvd }
+
+// defaultMaxRecvBuf is Config.MaxRecvBuf's default: Linux's tcp_rmem[2]
+// (6 MiB), for its usual shift of 7.
+const defaultMaxRecvBuf = 6 << 20
+
+// windowScale is the shift we offer: as Linux's tcp_select_initial_window,
+// ⌊log2⌋ of the largest receive buffer less 15, within 0..14 (RFC 7323
+// §2.3).
+func (c *Config) windowScale() uint8 {
+	space := c.MaxRecvBuf
+	if space <= 0 {
+		space = defaultMaxRecvBuf
+	}
+	s := bits.Len(uint(space)) - 1 - 15
+	return uint8(min(max(s, 0), maxWindowScale))
+}
