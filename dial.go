@@ -55,7 +55,7 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 // laddr's address is not one of Options.Addrs, or syscall.EADDRINUSE when
 // the 4-tuple is taken.
 func (s *Stack) DialAddrPort(ctx context.Context, laddr, raddr netip.AddrPort) (*Conn, error) {
-	return s.dialFrom(ctx, laddr, raddr)
+	return s.dialFrom(ctx, laddr, raddr, nil)
 }
 
 func (s *Stack) dial(ctx context.Context, network, address string) (*Conn, error) {
@@ -63,10 +63,12 @@ func (s *Stack) dial(ctx context.Context, network, address string) (*Conn, error
 	if err != nil {
 		return nil, opError("dial", netip.AddrPort{}, netip.AddrPort{}, err)
 	}
-	return s.dialFrom(ctx, netip.AddrPort{}, remote)
+	return s.dialFrom(ctx, netip.AddrPort{}, remote, nil)
 }
 
-func (s *Stack) dialFrom(ctx context.Context, laddr, remote netip.AddrPort) (*Conn, error) {
+// dialFrom dials remote from laddr; cfg, when not nil, replaces the stack's
+// tunables for the connection (DialTCPConfig).
+func (s *Stack) dialFrom(ctx context.Context, laddr, remote netip.AddrPort, cfg *tcp.Config) (*Conn, error) {
 	if a := remote.Addr(); !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || remote.Port() == 0 {
 		return nil, opError("dial", netip.AddrPort{}, remote, &net.AddrError{Err: "invalid destination", Addr: remote.String()})
 	}
@@ -99,6 +101,9 @@ func (s *Stack) dialFrom(ctx context.Context, laddr, remote netip.AddrPort) (*Co
 	s.ctr.active.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if cfg != nil {
+		c.tcb.Reconfigure(cfg)
+	}
 	now := s.now()
 	c.tcb.Connect(s.isn.ISN(c.key.local, c.key.remote, now), now)
 	c.pollNow()

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/synack-go/synack/tcp"
 )
 
 // Listener is a TCP listening socket with the two queues of a real one:
@@ -18,6 +20,8 @@ type Listener struct {
 	addr    netip.AddrPort   // what Addr reports
 	keys    []netip.AddrPort // its entries in the stack's listener table
 	backlog int
+	cfg4    *tcp.Config // tunables of the connections it makes, per family (ListenTCPConfig); nil: the stack's
+	cfg6    *tcp.Config
 
 	amu   sync.Mutex  // serializes Accepts; guards timer
 	timer *time.Timer // Accept's deadline timer, made on first use

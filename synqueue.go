@@ -52,6 +52,7 @@ func (l *Listener) input(key flowKey, seg *wire.TCPSegment, tx *txBatch, iss tcp
 		iss = s.isn.ISN(key.local, key.remote, now)
 	}
 	c := newConn(s, key)
+	l.configure(c)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l.mu.Lock()
@@ -119,6 +120,7 @@ func (l *Listener) acceptCookie(key flowKey, ack *wire.TCPSegment, tx *txBatch) 
 		return true
 	}
 	c := newConn(s, key)
+	l.configure(c)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !s.register(c) {
