@@ -155,7 +155,7 @@ func ctokenize(s string) ([]string, error) {
 				i += 2
 				continue
 			}
-			if strings.IndexByte("+-*/%<>(),", c) < 0 {
+			if strings.IndexByte("+-*/%<>(),&|", c) < 0 {
 				return nil, fmt.Errorf("unexpected %q in %q", c, s)
 			}
 			toks = append(toks, string(c))
@@ -224,7 +224,7 @@ func (p *cparser) not() (*cexpr, error) {
 // comparison parses a chain a < b <= c (Python: a < b and b <= c), and
 // "x in (a, b)".
 func (p *cparser) comparison() (*cexpr, error) {
-	l, err := p.sum()
+	l, err := p.bitor()
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +261,7 @@ func (p *cparser) comparison() (*cexpr, error) {
 			return l, nil
 		}
 		p.pos++
-		r, err := p.sum()
+		r, err := p.bitor()
 		if err != nil {
 			return nil, err
 		}
@@ -273,6 +273,32 @@ func (p *cparser) comparison() (*cexpr, error) {
 		}
 		l = r
 	}
+}
+
+// bitor and bitand are Python's | and &, which bind tighter than
+// comparisons: tcpi_options & TCPI_OPT_SACK != 0.
+func (p *cparser) bitor() (*cexpr, error) {
+	l, err := p.bitand()
+	for err == nil && p.peek() == "|" {
+		p.pos++
+		var r *cexpr
+		if r, err = p.bitand(); err == nil {
+			l = &cexpr{op: "|", args: []*cexpr{l, r}}
+		}
+	}
+	return l, err
+}
+
+func (p *cparser) bitand() (*cexpr, error) {
+	l, err := p.sum()
+	for err == nil && p.peek() == "&" {
+		p.pos++
+		var r *cexpr
+		if r, err = p.sum(); err == nil {
+			l = &cexpr{op: "&", args: []*cexpr{l, r}}
+		}
+	}
+	return l, err
 }
 
 func (p *cparser) sum() (*cexpr, error) {
@@ -476,6 +502,10 @@ func (x *cexpr) eval(vars func(string) (float64, bool)) (float64, error) {
 			return math.Floor(vals[0] / vals[1]), nil
 		}
 		return vals[0] - vals[1]*math.Floor(vals[0]/vals[1]), nil
+	case "&":
+		return float64(int64(vals[0]) & int64(vals[1])), nil
+	case "|":
+		return float64(int64(vals[0]) | int64(vals[1])), nil
 	case "==":
 		return b(vals[0] == vals[1]), nil
 	case "!=":

@@ -110,7 +110,15 @@ func (r *runner) outbound(ev *Event, lo, hi, tol time.Duration) error {
 		} else if hi != lo {
 			when = "between " + secs(lo) + " and " + secs(hi) + " s"
 		}
-		return r.errorf(ev.Line, "expected %s %s\n  got nothing by %s s", r.expectText(pk), when, secs(deadline))
+		late := ""
+		if ev.Time.Kind != TimeAny {
+			// Say what came next, within a second: a late packet reads
+			// differently from a missing one.
+			if q, _ := r.take(pk, deadline+time.Second); q != nil {
+				late = fmt.Sprintf("\n  (then at %s s: %s)", secs(q.at), r.liveText(q, pk))
+			}
+		}
+		return r.errorf(ev.Line, "expected %s %s\n  got nothing by %s s%s", r.expectText(pk), when, secs(deadline), late)
 	}
 	if pk.Proto == ProtoTCP && !r.cfg.StrictSegments && pk.Len > len(p.payload) && len(p.payload) > 0 {
 		if p, err = r.merge(pk, p, deadline); err != nil {

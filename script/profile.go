@@ -13,6 +13,9 @@ var linuxDefaults = []Sysctl{
 	{Name: "net.ipv4.tcp_dsack", Value: "1"},
 	{Name: "net.ipv4.tcp_window_scaling", Value: "1"},
 	{Name: "net.ipv4.tcp_syn_retries", Value: "5"},
+	// Linux 6.x resends the first SYNs every second, not after a
+	// doubling timeout (RFC 6298 §5.5), which the scripts expect.
+	{Name: "net.ipv4.tcp_syn_linear_timeouts", Value: "0"},
 	{Name: "net.ipv4.tcp_synack_retries", Value: "5"},
 	{Name: "net.ipv4.tcp_frto", Value: "2"},
 	{Name: "net.ipv4.tcp_reordering", Value: "3"},

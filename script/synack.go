@@ -46,7 +46,10 @@ func NewSynackTarget(seed int64) Target {
 func (t *synackTarget) Start(cfg *Config, setup *Setup) ([]string, error) {
 	t.cfg = cfg
 	t.sim = sim.New(sim.Config{Seed: t.seed, Limit: -1})
-	a, b := t.sim.Pipe(pipe.Config{MTU: cfg.MTU})
+	// The link carries what a script injects, however large (a TUN
+	// device takes packets beyond its MTU too); the stack's MSS comes
+	// from the script's MTU.
+	a, b := t.sim.Pipe(pipe.Config{MTU: 65535})
 	t.peer = b
 	bitsLen := 16
 	if cfg.LocalIP.Is6() {
@@ -60,7 +63,11 @@ func (t *synackTarget) Start(cfg *Config, setup *Setup) ([]string, error) {
 		KeepAlive: -1, // off, as a socket's until SO_KEEPALIVE
 	}
 	// Linux's: Nagle on, delayed ACKs up to 40 ms at first.
-	t.tcp = tcp.Config{NoDelay: false}
+	hdr := 40
+	if cfg.LocalIP.Is6() {
+		hdr = 60
+	}
+	t.tcp = tcp.Config{NoDelay: false, MSS: uint16(cfg.MTU - hdr)}
 	t.keepIdle = 2 * time.Hour
 	var ignored []string
 	for _, s := range settings(setup) {
@@ -202,7 +209,15 @@ func (t *synackTarget) Wait(until time.Duration) {
 	t.callsSeen = t.callsDone
 }
 
-func (t *synackTarget) Inject(pkt []byte) error { return t.peer.WriteBatch([][]byte{pkt}) }
+// Inject hands the packet to the stack and lets the simulation run
+// everything it causes at this instant, as the kernel processes an
+// injected packet before the write returns: the next line of the script
+// sees the stack after it.
+func (t *synackTarget) Inject(pkt []byte) error {
+	err := t.peer.WriteBatch([][]byte{pkt})
+	t.sim.RunFor(0)
+	return err
+}
 
 func (t *synackTarget) Sent() []SentPacket {
 	var out []SentPacket
@@ -216,11 +231,13 @@ func (t *synackTarget) Sent() []SentPacket {
 	return out
 }
 
+// Go starts a call and lets it run until it returns or blocks.
 func (t *synackTarget) Go(fn func()) {
 	t.sim.Go(func() {
 		fn()
 		t.callsDone++
 	})
+	t.sim.RunFor(0)
 }
 
 func (t *synackTarget) Stop() error {

@@ -52,6 +52,7 @@ type ssock struct {
 	shutWr bool
 
 	connecting bool // a non-blocking connect is under way
+	inProgress bool // connect said EINPROGRESS, and no connect has yet said how it ended
 	connErr    error
 	cancel     context.CancelFunc
 }
@@ -245,11 +246,14 @@ func (l *socketLayer) Connect(fd int, a netip.AddrPort) error {
 		return eINVAL
 	case s.connecting:
 		return eALREADY
+	case s.conn != nil && s.inProgress:
+		s.inProgress = false // the first connect after the handshake says it is done
+		return nil
 	case s.conn != nil:
 		return eISCONN
 	case s.connErr != nil:
 		err := s.connErr
-		s.connErr = nil
+		s.connErr, s.inProgress = nil, false
 		return err
 	}
 	if a, err = s.addr(a); err != nil {
@@ -273,6 +277,7 @@ func (l *socketLayer) Connect(fd int, a netip.AddrPort) error {
 	}
 	s.connecting = true
 	if s.nonblock {
+		s.inProgress = true
 		l.t.sim.Go(func() {
 			if err := dial(); err != nil {
 				s.connErr = err
@@ -802,6 +807,11 @@ func (l *socketLayer) TCPInfo(fd int) (map[string]int64, error) {
 		return map[string]int64{"state": st}, nil
 	}
 	in := s.conn.Info()
+	if in.State == 6 {
+		// Linux moves TIME-WAIT to a small socket of its own; the
+		// descriptor's socket reads as CLOSE.
+		in.State = 7
+	}
 	us := func(d time.Duration) int64 { return int64(d / time.Microsecond) }
 	return map[string]int64{
 		"state": int64(in.State), "ca_state": int64(in.CAState), "retransmits": int64(in.Retransmits),

@@ -1,5 +1,5 @@
-// Command synack runs synack's demos and tools: demo, serve, get, trace and
-// bench. `synack help COMMAND` or `synack COMMAND --help` explains one.
+// Command synack runs synack's demos and tools: demo, serve, get, trace,
+// script and bench. `synack help COMMAND` or `synack COMMAND --help` explains one.
 package main
 
 import (
@@ -25,6 +25,8 @@ commands:
   get     fetch a URL over a synack stack on a TUN device
   trace   read a pcap or pcapng capture: summary of each TCP connection,
           time-sequence graphs (--plot, --html), ladder diagrams
+  script  run scripts in the packetdrill dialect against synack on virtual time,
+          or against the Linux kernel (--against kernel)
   bench   run one benchmark workload on synack alone (synack bench mem-bulk
           -mtu 1500; go run ./bench/compare runs gVisor and the kernel too)
 `
@@ -32,11 +34,12 @@ commands:
 // commands are the subcommands, each run with its arguments, stdout and
 // stderr.
 var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
-	"demo":  func(args []string, stdout, _ io.Writer) error { return runDemo(args, stdout) },
-	"serve": runServe,
-	"get":   runGet,
-	"trace": runTrace,
-	"bench": func(args []string, stdout, _ io.Writer) error { return runBench(args, stdout) },
+	"demo":   func(args []string, stdout, _ io.Writer) error { return runDemo(args, stdout) },
+	"serve":  runServe,
+	"get":    runGet,
+	"trace":  runTrace,
+	"bench":  func(args []string, stdout, _ io.Writer) error { return runBench(args, stdout) },
+	"script": runScript,
 }
 
 func main() {
