@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,6 +35,10 @@ type kernelTarget struct {
 	mu     sync.Mutex
 	sent   []SentPacket
 	fds    map[int]bool // every fd the run opened, closed by Stop
+	// socketReq carries socket(2) calls to a goroutine whose thread stays
+	// in the namespace: making a thread enter it for each call would cost
+	// milliseconds on a busy machine, which a script's timing sees.
+	socketReq chan socketCall
 	cc     string       // congestion control set on each new socket, when the namespace's default could not be
 	done   chan struct{}
 }
@@ -111,9 +116,46 @@ func (k *kernelTarget) Start(cfg *Config, setup *Setup) ([]string, error) {
 	if out, err := exec.Command("ip", "-n", ns.Name(), fam, "route", "add", "default", "dev", "pkt0").CombinedOutput(); err != nil {
 		return ignored, fmt.Errorf("ip route add default dev pkt0: %v: %s", err, strings.TrimSpace(string(out)))
 	}
+	k.socketReq = make(chan socketCall)
+	inNS := make(chan error, 1)
+	go k.socketLoop(inNS)
+	if err := <-inNS; err != nil {
+		return ignored, err
+	}
 	k.start = time.Now()
 	go k.readLoop()
 	return ignored, nil
+}
+
+// socketCall is one socket(2) call for socketLoop.
+type socketCall struct {
+	domain, typ, proto int
+	reply              chan socketResult
+}
+
+type socketResult struct {
+	fd  int
+	err error
+}
+
+// socketLoop makes sockets inside the namespace until Stop closes
+// socketReq. Its thread enters the namespace for good: it never runs
+// anything else, and it exits locked, so the runtime discards the thread.
+func (k *kernelTarget) socketLoop(ready chan<- error) {
+	runtime.LockOSThread()
+	fd, err := unix.Open("/run/netns/"+k.ns.Name(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		err = unix.Setns(fd, unix.CLONE_NEWNET)
+		unix.Close(fd)
+	}
+	ready <- err
+	if err != nil {
+		return
+	}
+	for c := range k.socketReq {
+		fd, err := unix.Socket(c.domain, c.typ, c.proto)
+		c.reply <- socketResult{fd, err}
+	}
 }
 
 // writeSysctl writes one setting in the calling thread's namespace; it
@@ -224,6 +266,9 @@ func (k *kernelTarget) Stop() error {
 		unix.Close(fd)
 	}
 	var errs []error
+	if k.socketReq != nil {
+		close(k.socketReq)
+	}
 	if k.dev != nil {
 		k.dev.Close()
 		<-k.done
@@ -250,12 +295,10 @@ func errno(err error) error {
 }
 
 func (k *kernelTarget) Socket(domain, typ, proto int) (int, error) {
-	var fd int
-	err := k.ns.Do(func() error {
-		var err error
-		fd, err = unix.Socket(domain, typ, proto)
-		return err
-	})
+	reply := make(chan socketResult, 1)
+	k.socketReq <- socketCall{domain, typ, proto, reply}
+	r := <-reply
+	fd, err := r.fd, r.err
 	if err != nil {
 		return -1, errno(err)
 	}

@@ -51,6 +51,9 @@ func TestScripts(t *testing.T) {
 // the 40 ms of a delayed ACK, which the scripts tell from an immediate one.
 const kernelTolerance = "25000"
 
+// kernelAttempts is how many times a kernel run may be tried.
+const kernelAttempts = 3
+
 // TestScriptsKernel runs every script against the Linux kernel, the
 // reference: each must pass there. It needs root (a network namespace and
 // a TUN device per script) and takes real time, so -short skips it.
@@ -76,9 +79,17 @@ func TestScriptsKernel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := script.Run(s, script.NewKernelTarget(), script.Options{Overrides: script.Overrides{"tolerance_usecs": tol}})
-			if res.Err != nil {
-				t.Error(res.Err)
+			// Real time on a shared machine: a run the scheduler delayed
+			// gets two more chances. A real difference fails every time.
+			for attempt := 1; ; attempt++ {
+				res := script.Run(s, script.NewKernelTarget(), script.Options{Overrides: script.Overrides{"tolerance_usecs": tol}})
+				if res.Err == nil {
+					return
+				}
+				if attempt == kernelAttempts {
+					t.Fatalf("failed %d times; the last: %v", attempt, res.Err)
+				}
+				t.Logf("attempt %d: %v", attempt, res.Err)
 			}
 		})
 	}
