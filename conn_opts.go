@@ -1,6 +1,7 @@
 package synack
 
 import (
+	"net"
 	"syscall"
 	"time"
 )
@@ -90,5 +91,48 @@ func (c *Conn) SetWriteBuffer(bytes int) error {
 	c.tcb.SetBuffers(bytes, 0)
 	signal(c.wr)
 	c.mu.Unlock()
+	return nil
+}
+
+// SetKeepAliveConfig configures keepalive probes as
+// net.TCPConn.SetKeepAliveConfig does: Enable turns them on or off; Idle
+// is the silence before the first probe, Interval the time between
+// unanswered probes, Count how many unanswered probes end the connection
+// with syscall.ETIMEDOUT (Linux's TCP_KEEPIDLE, TCP_KEEPINTVL,
+// TCP_KEEPCNT). A zero field takes the default (Options.KeepAlive or 15 s
+// for Idle, Idle for Interval, 9 for Count); a negative one keeps the
+// current value.
+func (c *Conn) SetKeepAliveConfig(cfg net.KeepAliveConfig) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !cfg.Enable {
+		c.setKeepAliveLocked(0)
+		return nil
+	}
+	curIdle, curIntvl, curCount := c.tcb.KeepAlive()
+	idle, intvl, count := cfg.Idle, cfg.Interval, cfg.Count
+	switch {
+	case idle < 0 && curIdle > 0:
+		idle = curIdle
+	case idle <= 0:
+		idle = c.keepIdle
+		if idle <= 0 {
+			idle = defaultKeepAlive
+		}
+	}
+	switch {
+	case intvl < 0:
+		intvl = curIntvl
+	case intvl == 0:
+		intvl = idle
+	}
+	if count < 0 {
+		count = curCount
+	}
+	c.keepIdle = idle
+	c.tcb.SetKeepAlive(idle, intvl, count, c.s.now())
+	if !c.gone {
+		c.s.timers.schedule(c, c.tcb.Deadline())
+	}
 	return nil
 }

@@ -107,7 +107,10 @@ func (r *runner) inbound(ev *Event) error {
 		syn := pk.Flags&flagSYN != 0
 		h.seq = pk.Seq
 		if syn {
-			c.remoteISN, c.haveRemoteISN = pk.Seq, true
+			// A SYN's number is absolute; the first names the peer's ISN.
+			if !c.haveRemoteISN {
+				c.remoteISN, c.haveRemoteISN = pk.Seq, true
+			}
 		} else {
 			h.seq = pk.Seq + c.remoteISN
 		}

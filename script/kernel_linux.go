@@ -39,8 +39,8 @@ type kernelTarget struct {
 	// in the namespace: making a thread enter it for each call would cost
 	// milliseconds on a busy machine, which a script's timing sees.
 	socketReq chan socketCall
-	cc     string       // congestion control set on each new socket, when the namespace's default could not be
-	done   chan struct{}
+	cc        string // congestion control set on each new socket, when the namespace's default could not be
+	done      chan struct{}
 }
 
 // NewKernelTarget returns a target that runs scripts against the Linux

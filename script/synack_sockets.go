@@ -38,9 +38,10 @@ type ssock struct {
 	ccName    string
 	mssUser   int
 	keepalive bool
-	linger    bool // SO_LINGER on with 0 s: close resets
-	cork      bool // TCP_CORK
-	more      bool // corked by a MSG_MORE send
+	keepIdle  time.Duration // TCP_KEEPIDLE; zero: tcp_keepalive_time
+	linger    bool          // SO_LINGER on with 0 s: close resets
+	cork      bool          // TCP_CORK
+	more      bool          // corked by a MSG_MORE send
 	quickack  bool
 	userTO    time.Duration
 	sndbuf    int // as SO_SNDBUF reports it (Linux doubles what is set)
@@ -223,7 +224,7 @@ func (l *socketLayer) Accept(fd int) (int, error) {
 func (l *socketLayer) applyConnected(s *ssock) {
 	c := s.conn
 	if s.keepalive {
-		c.SetKeepAlivePeriod(l.t.keepIdle)
+		l.keepalive(s)
 	}
 	if s.cork {
 		c.SetCork(true)
@@ -234,6 +235,17 @@ func (l *socketLayer) applyConnected(s *ssock) {
 	if s.linger {
 		c.SetLinger(0)
 	}
+}
+
+// keepalive applies SO_KEEPALIVE and the TCP_KEEP* values to s's
+// connection.
+func (l *socketLayer) keepalive(s *ssock) {
+	idle := s.keepIdle
+	if idle == 0 {
+		idle = l.t.keepIdle
+	}
+	s.conn.SetKeepAliveConfig(net.KeepAliveConfig{Enable: s.keepalive, Idle: idle,
+		Interval: s.cfg.KeepAliveInterval, Count: s.cfg.KeepAliveCount})
 }
 
 func (l *socketLayer) Connect(fd int, a netip.AddrPort) error {
@@ -577,11 +589,7 @@ func (l *socketLayer) SetsockoptInt(fd, level, name, val int) error {
 	case level == solSocket && name == 9: // SO_KEEPALIVE
 		s.keepalive = on
 		if c != nil {
-			if on {
-				c.SetKeepAlivePeriod(l.t.keepIdle)
-			} else {
-				c.SetKeepAlive(false)
-			}
+			l.keepalive(s)
 		}
 	case level == solSocket && (name == 7 || name == 8): // SO_SNDBUF, SO_RCVBUF
 		// Linux doubles the value for its bookkeeping and reports that.
@@ -626,18 +634,22 @@ func (l *socketLayer) SetsockoptInt(fd, level, name, val int) error {
 		if val < 1 {
 			return eINVAL
 		}
+		kc := net.KeepAliveConfig{Enable: s.keepalive, Idle: -1, Interval: -1, Count: -1}
 		switch name {
 		case 4:
-			l.t.keepIdle = time.Duration(val) * time.Second
-			if c != nil && s.keepalive {
-				c.SetKeepAlivePeriod(l.t.keepIdle)
-			}
+			s.keepIdle = time.Duration(val) * time.Second
+			kc.Idle = s.keepIdle
 		case 5:
 			s.cfg.KeepAliveInterval = time.Duration(val) * time.Second
+			kc.Interval = s.cfg.KeepAliveInterval
 		case 6:
 			s.cfg.KeepAliveCount = val
+			kc.Count = val
 		case 7:
 			s.cfg.SynRetries = val
+		}
+		if c != nil && s.keepalive && name != 7 {
+			c.SetKeepAliveConfig(kc)
 		}
 	case level == solTCP && name == 12: // TCP_QUICKACK
 		s.quickack = on

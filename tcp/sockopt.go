@@ -209,3 +209,9 @@ func (c *Config) windowScale() uint8 {
 	s := bits.Len(uint(space)) - 1 - 15
 	return uint8(min(max(s, 0), maxWindowScale))
 }
+
+// KeepAlive returns the keepalive idle time (zero: off), probe interval
+// and probe count.
+func (t *TCB) KeepAlive() (idle, interval time.Duration, count int) {
+	return t.tmr.keepIdle, t.tmr.keepIntvl, t.tmr.keepCount
+}
