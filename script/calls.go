@@ -74,12 +74,12 @@ func (r *runner) call(ev *Event, start time.Duration) error {
 		if r.t.Now() > limit {
 			return r.errorf(ev.Line, "%s(...) blocked (it did not return within %s); a call that may block is written START...END", ev.Call.Name, tol)
 		}
-		r.t.Wait(limit + 1)
-		r.collect()
+		r.wait(limit + 1)
 	}
 }
 
-// checkPending checks a blocking call that has returned, if any.
+// checkPending checks a blocking call that has returned, if any, and
+// fails one that should have returned by now.
 func (r *runner) checkPending() error {
 	p := r.pending
 	if p == nil {
@@ -90,8 +90,22 @@ func (r *runner) checkPending() error {
 		r.pending = nil
 		return r.endPending(p, res)
 	default:
-		return nil
 	}
+	if r.t.Now() > p.end+p.tol {
+		r.pending = nil
+		return r.errorf(p.ev.Line, "%s(...) should have returned at %s s, but it still blocks at %s s", p.ev.Call.Name, secs(p.end), secs(r.t.Now()))
+	}
+	return nil
+}
+
+// wait lets time pass until at most until, waking early to check a
+// blocking call's deadline; then it collects what the stack sent.
+func (r *runner) wait(until time.Duration) {
+	if p := r.pending; p != nil && p.end+p.tol+1 < until {
+		until = p.end + p.tol + 1
+	}
+	r.t.Wait(until)
+	r.collect()
 }
 
 // awaitPending waits for the blocking call to return, at most until its
@@ -109,8 +123,7 @@ func (r *runner) awaitPending() error {
 			r.pending = nil
 			return r.errorf(p.ev.Line, "%s(...) should have returned at %s s, but it still blocks at %s s", p.ev.Call.Name, secs(p.end), secs(r.t.Now()))
 		}
-		r.t.Wait(p.end + p.tol + 1)
-		r.collect()
+		r.wait(p.end + p.tol + 1)
 	}
 }
 

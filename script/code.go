@@ -29,7 +29,7 @@ type cexpr struct {
 
 // parseCode parses the text of a %{ }% block that starts on line.
 func parseCode(file string, line int, text string) (*Code, error) {
-	c := &Code{Text: text}
+	c := &Code{Text: strings.TrimSpace(text)}
 	// Join continued lines, keeping count of lines for errors.
 	lines := strings.Split(text, "\n")
 	for i := 0; i < len(lines); i++ {

@@ -164,7 +164,7 @@ func (l *lexer) scan() (token, error) {
 		text := s[2:end]
 		l.line += strings.Count(s[:end+2], "\n")
 		l.pos += end + 2
-		return token{tokCode, strings.TrimSpace(text), line}, nil
+		return token{tokCode, text, line}, nil
 	case c == '`':
 		end := strings.IndexByte(s[1:], '`')
 		if end < 0 {

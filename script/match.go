@@ -82,8 +82,7 @@ func (r *runner) take(pk *Packet, deadline time.Duration) (*livePacket, error) {
 		if r.t.Now() > deadline {
 			return nil, nil
 		}
-		r.t.Wait(deadline + 1)
-		r.collect()
+		r.wait(deadline + 1)
 	}
 }
 

@@ -39,7 +39,7 @@ func ParseFile(file string, defines map[string]string) (*Script, error) {
 func Parse(file, src string, defines map[string]string) (*Script, error) {
 	s := &Script{File: file}
 	defs := make(map[string]string)
-	body, line, err := s.parseOptionLines(src, defs)
+	body, line, comments, err := s.parseOptionLines(src, defs)
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +47,7 @@ func Parse(file, src string, defines map[string]string) (*Script, error) {
 		defs[k] = v
 	}
 	p := &parser{lx: newLexer(file, body, line, defs), s: s}
+	p.lx.comments = comments
 	if err := p.parseBody(); err != nil {
 		return nil, err
 	}
@@ -58,8 +59,8 @@ func Parse(file, src string, defines map[string]string) (*Script, error) {
 
 // parseOptionLines reads the --name[=value] lines that open a script
 // (blank lines and // comments may sit between them) and returns the rest
-// of the text and the line it starts on.
-func (s *Script) parseOptionLines(src string, defs map[string]string) (rest string, line int, err error) {
+// of the text, the line it starts on, and the comments it passed.
+func (s *Script) parseOptionLines(src string, defs map[string]string) (rest string, line int, comments []comment, err error) {
 	off, line := 0, 1
 	for off < len(src) {
 		end := strings.IndexByte(src[off:], '\n')
@@ -69,7 +70,9 @@ func (s *Script) parseOptionLines(src string, defs map[string]string) (rest stri
 		}
 		text := strings.TrimSpace(src[off:min(next, len(src))])
 		switch {
-		case text == "" || strings.HasPrefix(text, "//"):
+		case text == "":
+		case strings.HasPrefix(text, "//"):
+			comments = append(comments, comment{line, strings.TrimSpace(text[2:])})
 		case strings.HasPrefix(text, "--"):
 			if i := strings.Index(text, " //"); i >= 0 {
 				text = strings.TrimSpace(text[:i])
@@ -81,25 +84,24 @@ func (s *Script) parseOptionLines(src string, defs map[string]string) (rest stri
 				o.Name, o.Value, o.Set = o.Name[:i], strings.TrimSpace(o.Name[i+1:]), true
 			}
 			if o.Name == "" {
-				return "", 0, &Error{s.File, line, "empty option name"}
+				return "", 0, nil, &Error{s.File, line, "empty option name"}
 			}
 			if o.Name == "define" || o.Name == "D" {
 				k, v, ok := strings.Cut(o.Value, "=")
 				if !ok || k == "" {
-					return "", 0, &Error{s.File, line, "--define wants NAME=VALUE"}
+					return "", 0, nil, &Error{s.File, line, "--define wants NAME=VALUE"}
 				}
 				defs[k] = v
 			}
 			s.Options = append(s.Options, o)
 		default:
-			// Comments before the options stay in the lexer's text, so
-			// that headers among them are seen.
-			return src[off:], line, nil
+			// The first line that is neither starts the body.
+			return src[off:], line, comments, nil
 		}
 		off = next
 		line++
 	}
-	return "", line, nil
+	return "", line, comments, nil
 }
 
 // parser holds the state of one parse.

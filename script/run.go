@@ -255,8 +255,7 @@ func (r *runner) waitUntil(ev *Event, at, tol time.Duration) error {
 			}
 			return nil
 		}
-		r.t.Wait(at)
-		r.collect()
+		r.wait(at)
 	}
 }
 
