@@ -136,7 +136,7 @@ func (c *Conn) SetCork(on bool) error {
 }
 
 // SetCongestion chooses the congestion control algorithm by its Linux
-// name (TCP_CONGESTION; tcp.CongestionControls lists them). After the
+// name (TCP_CONGESTION: "reno", "cubic", "bbr", as cc.New knows them). After the
 // handshake the new algorithm starts from the initial window. It returns
 // an error wrapping syscall.ENOENT for a name it does not know, as Linux
 // does.

@@ -154,7 +154,7 @@ func (t *synackTarget) sysctl(o *synack.Options, s Sysctl) string {
 		}
 		c.DataRetryTimeout = linuxRetriesTimeout(v)
 	case "tcp_congestion_control":
-		newCC, ok := tcp.CongestionControls[s.Value]
+		newCC, ok := tcp.CongestionControl(s.Value)
 		if !ok {
 			return "synack has no congestion control of that name; NewReno (reno) runs"
 		}

@@ -749,7 +749,7 @@ func (l *socketLayer) SetsockoptBytes(fd, level, name int, val []byte) error {
 				break
 			}
 		}
-		newCC, ok := tcp.CongestionControls[n]
+		newCC, ok := tcp.CongestionControl(n)
 		if !ok {
 			return eNOENT
 		}

@@ -145,18 +145,25 @@ func (t *TCB) MSS() int {
 	return defaultMSS
 }
 
-// CongestionControls maps the names Linux's TCP_CONGESTION takes to the
-// controllers package cc has.
-var CongestionControls = map[string]func(mss uint32) cc.Controller{
-	"reno": cc.NewReno,
+// CongestionControl returns the constructor of the congestion control
+// that Linux's TCP_CONGESTION calls name (cc.New's names), for
+// Config.NewCC; false if package cc has none of that name.
+func CongestionControl(name string) (func(mss uint32) cc.Controller, bool) {
+	if _, err := cc.New(name, defaultMSS); err != nil {
+		return nil, false
+	}
+	return func(mss uint32) cc.Controller {
+		c, _ := cc.New(name, mss)
+		return c
+	}, true
 }
 
 // SetCongestion chooses the congestion control by name (see
-// CongestionControls), Linux's TCP_CONGESTION; it reports false for a name
+// CongestionControl), Linux's TCP_CONGESTION; it reports false for a name
 // it does not know. After the handshake the new controller starts afresh
 // from the initial window.
 func (t *TCB) SetCongestion(name string) bool {
-	newCC, ok := CongestionControls[name]
+	newCC, ok := CongestionControl(name)
 	if !ok {
 		return false
 	}
@@ -164,8 +171,7 @@ func (t *TCB) SetCongestion(name string) bool {
 	c.NewCC = newCC
 	t.opt.ccName = name
 	if t.cc != nil {
-		t.cc = newCC(t.snd.mss)
-		t.cc.SetMSS(t.snd.mss)
+		t.cc = c.newCC(t.snd.mss)
 		t.congestionChanged()
 	}
 	return true
@@ -174,12 +180,12 @@ func (t *TCB) SetCongestion(name string) bool {
 // Congestion returns the name of the congestion control in use.
 func (t *TCB) Congestion() string {
 	if t.cc != nil {
-		return t.cc.Name()
+		return t.cc.c.Name()
 	}
 	if t.opt.ccName != "" {
 		return t.opt.ccName
 	}
-	return t.cfg.newCC(t.cfg.mss()).Name()
+	return t.cfg.newCC(t.cfg.mss()).c.Name()
 }
 
 // SendSpace returns how many bytes Write would take now without blocking.
