@@ -102,8 +102,8 @@ func scriptOptionsText(opts []Option) string {
 }
 
 // liveOptionsText prints a live packet's options as tcpdump would, SACK
-// blocks with sackBase subtracted.
-func liveOptionsText(opts []rawOpt, sackBase uint32) string {
+// blocks with sackBase subtracted and TS vals with tsBase.
+func liveOptionsText(opts []rawOpt, sackBase, tsBase uint32) string {
 	parts := make([]string, 0, len(opts))
 	for _, o := range opts {
 		d := o.data
@@ -126,7 +126,7 @@ func liveOptionsText(opts []rawOpt, sackBase uint32) string {
 			}
 			parts = append(parts, s)
 		case o.kind == kindTS && len(d) == 8:
-			parts = append(parts, "TS val "+strconv.FormatUint(uint64(binary.BigEndian.Uint32(d)), 10)+
+			parts = append(parts, "TS val "+strconv.FormatUint(uint64(binary.BigEndian.Uint32(d)-tsBase), 10)+
 				" ecr "+strconv.FormatUint(uint64(binary.BigEndian.Uint32(d[4:])), 10))
 		default:
 			parts = append(parts, "unknown-"+strconv.Itoa(int(o.kind))+" 0x"+hex.EncodeToString(d))

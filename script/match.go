@@ -307,13 +307,13 @@ func (r *runner) verifyOptions(pk *Packet, p *livePacket, c *conn) string {
 	}
 	want := pk.Options
 	if len(want) != len(p.opts) || optionsLen(want) != len(p.optBytes) {
-		return fmt.Sprintf("options: expected <%s>, got <%s>", scriptOptionsText(want), liveOptionsText(p.opts, c.remoteISN))
+		return fmt.Sprintf("options: expected <%s>, got <%s>", scriptOptionsText(want), liveOptionsText(p.opts, c.remoteISN, c.tsOff))
 	}
 	synAck := p.flags&flagSYN != 0
 	for i, w := range want {
 		g := p.opts[i]
 		bad := func(what string) string {
-			return fmt.Sprintf("option %d: expected %s, got %s", i+1, what, liveOptionsText([]rawOpt{g}, c.remoteISN))
+			return fmt.Sprintf("option %d: expected %s, got %s", i+1, what, liveOptionsText([]rawOpt{g}, c.remoteISN, c.tsOff))
 		}
 		switch w.Kind {
 		case OptNOP:
@@ -344,7 +344,7 @@ func (r *runner) verifyOptions(pk *Packet, p *livePacket, c *conn) string {
 				l := c.scriptAck(binary.BigEndian.Uint32(g.data[8*j:]), synAck)
 				rr := c.scriptAck(binary.BigEndian.Uint32(g.data[8*j+4:]), synAck)
 				if l != blk[0] || rr != blk[1] {
-					return fmt.Sprintf("option %d: expected %s, got %s", i+1, scriptOptionsText([]Option{w}), liveOptionsText([]rawOpt{g}, c.remoteISN))
+					return fmt.Sprintf("option %d: expected %s, got %s", i+1, scriptOptionsText([]Option{w}), liveOptionsText([]rawOpt{g}, c.remoteISN, c.tsOff))
 				}
 			}
 		case OptTS:
@@ -482,5 +482,5 @@ func (r *runner) liveText(p *livePacket, pk *Packet) string {
 		seq = pk.Seq
 	}
 	return tcpdumpLine(p.src, p.dst, p.sport, p.dport, tcpdumpFlags(p.flags, p.ae), seq, len(p.payload),
-		syn, ack, p.flags&flagACK != 0, int(p.win), p.urg, liveOptionsText(p.opts, c.remoteISN))
+		syn, ack, p.flags&flagACK != 0, int(p.win), p.urg, liveOptionsText(p.opts, c.remoteISN, c.tsOff))
 }
