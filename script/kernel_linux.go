@@ -176,12 +176,6 @@ func writeSysctl(s Sysctl) string {
 	return ""
 }
 
-func where(s Sysctl) string {
-	if s.Where == "" {
-		return "defaults"
-	}
-	return s.Where
-}
 
 // readLoop collects what the kernel sends on the TUN device.
 func (k *kernelTarget) readLoop() {

@@ -61,3 +61,11 @@ func settings(setup *Setup) []Sysctl {
 	}
 	return out
 }
+
+// where says where a setting came from, for messages.
+func where(s Sysctl) string {
+	if s.Where == "" {
+		return "defaults"
+	}
+	return s.Where
+}
