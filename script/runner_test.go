@@ -84,15 +84,20 @@ func TestRunnerFailures(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var tg script.Target
-				opts := script.Options{}
-				if target == "kernel" {
-					tg = script.NewKernelTarget()
-					opts.Overrides = script.Overrides{"tolerance_usecs": kernelTolerance}
-				} else {
-					tg = script.NewSynackTarget(1)
+				run := func() *script.Result {
+					if target == "kernel" {
+						return script.Run(s, script.NewKernelTarget(), script.Options{Overrides: script.Overrides{"tolerance_usecs": kernelTolerance}})
+					}
+					return script.Run(s, script.NewSynackTarget(1), script.Options{})
 				}
-				res := script.Run(s, tg, opts)
+				res := run()
+				// Real time on a shared machine: a run the scheduler
+				// delayed fails early; it gets two more chances to fail
+				// where it must.
+				for attempt := 1; target == "kernel" && res.Line() != tc.line && attempt < kernelAttempts; attempt++ {
+					t.Logf("attempt %d: %v", attempt, res.Err)
+					res = run()
+				}
 				if res.Err == nil {
 					t.Fatalf("the run passed; want a failure at line %d", tc.line)
 				}
