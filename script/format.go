@@ -17,7 +17,7 @@ import (
 
 // tcpdumpLine builds one line from its parts. win < 0 is left out; opts is
 // the text inside options [...] ("" for none).
-func tcpdumpLine(src, dst netip.Addr, sport, dport uint16, flags string, seq uint32, n int, syn bool, ack uint32, hasAck bool, win int, urg uint16, opts string) string {
+func tcpdumpLine(src, dst netip.Addr, sport, dport uint16, flags string, seq uint32, n int, ack uint32, hasAck bool, win int, urg uint16, opts string) string {
 	var b strings.Builder
 	if src.Is6() {
 		b.WriteString("IP6 ")

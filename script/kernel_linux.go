@@ -176,7 +176,6 @@ func writeSysctl(s Sysctl) string {
 	return ""
 }
 
-
 // readLoop collects what the kernel sends on the TUN device.
 func (k *kernelTarget) readLoop() {
 	bufs := make([][]byte, 64)

@@ -37,7 +37,7 @@ type token struct {
 func (t token) String() string {
 	switch t.kind {
 	case tokEOF:
-		return "end of file"
+		return tokNames[tokEOF]
 	case tokString:
 		return `"` + t.text + `"`
 	case tokBackquote:

@@ -455,7 +455,7 @@ func (r *runner) expectText(pk *Packet) string {
 		opts = "..."
 	}
 	return tcpdumpLine(r.cfg.LocalIP, r.cfg.RemoteIP, sport, dport, tcpdumpFlags(pk.Flags, pk.AE), pk.Seq, pk.Len,
-		pk.Flags&flagSYN != 0, pk.Ack, pk.Flags&flagACK != 0, win, pk.Urg, opts)
+		pk.Ack, pk.Flags&flagACK != 0, win, pk.Urg, opts)
 }
 
 // protoText prints a UDP or ICMP line.
@@ -482,5 +482,5 @@ func (r *runner) liveText(p *livePacket, pk *Packet) string {
 		seq = pk.Seq
 	}
 	return tcpdumpLine(p.src, p.dst, p.sport, p.dport, tcpdumpFlags(p.flags, p.ae), seq, len(p.payload),
-		syn, ack, p.flags&flagACK != 0, int(p.win), p.urg, liveOptionsText(p.opts, c.remoteISN, c.tsOff))
+		ack, p.flags&flagACK != 0, int(p.win), p.urg, liveOptionsText(p.opts, c.remoteISN, c.tsOff))
 }

@@ -103,7 +103,7 @@ func (p *parser) parsePacket(dir Direction, line int) (*Packet, error) {
 			pk.Urg = uint16(v)
 		case t.is("<"):
 			p.next()
-			if err := p.parseOptions(pk); err != nil {
+			if err := p.parseOptions(pk, t.line); err != nil {
 				return nil, err
 			}
 		default:
@@ -263,8 +263,8 @@ func (p *parser) parseSeq(pk *Packet) error {
 	return nil
 }
 
-// parseOptions parses the TCP options after '<', through '>'.
-func (p *parser) parseOptions(pk *Packet) error {
+// parseOptions parses the TCP options after '<' (on line), through '>'.
+func (p *parser) parseOptions(pk *Packet, line int) error {
 	if ok, err := p.accept("..."); err != nil {
 		return err
 	} else if ok {
@@ -348,7 +348,7 @@ func (p *parser) parseOptions(pk *Packet) error {
 			o.TSVal, o.TSEcr = uint32(v), uint32(e)
 		case "md5":
 			o.Kind = OptMD5
-			b, err := p.hexBlob("md5 digest", true)
+			b, err := p.hexBlob("md5 digest")
 			if err != nil {
 				return err
 			}
@@ -364,7 +364,7 @@ func (p *parser) parseOptions(pk *Packet) error {
 			if t.text == "FOEXP" {
 				o.Kind = OptFOExp
 			}
-			b, err := p.hexBlob("Fast Open cookie", false)
+			b, err := p.hexBlob("Fast Open cookie")
 			if err != nil {
 				return err
 			}
@@ -413,16 +413,14 @@ func (p *parser) parseOptions(pk *Packet) error {
 		}
 	}
 	if n := optionsLen(pk.Options); n%4 != 0 || n > 40 {
-		return p.errorf(p.lineOfLast(), "the TCP options take %d bytes: they must be a multiple of 4 and at most 40 (pad with nop)", n)
+		return p.errorf(line, "the TCP options take %d bytes: they must be a multiple of 4 and at most 40 (pad with nop)", n)
 	}
 	return nil
 }
 
-func (p *parser) lineOfLast() int { return p.lx.line }
-
 // hexBlob reads an optional hex value (a word or an integer token, 0x
-// allowed); absent gives nil. md5 accepts none: the digest is then zeros.
-func (p *parser) hexBlob(what string, _ bool) ([]byte, error) {
+// allowed); absent gives nil.
+func (p *parser) hexBlob(what string) ([]byte, error) {
 	t, err := p.peek()
 	if err != nil {
 		return nil, err

@@ -1,5 +1,7 @@
 package script
 
+import "strconv"
+
 // Linux's numbers for the symbols scripts use. Scripts speak Linux's ABI
 // whatever the target: the kernel target passes these to the kernel, the
 // synack target interprets them.
@@ -78,7 +80,7 @@ func errnoName(n int64) string {
 		}
 	}
 	if best == "" {
-		return "errno " + itoa(n)
+		return "errno " + strconv.FormatInt(n, 10)
 	}
 	return best
 }
@@ -124,26 +126,4 @@ var icmpCodes = map[string]icmpNum{
 	"net_prohibited": {9, 1}, "host_prohibited": {10, 1}, "admin_prohibited": {13, 1},
 	"packet_filtered": {13, 1}, "beyond_scope": {-1, 2},
 	"ttl_exceeded": {0, 0}, "reassembly_time_exceeded": {1, 1},
-}
-
-func itoa(n int64) string {
-	if n == 0 {
-		return "0"
-	}
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }
