@@ -189,8 +189,8 @@ func (k *kernelTarget) readLoop() {
 			close(k.done)
 			return
 		}
-		at := time.Since(k.start)
 		k.mu.Lock()
+		at := time.Since(k.start)
 		for i := range n {
 			k.sent = append(k.sent, SentPacket{At: at, Pkt: append([]byte(nil), bufs[i][:sizes[i]]...)})
 		}
@@ -207,6 +207,17 @@ func (k *kernelTarget) signal() {
 }
 
 func (k *kernelTarget) Now() time.Duration { return time.Since(k.start) }
+
+func (k *kernelTarget) ZeroClock() {
+	now := time.Now()
+	shift := now.Sub(k.start)
+	k.mu.Lock()
+	k.start = now
+	for i := range k.sent {
+		k.sent[i].At -= shift
+	}
+	k.mu.Unlock()
+}
 
 func (k *kernelTarget) Wait(until time.Duration) {
 	d := until - k.Now()

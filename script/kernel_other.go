@@ -18,6 +18,7 @@ type unsupportedTarget struct{ Sockets }
 
 func (unsupportedTarget) Start(*Config, *Setup) ([]string, error) { return nil, errors.ErrUnsupported }
 func (unsupportedTarget) Now() time.Duration                      { return 0 }
+func (unsupportedTarget) ZeroClock()                              {}
 func (unsupportedTarget) Wait(time.Duration)                      {}
 func (unsupportedTarget) Inject([]byte) error                     { return errors.ErrUnsupported }
 func (unsupportedTarget) Sent() []SentPacket                      { return nil }

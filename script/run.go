@@ -120,6 +120,7 @@ func Run(s *Script, t Target, opts Options) *Result {
 		}
 	}
 	if res.Err == nil {
+		t.ZeroClock()
 		res.Err = r.events()
 	}
 	if res.Err == nil {

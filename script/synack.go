@@ -203,6 +203,8 @@ func linuxRetriesTimeout(n int) time.Duration {
 
 func (t *synackTarget) Now() time.Duration { return t.sim.Elapsed() - t.base }
 
+func (t *synackTarget) ZeroClock() { t.base = t.sim.Elapsed() }
+
 func (t *synackTarget) Wait(until time.Duration) {
 	deadline := t.sim.Start().Add(t.base + until)
 	t.sim.Wait(func() bool { return t.peer.Pending() > 0 || t.callsDone != t.callsSeen }, deadline)

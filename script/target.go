@@ -20,8 +20,13 @@ type Target interface {
 	// returns.
 	Start(cfg *Config, setup *Setup) (ignored []string, err error)
 
-	// Now is the time since Start on the target's clock.
+	// Now is the time since Start, or since the last ZeroClock, on the
+	// target's clock.
 	Now() time.Duration
+
+	// ZeroClock makes now the run's time 0: the runner calls it after the
+	// init command, right before the first event.
+	ZeroClock()
 
 	// Wait lets time pass until the clock reads until, or less if the
 	// stack sends a packet or a call started with Go returns first. It
