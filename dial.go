@@ -67,7 +67,7 @@ func (s *Stack) dial(ctx context.Context, network, address string) (*Conn, error
 }
 
 // dialFrom dials remote from laddr; cfg, when not nil, replaces the stack's
-// tunables for the connection (DialTCPConfig).
+// tunables for the connection (DialAddrPortConfig).
 func (s *Stack) dialFrom(ctx context.Context, laddr, remote netip.AddrPort, cfg *tcp.Config) (*Conn, error) {
 	if a := remote.Addr(); !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || remote.Port() == 0 {
 		return nil, opError("dial", netip.AddrPort{}, remote, &net.AddrError{Err: "invalid destination", Addr: remote.String()})

@@ -20,7 +20,7 @@ type Listener struct {
 	addr    netip.AddrPort   // what Addr reports
 	keys    []netip.AddrPort // its entries in the stack's listener table
 	backlog int
-	cfg4    *tcp.Config // tunables of the connections it makes, per family (ListenTCPConfig); nil: the stack's
+	cfg4    *tcp.Config // tunables of the connections it makes, per family (ListenAddrPortConfig); nil: the stack's
 	cfg6    *tcp.Config
 
 	amu   sync.Mutex  // serializes Accepts; guards timer

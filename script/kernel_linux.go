@@ -52,8 +52,8 @@ func NewKernelTarget() Target {
 
 // KernelUnavailable says why the kernel target cannot run here, or "".
 func KernelUnavailable() string {
-	if why := netns.Unavailable(); why != "" {
-		return why
+	if err := netns.Available(); err != nil {
+		return err.Error()
 	}
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		return "needs /dev/net/tun"
@@ -63,7 +63,7 @@ func KernelUnavailable() string {
 
 func (k *kernelTarget) Start(cfg *Config, setup *Setup) ([]string, error) {
 	k.cfg = cfg
-	ns, err := netns.Create()
+	ns, err := netns.Add("synack-script-")
 	if err != nil {
 		return nil, err
 	}
@@ -113,8 +113,8 @@ func (k *kernelTarget) Start(cfg *Config, setup *Setup) ([]string, error) {
 	if cfg.LocalIP.Is6() {
 		fam = "-6"
 	}
-	if out, err := exec.Command("ip", "-n", ns.Name(), fam, "route", "add", "default", "dev", "pkt0").CombinedOutput(); err != nil {
-		return ignored, fmt.Errorf("ip route add default dev pkt0: %v: %s", err, strings.TrimSpace(string(out)))
+	if err := ns.IP(fam, "route", "add", "default", "dev", "pkt0"); err != nil {
+		return ignored, err
 	}
 	k.socketReq = make(chan socketCall)
 	inNS := make(chan error, 1)
@@ -143,7 +143,7 @@ type socketResult struct {
 // anything else, and it exits locked, so the runtime discards the thread.
 func (k *kernelTarget) socketLoop(ready chan<- error) {
 	runtime.LockOSThread()
-	fd, err := unix.Open("/run/netns/"+k.ns.Name(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(k.ns.Path(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err == nil {
 		err = unix.Setns(fd, unix.CLONE_NEWNET)
 		unix.Close(fd)

@@ -181,7 +181,7 @@ func (l *socketLayer) Listen(fd, backlog int) error {
 		}
 	}
 	// Linux's accept queue holds backlog+1 connections.
-	ln, err := l.t.stack.ListenTCPConfig(network, s.bound, max(backlog, 0)+1, s.cfg)
+	ln, err := l.t.stack.ListenAddrPortConfig(network, s.bound, max(backlog, 0)+1, s.cfg)
 	if err != nil {
 		return linuxErrno(err)
 	}
@@ -278,7 +278,7 @@ func (l *socketLayer) Connect(fd int, a netip.AddrPort) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	dial := func() error {
-		c, err := l.t.stack.DialTCPConfig(ctx, laddr, a, s.cfg)
+		c, err := l.t.stack.DialAddrPortConfig(ctx, laddr, a, s.cfg)
 		s.connecting = false
 		if err != nil {
 			return linuxErrno(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -21,17 +20,17 @@ in a network namespace of its own, real time, root only). Prints PASS, or
 the first mismatch as file:line: expected ... got ..., and exits 1 if any
 script failed.
 
-flags:
+The options of the dialect (--tolerance_usecs=N, --ip_version=ipv6,
+--mtu=N, ...) are accepted too and win over the scripts' option lines.
 `
 
-// errScriptsFailed reports that at least one script failed; the failures
-// are already printed.
+// errScriptsFailed is wrapped by the error of a run in which a script
+// failed; each failure is printed already.
 var errScriptsFailed = errors.New("scripts failed")
 
 // runScript is synack script.
 func runScript(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("script", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("script", scriptUsage, stdout)
 	against := fs.String("against", "synack", "the stack to test: synack (virtual time) or kernel (Linux, real time, needs root)")
 	execCmds := fs.Bool("exec", false, "run the scripts' shell commands (never run otherwise; only the sysctls of init commands are read)")
 	verbose := fs.Bool("v", false, "list what is ignored: sysctls without an equivalent, commands not run, packets of other flows")
@@ -48,11 +47,6 @@ func runScript(args []string, stdout, stderr io.Writer) error {
 		defines = append(defines, v)
 		return nil
 	})
-	fs.Usage = func() {
-		fmt.Fprint(stderr, scriptUsage)
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\nThe options of the dialect (--tolerance_usecs=N, --ip_version=ipv6, --mtu=N, ...)\nare accepted too and win over the scripts' option lines.\n")
-	}
 	// The dialect's own options pass through to the runner.
 	var own []string
 	var dialect []string
@@ -65,19 +59,15 @@ func runScript(args []string, stdout, stderr io.Writer) error {
 		}
 		own = append(own, a)
 	}
-	files, err := parseArgs(fs, own)
+	files, err := parseFlags(fs, own)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
 		return err
 	}
 	if len(files) == 0 {
-		fs.Usage()
-		return errors.New("no script given")
+		return usageError(fs, "script: which scripts? (FILE.pkt...)")
 	}
 	if *against != "synack" && *against != "kernel" {
-		return fmt.Errorf("--against %s: want synack or kernel", *against)
+		return usageError(fs, fmt.Sprintf("script: --against %s: want synack or kernel", *against))
 	}
 	if *against == "kernel" {
 		if why := script.KernelUnavailable(); why != "" {
@@ -142,10 +132,7 @@ func runScript(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if failed > 0 {
-		if len(files) > 1 {
-			fmt.Fprintf(stdout, "%d of %d scripts failed\n", failed, len(files))
-		}
-		return errScriptsFailed
+		return fmt.Errorf("%w: %d of %d", errScriptsFailed, failed, len(files))
 	}
 	return nil
 }
