@@ -21,7 +21,9 @@ the first mismatch as file:line: expected ... got ..., and exits 1 if any
 script failed.
 
 The options of the dialect (--tolerance_usecs=N, --ip_version=ipv6,
---mtu=N, ...) are accepted too and win over the scripts' option lines.
+--mtu=N, ...) are accepted too and win over the scripts' option lines. On
+a busy machine the kernel's runs need more than the default 4 ms of
+slack: --tolerance_usecs=25000, as go test gives them.
 `
 
 // errScriptsFailed is wrapped by the error of a run in which a script
