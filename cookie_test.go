@@ -52,7 +52,7 @@ func TestSynFloodCookies(t *testing.T) {
 		if e.Kind == trace.SegmentOut && e.Remote.Port() == 1000+flood-1 {
 			o := e.Seg.Options
 			if e.Seg.Flags != wire.SYN|wire.ACK || e.Seg.Ack != wire.Seq((flood-1)*1000+1) || o.MSS != 1460 ||
-				!o.HasWScale || o.WScale != cookieWScale || !o.SACKPermitted || !o.HasTS || o.TSEcr != 77 {
+				!o.HasWScale || o.WScale != server.config(e.Remote.Addr()).WindowScale() || !o.SACKPermitted || !o.HasTS || o.TSEcr != 77 {
 				t.Fatalf("cookie SYN-ACK %+v", e.Seg)
 			}
 		}

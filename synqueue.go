@@ -91,7 +91,7 @@ func (l *Listener) sendCookie(key flowKey, syn *wire.TCPSegment, tx *txBatch) {
 	if syn.Options.HasTS && !cfg.DisableTimestamps {
 		sa.Options.HasTS, sa.Options.TSVal, sa.Options.TSEcr = true, tsVal, syn.Options.TSVal
 		if syn.Options.HasWScale && !cfg.DisableWindowScale {
-			sa.Options.HasWScale, sa.Options.WScale = true, cookieWScale
+			sa.Options.HasWScale, sa.Options.WScale = true, cfg.WindowScale()
 		}
 		sa.Options.SACKPermitted = syn.Options.SACKPermitted && !cfg.DisableSACK
 	}
@@ -99,10 +99,6 @@ func (l *Listener) sendCookie(key flowKey, syn *wire.TCPSegment, tx *txBatch) {
 	tx.to(key.local.Addr(), key.remote.Addr())
 	tx.Emit(sa)
 }
-
-// cookieWScale is the window scale a cookie SYN-ACK offers: the shift every
-// TCB of this stack uses (Linux's usual 7).
-const cookieWScale = 7
 
 // acceptCookie opens a connection from the ACK that completes a cookie
 // handshake. It reports whether the ACK carried a valid cookie (it may

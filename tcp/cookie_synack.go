@@ -27,7 +27,7 @@ func (c *SynCookies) SynAck(cfg *Config, local, remote netip.AddrPort, syn *wire
 	if syn.Options.HasTS && !cfg.DisableTimestamps {
 		out.Options.HasTS, out.Options.TSVal, out.Options.TSEcr = true, tsVal, syn.Options.TSVal
 		if syn.Options.HasWScale && !cfg.DisableWindowScale {
-			out.Options.HasWScale, out.Options.WScale = true, ourWindowScale
+			out.Options.HasWScale, out.Options.WScale = true, cfg.WindowScale()
 		}
 		out.Options.SACKPermitted = syn.Options.SACKPermitted && !cfg.DisableSACK
 	}

@@ -69,7 +69,7 @@ func (t *TCB) negotiate(o *wire.TCPOptions, weOffer bool) {
 	}
 	if o.HasWScale && weOffer && !t.cfg.DisableWindowScale {
 		t.snd.shift = min(o.WScale, maxWindowScale)
-		t.rcv.shift = t.cfg.windowScale()
+		t.rcv.shift = t.cfg.WindowScale()
 	}
 	t.sackOK = o.SACKPermitted && !t.cfg.DisableSACK && weOffer
 	if o.HasTS && weOffer && !t.cfg.DisableTimestamps {

@@ -309,7 +309,7 @@ func (t *TCB) emitSYN(now time.Duration, out Emitter, synAck bool) {
 		t.ackNow = false
 	} else {
 		if !t.cfg.DisableWindowScale {
-			s.Options.HasWScale, s.Options.WScale = true, t.cfg.windowScale()
+			s.Options.HasWScale, s.Options.WScale = true, t.cfg.WindowScale()
 		}
 		s.Options.SACKPermitted = !t.cfg.DisableSACK
 		if !t.cfg.DisableTimestamps {

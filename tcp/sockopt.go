@@ -204,10 +204,11 @@ func (t *TCB) PeerClosed() bool { return t.finRcvd }
 // (6 MiB), for its usual shift of 7.
 const defaultMaxRecvBuf = 6 << 20
 
-// windowScale is the shift we offer: as Linux's tcp_select_initial_window,
-// ⌊log2⌋ of the largest receive buffer less 15, within 0..14 (RFC 7323
-// §2.3).
-func (c *Config) windowScale() uint8 {
+// WindowScale is the shift a connection with this Config offers: as
+// Linux's tcp_select_initial_window, ⌊log2⌋ of the largest receive buffer
+// (MaxRecvBuf) less 15, within 0..14 (RFC 7323 §2.3). A SYN-cookie
+// SYN-ACK must offer the same shift as the TCB the cookie later opens.
+func (c *Config) WindowScale() uint8 {
 	space := c.MaxRecvBuf
 	if space <= 0 {
 		space = defaultMaxRecvBuf
