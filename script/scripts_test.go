@@ -52,7 +52,7 @@ func TestScripts(t *testing.T) {
 const kernelTolerance = "25000"
 
 // kernelAttempts is how many times a kernel run may be tried.
-const kernelAttempts = 3
+const kernelAttempts = 4
 
 // TestScriptsKernel runs every script against the Linux kernel, the
 // reference: each must pass there. It needs root (a network namespace and
@@ -68,7 +68,7 @@ func TestScriptsKernel(t *testing.T) {
 	if v := os.Getenv("SYNACK_SCRIPT_TOLERANCE_USECS"); v != "" {
 		tol = v
 	}
-	sem := make(chan struct{}, 4) // real time: few at once, on a shared machine
+	sem := make(chan struct{}, 2) // real time: two at once (2 cores), however busy the machine
 	for _, file := range scriptFiles(t) {
 		name := strings.TrimSuffix(filepath.Base(file), ".pkt")
 		t.Run(name, func(t *testing.T) {
@@ -80,7 +80,7 @@ func TestScriptsKernel(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Real time on a shared machine: a run the scheduler delayed
-			// gets two more chances. A real difference fails every time.
+			// gets three more chances. A real difference fails every time.
 			for attempt := 1; ; attempt++ {
 				res := script.Run(s, script.NewKernelTarget(), script.Options{Overrides: script.Overrides{"tolerance_usecs": tol}})
 				if res.Err == nil {
