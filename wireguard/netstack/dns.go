@@ -16,7 +16,7 @@ import (
 
 // A small stub resolver (RFC 1035 §7, RFC 1123 §6.1.3.1) that asks the
 // servers given to CreateNetTUN through the tunnel: UDP first; TCP when
-// the answer is truncated (RFC 7766 §5) or UDP is not available. It asks
+// the answer is truncated (RFC 7766 §5). It asks
 // for A records when the stack has an IPv4 address and AAAA records when
 // it has an IPv6 one, both at once, and takes the addresses of the
 // answer section (a CNAME's target records come with it from a recursive
@@ -239,8 +239,7 @@ func answerAddrs(msg []byte, t dnsmessage.Type) ([]netip.Addr, error) {
 }
 
 // exchange sends the question q to server and returns the matching answer:
-// over UDP, then over TCP if the answer was truncated or the stack has no
-// UDP.
+// over UDP, then over TCP if the answer was truncated.
 func (n *Net) exchange(ctx context.Context, server netip.Addr, q dnsmessage.Question) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, dnsTimeout)
 	defer cancel()
@@ -265,12 +264,8 @@ func (n *Net) exchange(ctx context.Context, server netip.Addr, q dnsmessage.Ques
 	to := netip.AddrPortFrom(server, dnsPort)
 
 	msg, err := n.exchangeUDP(ctx, to, id, q, query[2:])
-	switch {
-	case errors.Is(err, errors.ErrUnsupported):
-	case err != nil:
-		return nil, err
-	case !truncated(msg):
-		return msg, nil
+	if err != nil || !truncated(msg) {
+		return msg, err
 	}
 	return n.exchangeTCP(ctx, to, id, q, query)
 }
@@ -285,7 +280,7 @@ func truncated(msg []byte) bool {
 // matches it, ignoring any other datagram (RFC 5452 §9.1: the ID, the
 // source and the question must match).
 func (n *Net) exchangeUDP(ctx context.Context, to netip.AddrPort, id uint16, q dnsmessage.Question, query []byte) ([]byte, error) {
-	c, err := n.udp.dialUDP(netip.AddrPort{}, to)
+	c, err := n.udp.dialUDP(to)
 	if err != nil {
 		return nil, err
 	}

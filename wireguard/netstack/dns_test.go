@@ -19,8 +19,7 @@ var records = map[string][]netip.Addr{
 	"v4.test":   {netip.MustParseAddr("10.9.0.2")},
 }
 
-// serveDNS runs a dnstest server on b's port 53: over TCP always, over UDP
-// when b has UDP.
+// serveDNS runs a dnstest server on b's port 53, UDP and TCP.
 func serveDNS(t *testing.T, b *Net) *dnstest.Server {
 	srv := &dnstest.Server{Records: records}
 	ln, err := b.ListenTCP(&net.TCPAddr{Port: 53})
@@ -29,15 +28,17 @@ func serveDNS(t *testing.T, b *Net) *dnstest.Server {
 	}
 	t.Cleanup(func() { ln.Close() })
 	go srv.ServeTCP(ln)
-	if pc, err := b.ListenUDP(&net.UDPAddr{Port: 53}); err == nil {
-		t.Cleanup(func() { pc.Close() })
-		go srv.ServeUDP(pc)
+	pc, err := b.ListenUDP(&net.UDPAddr{Port: 53})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { pc.Close() })
+	go srv.ServeUDP(pc)
 	return srv
 }
 
 // TestLookupHost resolves names through WireGuard against a DNS server
-// on the other end: over UDP once synack has it, over TCP until then.
+// on the other end, over UDP.
 func TestLookupHost(t *testing.T) {
 	a, b := newPair(t, wireguard)
 	serveDNS(t, b)
@@ -107,12 +108,12 @@ func TestLookupHostTimeout(t *testing.T) {
 }
 
 // fakeUDP is a datagramStack whose sockets reach a dnstest server in
-// memory: the DNS client's UDP path runs before synack has UDP.
+// memory, so that the test decides what the UDP answers are.
 type fakeUDP struct {
 	srv *dnstest.Server
 }
 
-func (f fakeUDP) dialUDP(laddr, raddr netip.AddrPort) (datagramConn, error) {
+func (f fakeUDP) dialUDP(raddr netip.AddrPort) (net.Conn, error) {
 	client, server := net.Pipe()
 	go func() {
 		defer server.Close()
@@ -122,11 +123,10 @@ func (f fakeUDP) dialUDP(laddr, raddr netip.AddrPort) (datagramConn, error) {
 			if err != nil {
 				return
 			}
-			pc := &onePacket{Conn: server, in: buf[:n]}
-			f.srv.ServeUDP(pc)
+			f.srv.ServeUDP(&onePacket{Conn: server, in: buf[:n]})
 		}
 	}()
-	return &pipeUDP{Conn: client, raddr: raddr}, nil
+	return client, nil
 }
 
 // onePacket is a net.PacketConn over a net.Pipe end that hands ServeUDP
@@ -148,27 +148,9 @@ func (p *onePacket) ReadFrom(b []byte) (int, net.Addr, error) {
 
 func (p *onePacket) WriteTo(b []byte, _ net.Addr) (int, error) { return p.Conn.Write(b) }
 
-// pipeUDP is a connected datagramConn over a net.Pipe end.
-type pipeUDP struct {
-	net.Conn
-	raddr netip.AddrPort
-}
-
-func (c *pipeUDP) ReadFrom(b []byte) (int, net.Addr, error) {
-	n, err := c.Read(b)
-	return n, net.UDPAddrFromAddrPort(c.raddr), err
-}
-func (c *pipeUDP) WriteTo(b []byte, _ net.Addr) (int, error) { return c.Write(b) }
-func (c *pipeUDP) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
-	n, err := c.Read(b)
-	return n, c.raddr, err
-}
-func (c *pipeUDP) WriteToUDPAddrPort(b []byte, _ netip.AddrPort) (int, error) { return c.Write(b) }
-
-// TestLookupHostUDPPath runs the resolver's UDP exchange against a server
-// reached by a fake datagram socket, and its fallback to TCP (through the
-// tunnel) when the UDP answer is truncated (RFC 7766 §5).
-func TestLookupHostUDPPath(t *testing.T) {
+// TestLookupHostTruncated: a truncated UDP answer makes the resolver ask
+// again over TCP, through the tunnel (RFC 7766 §5).
+func TestLookupHostTruncated(t *testing.T) {
 	a, b := newPair(t, direct)
 	tcpSrv := serveDNS(t, b)
 	udpSrv := &dnstest.Server{Records: records}

@@ -21,8 +21,7 @@
 // wireguard-go's UDP binds move per system call, where upstream's moves
 // one. The stack answers pings to its addresses; PingConn is an echo
 // client; LookupHost asks the DNS servers given to CreateNetTUN through
-// the tunnel, over UDP, and over TCP when an answer is truncated or UDP is
-// not available.
+// the tunnel, over UDP, and over TCP when an answer is truncated.
 package netstack
 
 import (
@@ -105,7 +104,7 @@ func CreateNetTUNWithOptions(localAddresses, dnsServers []netip.Addr, mtu int, o
 	}
 	dev.events <- tun.EventUp
 	n.stack, n.dev = st, dev
-	n.udp = newDatagramStack(st)
+	n.udp = stackUDP{n}
 	return dev, n, nil
 }
 

@@ -73,17 +73,24 @@ func TestBulkBothWays(t *testing.T) {
 		sum [32]byte
 		err error
 	}
+	// exchange sends data and reads the peer's until its FIN; it
+	// returns once both are done, so that the caller's Close cuts
+	// nothing.
 	exchange := func(c net.Conn, done chan<- result) {
 		c.SetDeadline(time.Now().Add(60 * time.Second))
+		wrote := make(chan error, 1)
 		go func() {
-			c.Write(data)
-			c.(interface{ CloseWrite() error }).CloseWrite()
+			_, err := c.Write(data)
+			if err == nil {
+				err = c.(interface{ CloseWrite() error }).CloseWrite()
+			}
+			wrote <- err
 		}()
 		h := sha256.New()
 		_, err := io.Copy(h, c)
 		var r result
 		copy(r.sum[:], h.Sum(nil))
-		r.err = err
+		r.err = errors.Join(err, <-wrote)
 		done <- r
 	}
 	server := make(chan result, 1)

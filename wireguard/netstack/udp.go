@@ -3,55 +3,16 @@ package netstack
 import (
 	"net"
 	"net/netip"
+
+	"github.com/synack-go/synack"
 )
 
-// datagramStack is what the UDP methods and the DNS client need from the
-// stack: a UDP socket from laddr to raddr (either may be zero: any local
-// address and a free port; unconnected). udp_stack.go provides it from
-// synack's UDP.
-type datagramStack interface {
-	dialUDP(laddr, raddr netip.AddrPort) (datagramConn, error)
-}
-
-// datagramConn is a UDP socket as package net's *net.UDPConn has it.
-type datagramConn interface {
-	net.Conn
-	ReadFrom(p []byte) (int, net.Addr, error)
-	WriteTo(p []byte, addr net.Addr) (int, error)
-	ReadFromUDPAddrPort(p []byte) (int, netip.AddrPort, error)
-	WriteToUDPAddrPort(p []byte, addr netip.AddrPort) (int, error)
-}
-
-// UDPConn is a UDP socket through the tunnel. It has *net.UDPConn's
-// methods (Read, Write, ReadFrom, WriteTo and their UDP and AddrPort
-// forms, deadlines, Close) and is safe for concurrent use; it is a
-// net.Conn and a net.PacketConn.
-type UDPConn struct {
-	datagramConn
-}
-
-var (
-	_ net.Conn       = (*UDPConn)(nil)
-	_ net.PacketConn = (*UDPConn)(nil)
-)
-
-// ReadFromUDP is ReadFromUDPAddrPort with a *net.UDPAddr.
-func (c *UDPConn) ReadFromUDP(p []byte) (int, *net.UDPAddr, error) {
-	n, from, err := c.ReadFromUDPAddrPort(p)
-	if !from.IsValid() {
-		return n, nil, err
-	}
-	return n, net.UDPAddrFromAddrPort(from), err
-}
-
-// WriteToUDP is WriteToUDPAddrPort with a *net.UDPAddr.
-func (c *UDPConn) WriteToUDP(p []byte, addr *net.UDPAddr) (int, error) {
-	var ap netip.AddrPort
-	if addr != nil {
-		ap = udpAddrPort(addr)
-	}
-	return c.WriteToUDPAddrPort(p, ap)
-}
+// UDPConn is a UDP socket through the tunnel: synack's, which has
+// *net.UDPConn's methods (Read, Write, ReadFrom, WriteTo and their UDP and
+// AddrPort forms, deadlines, SetReadBuffer, Close), is a net.Conn and a
+// net.PacketConn, and is safe for concurrent use. Upstream returns
+// gVisor's *gonet.UDPConn here.
+type UDPConn = synack.UDPConn
 
 // udpAddrPort converts a *net.UDPAddr (nil: the zero AddrPort).
 func udpAddrPort(a *net.UDPAddr) netip.AddrPort {
@@ -62,23 +23,39 @@ func udpAddrPort(a *net.UDPAddr) netip.AddrPort {
 	return netip.AddrPortFrom(ip.Unmap(), uint16(a.Port))
 }
 
-// DialUDPAddrPort opens a UDP socket from laddr (zero: a local address of
-// raddr's family and a free port) to raddr (zero: unconnected, for
-// WriteTo). It fails with a *net.OpError wrapping the stack's error
-// (EADDRINUSE, EADDRNOTAVAIL, net.ErrClosed, errors.ErrUnsupported while
-// synack has no UDP).
+// DialUDPAddrPort opens a UDP socket from laddr to raddr. A zero laddr,
+// or one with an unspecified address, sends from the stack's address of
+// raddr's family; port 0 picks a free port. A zero raddr leaves the socket
+// unconnected (see ListenUDPAddrPort): it sends with WriteTo and receives
+// from anyone. No packet is sent. Errors are *net.OpError values wrapping
+// syscall.EADDRINUSE, syscall.EADDRNOTAVAIL, net.ErrClosed or an address
+// error; see synack.Stack.DialUDP.
 func (n *Net) DialUDPAddrPort(laddr, raddr netip.AddrPort) (*UDPConn, error) {
 	laddr = netip.AddrPortFrom(laddr.Addr().Unmap(), laddr.Port())
 	raddr = netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port())
-	c, err := n.udp.dialUDP(laddr, raddr)
-	if err != nil {
-		return nil, err
+	var la *net.UDPAddr
+	if laddr.Addr().IsValid() || laddr.Port() != 0 {
+		la = net.UDPAddrFromAddrPort(laddr)
 	}
-	return &UDPConn{c}, nil
+	if !raddr.Addr().IsValid() {
+		network, a := "udp", laddr.Addr()
+		switch {
+		case !a.IsValid():
+			la = &net.UDPAddr{Port: int(laddr.Port())}
+		case a.Is4():
+			network = "udp4"
+		default:
+			network = "udp6"
+		}
+		return n.stack.ListenUDP(network, la)
+	}
+	return n.stack.DialUDP("udp", la, net.UDPAddrFromAddrPort(raddr))
 }
 
-// ListenUDPAddrPort opens an unconnected UDP socket on laddr (zero: every
-// local address, a free port); see DialUDPAddrPort.
+// ListenUDPAddrPort opens an unconnected UDP socket on laddr: a zero
+// address receives on every local address of both families, an
+// unspecified one on every address of its family; port 0 picks a free
+// port. Errors are those of DialUDPAddrPort.
 func (n *Net) ListenUDPAddrPort(laddr netip.AddrPort) (*UDPConn, error) {
 	return n.DialUDPAddrPort(laddr, netip.AddrPort{})
 }

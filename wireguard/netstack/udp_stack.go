@@ -1,27 +1,24 @@
 package netstack
 
 import (
-	"errors"
-	"fmt"
 	"net"
 	"net/netip"
-
-	"github.com/synack-go/synack"
 )
 
-// errNoUDP is what the UDP methods return until package synack has UDP
-// sockets; LookupHost then asks its servers over TCP.
-var errNoUDP = fmt.Errorf("synack has no UDP sockets yet: %w", errors.ErrUnsupported)
+// datagramStack is what the DNS client needs to send a question: a UDP
+// socket connected to a server. The tests put a fake in its place to
+// drive the resolver's UDP path (truncation) without a server in a tunnel.
+type datagramStack interface {
+	dialUDP(raddr netip.AddrPort) (net.Conn, error)
+}
 
-// noUDP is the datagramStack of a stack without UDP.
-type noUDP struct{}
+// stackUDP is the datagramStack of a Net: synack's UDP.
+type stackUDP struct{ n *Net }
 
-func newDatagramStack(*synack.Stack) datagramStack { return noUDP{} }
-
-func (noUDP) dialUDP(laddr, raddr netip.AddrPort) (datagramConn, error) {
-	e := &net.OpError{Op: "dial", Net: "udp", Err: errNoUDP}
-	if raddr.IsValid() {
-		e.Addr = net.UDPAddrFromAddrPort(raddr)
+func (s stackUDP) dialUDP(raddr netip.AddrPort) (net.Conn, error) {
+	c, err := s.n.DialUDPAddrPort(netip.AddrPort{}, raddr)
+	if err != nil {
+		return nil, err
 	}
-	return nil, e
+	return c, nil
 }

@@ -231,8 +231,8 @@ func TestKernelPeer(t *testing.T) {
 		if sha256.Sum256(got) != bigSum {
 			t.Fatalf("synack-wg fetched %d bytes with another SHA-256", len(got))
 		}
-		if dns.TCPQueries.Load()+dns.UDPQueries.Load() == 0 {
-			t.Error("the DNS server in A was never asked")
+		if dns.UDPQueries.Load() == 0 {
+			t.Error("the DNS server in A was never asked over UDP")
 		}
 	})
 

@@ -201,7 +201,7 @@ func TestEchoAndRotation(t *testing.T) {
 
 // TestGet fetches a file from an HTTP server on the peer through the
 // tunnel, resolving the server's name with the DNS server the
-// configuration names (over TCP through the tunnel until synack has UDP).
+// configuration names, over UDP through the tunnel.
 func TestGet(t *testing.T) {
 	a := newPeerA(t)
 	dir := t.TempDir()
@@ -223,8 +223,14 @@ func TestGet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dnsLn.Close()
+	dnsPC, err := a.net.ListenUDP(&net.UDPAddr{Port: 53})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dnsPC.Close()
 	dns := &dnstest.Server{Records: map[string][]netip.Addr{"peer-a.test": {netip.MustParseAddr("10.9.0.1")}}}
 	go dns.ServeTCP(dnsLn)
+	go dns.ServeUDP(dnsPC)
 
 	out := filepath.Join(dir, "body")
 	stderr := newSyncBuffer()
@@ -243,6 +249,9 @@ func TestGet(t *testing.T) {
 	}
 	if want := fmt.Sprintf("sha256 %x", sha256.Sum256(body)); !strings.Contains(stderr.String(), want) {
 		t.Errorf("log lacks %q:\n%s", want, stderr.String())
+	}
+	if dns.UDPQueries.Load() == 0 {
+		t.Error("the name was not resolved over UDP")
 	}
 }
 
