@@ -98,7 +98,7 @@ func compare() error {
 		return err
 	}
 	defer os.RemoveAll(bins)
-	fmt.Fprintln(os.Stderr, "building synack, the kernel peer and the gVisor peer ...")
+	fmt.Fprintln(os.Stderr, "building synack, the kernel peer, the gVisor peer and the WireGuard peers ...")
 	if err := build(root, bins); err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func compare() error {
 				}
 				what := fmt.Sprintf("%s · %s · round %d", c.label(), name, round)
 				prog.start(what)
-				r := execute(ctx, bins, peers[name], c, round, *timeout)
+				r := execute(ctx, bins, peerFor(c, name), c, round, *timeout)
 				rep.Runs = append(rep.Runs, r)
 				prog.finish(what, outcome(&r))
 			}

@@ -25,6 +25,24 @@ var peers = map[string]peer{
 	"kernel-bbr":   {name: "kernel-bbr", bin: "kernel", post: []string{"-cc", "bbr"}},
 }
 
+// wgPeers are the contenders of the wg-* workloads under the names they
+// have elsewhere, so that the ratios are synack over gVisor as in every
+// other case: synack's netstack and wireguard-go's own (gVisor) behind
+// the same wireguard-go devices, built from the wireguard module and from
+// bench/peers/wggvisor.
+var wgPeers = map[string]peer{
+	"synack": {name: "synack", bin: "wg-synack"},
+	"gvisor": {name: "gvisor", bin: "wg-gvisor"},
+}
+
+// peerFor returns contender name as it runs case c.
+func peerFor(c benchCase, name string) peer {
+	if p, ok := wgPeers[name]; ok && strings.HasPrefix(c.workload, "wg-") {
+		return p
+	}
+	return peers[name]
+}
+
 // benchCase is one workload with its parameters, run by some contenders.
 type benchCase struct {
 	name     string // what tells it from the workload's other cases: "mtu=1500"
@@ -80,6 +98,17 @@ func plan(quick bool) []benchCase {
 	for _, l := range losses {
 		cs = append(cs, benchCase{"loss=" + l + "%", "lossy-goodput", []string{"-loss", l, "-bytes", lossyBytes, "-cap", lossyCap}, lossyPeers})
 	}
+	// Over WireGuard: two netstacks behind wireguard-go devices joined by
+	// loopback UDP, wg-quick's MTU.
+	wg := []string{"synack", "gvisor"}
+	wgBytes, wgConns := "1073741824", "10000"
+	if quick {
+		wgBytes, wgConns = "67108864", "1000"
+	}
+	cs = append(cs,
+		benchCase{name: "mtu=1420", workload: "wg-bulk", args: []string{"-mtu", "1420", "-bytes", wgBytes}, peers: wg},
+		benchCase{workload: "wg-rr", args: []string{"-mtu", "1420", "-duration", dur}, peers: wg},
+		benchCase{name: "conns=" + wgConns, workload: "wg-idle", args: []string{"-mtu", "1420", "-conns", wgConns}, peers: wg})
 	return cs
 }
 

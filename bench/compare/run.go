@@ -16,9 +16,11 @@ import (
 	"github.com/synack-go/synack/bench/workload"
 )
 
-// build compiles the three contender binaries into dir: synack's command,
-// the kernel peer (both in synack's module) and the gVisor peer (its own
-// module, built in its own directory so that its go.mod applies).
+// build compiles the contender binaries into dir: synack's command, the
+// kernel peer (both in synack's module), the gVisor peer (its own module,
+// built in its own directory so that its go.mod applies), and the two
+// WireGuard peers: synack's netstack (the wireguard module) and
+// wireguard-go's gVisor netstack (bench/peers/wggvisor).
 func build(root, dir string) error {
 	steps := []struct {
 		dir, out, pkg string
@@ -26,6 +28,8 @@ func build(root, dir string) error {
 		{root, "synack", "./cmd/synack"},
 		{root, "kernel", "./bench/peers/kernel"},
 		{filepath.Join(root, "bench", "peers", "gvisor"), "gvisor", "."},
+		{filepath.Join(root, "wireguard"), "wg-synack", "./internal/benchpeer"},
+		{filepath.Join(root, "bench", "peers", "wggvisor"), "wg-gvisor", "."},
 	}
 	for _, s := range steps {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, s.out), s.pkg)

@@ -20,7 +20,8 @@ import (
 var ErrSkip = errors.New("skipped")
 
 // workloads lists the workloads Main knows.
-var workloads = []string{"mem-bulk", "mem-rr", "mem-connrate", "mem-idle", "tun-bulk", "lossy-goodput"}
+var workloads = []string{"mem-bulk", "mem-rr", "mem-connrate", "mem-idle", "tun-bulk", "lossy-goodput",
+	"wg-bulk", "wg-rr", "wg-idle"}
 
 // Usage describes the workloads and their flags.
 const Usage = `workloads:
@@ -31,6 +32,9 @@ const Usage = `workloads:
   tun-bulk       -mtu 1500 -bytes 2147483648 -reverse (kernel sends to the stack)
   lossy-goodput  -loss 1 (percent) -bytes 268435456 -cap 120s -delay 10ms
                  -rate 200000000 -queue 500000 -cc reno
+  wg-bulk, wg-rr, wg-idle  mem-bulk, mem-rr and mem-idle between two
+                 netstacks behind wireguard-go devices joined by loopback
+                 UDP (the wireguard module's contenders only); -mtu 1420
 common flags: -json (one line of JSON), -seed 1, -variant NAME (a contender's
 other way to run the workload, e.g. the kernel's "veth" for mem-bulk),
 -cpuprofile FILE
@@ -148,7 +152,7 @@ func run(c Contender, name string, p *params) (Result, error) {
 		res.addNote(nt.Note())
 	}
 	switch name {
-	case "mem-bulk", "tun-bulk":
+	case "mem-bulk", "tun-bulk", "wg-bulk":
 		o, err := runBulk(n, bulkOpts{total: p.bytes, write: p.write, reverse: p.reverse,
 			limit: 10 * time.Minute, seed: p.seed})
 		if err != nil {
@@ -161,7 +165,7 @@ func run(c Contender, name string, p *params) (Result, error) {
 			return res, err
 		}
 		lossyMetrics(&res, o)
-	case "mem-rr":
+	case "mem-rr", "wg-rr":
 		o, err := runRR(n, p.duration)
 		if err != nil {
 			return res, err
@@ -173,7 +177,7 @@ func run(c Contender, name string, p *params) (Result, error) {
 			return res, err
 		}
 		connMetrics(&res, o)
-	case "mem-idle":
+	case "mem-idle", "wg-idle":
 		conns := p.conns
 		if cl, ok := n.(ConnLimiter); ok && cl.MaxConns() < conns {
 			conns = cl.MaxConns()
@@ -197,7 +201,7 @@ func run(c Contender, name string, p *params) (Result, error) {
 func caseOf(name string, p *params) string {
 	var kv []string
 	switch name {
-	case "mem-bulk":
+	case "mem-bulk", "wg-bulk":
 		kv = append(kv, fmt.Sprintf("mtu=%d", p.mtu))
 	case "tun-bulk":
 		dir := "out"
@@ -207,7 +211,7 @@ func caseOf(name string, p *params) string {
 		kv = append(kv, fmt.Sprintf("mtu=%d", p.mtu), "dir="+dir)
 	case "mem-connrate":
 		kv = append(kv, fmt.Sprintf("dialers=%d", p.dialers))
-	case "mem-idle":
+	case "mem-idle", "wg-idle":
 		kv = append(kv, fmt.Sprintf("conns=%d", p.conns))
 	case "lossy-goodput":
 		kv = append(kv, fmt.Sprintf("loss=%g%%", p.loss))
