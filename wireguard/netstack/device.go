@@ -87,12 +87,16 @@ func (d *device) Write(bufs [][]byte, offset int) (int, error) {
 	return len(bufs), nil
 }
 
-// Close closes the stack (every connection is reset, every blocked call
-// returns net.ErrClosed), the link and the event channel. It is safe to
-// call more than once.
+// Close closes the link, then the stack (every blocked call returns
+// net.ErrClosed) and the event channel. It is safe to call more than
+// once. The link closes first: with nobody reading the device (wireguard-go
+// stops reading as it closes it) the stack may be waiting for room in the
+// outbound queue, and the RSTs that closing the stack sends to its
+// connections' peers would wait for ever; they could not reach them anyway.
 func (d *device) Close() error {
 	d.closeOnce.Do(func() {
 		d.pings.closeAll()
+		d.ep.Close()
 		d.closeErr = d.stack.Close()
 		close(d.events)
 	})

@@ -170,3 +170,72 @@ func TestUDP(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestCloseWithoutReader: once nobody reads a device, the stack's writes
+// fill its outbound queue and wait; Close must still return, although
+// resetting an established connection has one more segment to write.
+func TestCloseWithoutReader(t *testing.T) {
+	ta, na, err := CreateNetTUN([]netip.Addr{addrA4}, nil, testMTU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, nb, err := CreateNetTUN([]netip.Addr{addrB4}, nil, testMTU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	stop := make(chan struct{})
+	pumped := make(chan struct{})
+	go func() { pump(tb, ta) }()
+	go func() {
+		// A's side stops at the first read after stop is closed.
+		defer close(pumped)
+		bufs, sizes := [][]byte{make([]byte, 65535)}, []int{0}
+		for {
+			n, err := ta.Read(bufs, sizes, 0)
+			if err != nil {
+				return
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tb.Write([][]byte{bufs[0][:sizes[0]]}[:n], 0)
+		}
+	}()
+	ln, err := na.ListenTCP(&net.TCPAddr{Port: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := nb.Dial("tcp", "10.9.0.1:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	close(stop)
+	d := ta.(*device)
+	for i := range outboundPackets + 200 {
+		ta.Write([][]byte{echoPacket(addrB4, addrA4, uint16(i))}, 0)
+	}
+	<-pumped
+	deadline := time.Now().Add(20 * time.Second)
+	for d.ep.out.stats().Pushed < outboundPackets {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stack answered only %d echoes", d.ep.out.stats().Pushed)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- ta.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close hung with the outbound queue full and a connection to reset")
+	}
+}

@@ -171,7 +171,7 @@ func (in *Interface) set(key, value string) error {
 		for _, f := range list(value) {
 			p, err := parsePrefix(f)
 			if err != nil {
-				return fmt.Errorf("Address: %v", err)
+				return fmt.Errorf("bad Address: %v", err)
 			}
 			in.Addresses = append(in.Addresses, p)
 		}
@@ -223,7 +223,7 @@ func (p *Peer) set(key, value string) error {
 		}
 	case "endpoint":
 		if _, port, err := net.SplitHostPort(value); err != nil || port == "" {
-			return fmt.Errorf("Endpoint: %q is not host:port", value)
+			return fmt.Errorf("bad Endpoint %q: want host:port", value)
 		}
 		p.Endpoint = value
 	case "persistentkeepalive":

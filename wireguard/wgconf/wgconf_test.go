@@ -91,3 +91,17 @@ func TestPublicKey(t *testing.T) {
 		t.Errorf("GenerateKey = %x, %v: not clamped", k, err)
 	}
 }
+
+// FuzzParse: no input makes Parse panic, and what parses gives UAPI text
+// without resolving anything it was not given.
+func FuzzParse(f *testing.F) {
+	f.Add(sample)
+	f.Add("[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := Parse(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		c.UAPI(func(string) ([]netip.Addr, error) { return []netip.Addr{netip.IPv4Unspecified()}, nil })
+	})
+}
