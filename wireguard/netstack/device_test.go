@@ -27,7 +27,7 @@ func echoPacket(src, dst netip.Addr, seq uint16) []byte {
 // offsets: a request written in comes back as a reply read out, at the
 // offset; the events, MTU, name and batch size; Close.
 func TestDeviceContract(t *testing.T) {
-	dev, _, err := CreateNetTUN([]netip.Addr{addrA4}, nil, testMTU)
+	dev, n, err := CreateNetTUN([]netip.Addr{addrA4}, nil, testMTU)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +83,8 @@ func TestDeviceContract(t *testing.T) {
 			t.Errorf("reply %d wrote into the headroom", i)
 		}
 	}
-	if st := dev.(*device).tooBig.Load(); st != 1 {
-		t.Errorf("tooBig = %d, want 1", st)
+	if st := n.DeviceStats(); st.TooBig != 1 || st.FromTunnel != 3 || st.ToTunnel != 3 {
+		t.Errorf("DeviceStats %+v, want 1 too big, 3 packets each way", st)
 	}
 
 	done := make(chan error, 1)

@@ -62,6 +62,8 @@ type pingTable struct {
 	addrs []netip.Addr // the stack's addresses
 	count atomic.Int32 // open sockets: Write looks only while there are some
 
+	replies atomic.Uint64 // echo replies taken for a socket
+
 	mu    sync.Mutex
 	socks map[pingKey]*PingConn
 }
@@ -176,10 +178,11 @@ func (t *pingTable) deliver(p []byte) bool {
 	t.mu.Lock()
 	c := t.socks[pingKey{v6, m.Ident}]
 	t.mu.Unlock()
-	if c == nil {
+	if c == nil || !c.receive(ip.Src, ip.Payload) {
 		return false
 	}
-	return c.receive(ip.Src, ip.Payload)
+	t.replies.Add(1)
+	return true
 }
 
 // PingConn is a ping socket: it sends ICMP echo requests through the

@@ -89,6 +89,9 @@ func TestPing(t *testing.T) {
 		}
 		l.Close()
 	}
+	if got := a.DeviceStats().PingReplies; got != 4 {
+		t.Errorf("DeviceStats().PingReplies = %d, want 4", got)
+	}
 }
 
 // TestDialPing is upstream's ping example: Dial("ping4", host).
