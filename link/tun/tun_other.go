@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+
+	"github.com/synack-go/synack/link"
 )
 
 // Device is an open TUN device. TUN devices are only supported on Linux:
@@ -45,6 +47,23 @@ func (d *Device) WriteBatch(pkts [][]byte) error { return errors.ErrUnsupported 
 
 // Close returns nil.
 func (d *Device) Close() error { return nil }
+
+// Offloads returns none.
+func (d *Device) Offloads() link.Offloads { return link.Offloads{} }
+
+// NumQueues returns 1.
+func (d *Device) NumQueues() int { return 1 }
+
+// Queue returns d.
+func (d *Device) Queue(i int) link.Endpoint { return d }
+
+// ReadPackets fails with errors.ErrUnsupported.
+func (d *Device) ReadPackets(bufs [][]byte, sizes []int, meta []link.Meta) (int, error) {
+	return 0, errors.ErrUnsupported
+}
+
+// WritePackets fails with errors.ErrUnsupported.
+func (d *Device) WritePackets(pkts [][]byte, meta []link.Meta) error { return errors.ErrUnsupported }
 
 // SetUp fails with errors.ErrUnsupported.
 func (d *Device) SetUp() error { return errors.ErrUnsupported }
