@@ -2,6 +2,15 @@
 // packet written on one arriving on the other. The link is perfect by
 // default and can be made lossy, slow, jittery or reordering with the same
 // impairments as package [impair], seeded so that a run replays.
+//
+// With Config.Offload both ends agree on virtio-net offloads
+// ([link.OffloadEndpoint]): TCP packets of up to 64 KiB cross whole,
+// checksums left unfilled cross as they are, as between two virtual
+// machines' virtio NICs on one host or a veth pair. Each packet then
+// carries its virtio-net header through the link, so the impairments see
+// it as bytes like any other. With Config.Queues > 1 each end has several
+// receive queues ([link.MultiQueue]) and spreads arriving packets over
+// them by a hash of their flow, as a NIC's receive-side scaling does.
 package pipe
 
 import (
@@ -47,6 +56,20 @@ type Config struct {
 	// Seed seeds the impairments. The two directions draw from different
 	// generators derived from it, so their decisions differ but both replay.
 	Seed int64
+
+	// Offload makes both ends offer virtio-net offloads: checksums left to
+	// the link (never filled: both ends are on this side of any wire),
+	// TSO4, TSO6, and TCP packets of up to 65535 bytes delivered whole
+	// (RxCoalesce). With Corrupt, the writer fills checksums first, as a
+	// NIC would before the wire, so that damage shows. ReadBatch and
+	// WriteBatch keep meaning plain packets within the MTU: a reader of
+	// ReadBatch gets large packets cut into segments and checksums filled.
+	Offload bool
+
+	// Queues is the number of receive queues at each end; 0 or 1: one.
+	// Each is read through Queue(i); ReadBatch on an Endpoint reads queue
+	// 0 only.
+	Queues int
 }
 
 // DefaultMTU is the MTU of a pipe whose Config.MTU is 0: Ethernet's.
@@ -62,33 +85,48 @@ const batchSize = 64
 // Stats counts one end's traffic: what was written on it and what became of
 // those packets on the way to the other end, and what was read from it.
 type Stats struct {
-	Written   uint64       // packets passed to WriteBatch on this end
-	TooBig    uint64       // written packets dropped for exceeding the MTU
+	Written   uint64       // packets passed to WriteBatch and WritePackets on this end
+	TooBig    uint64       // written packets dropped for exceeding the MTU (or 65535 bytes with a GSO type)
 	Impair    impair.Stats // what the impairments did to the others
 	Queued    uint64       // packets that reached the other end's receive queue
 	QueueFull uint64       // packets dropped because that queue was full
-	Read      uint64       // packets returned by ReadBatch on this end
+	Read      uint64       // packets returned by ReadBatch and ReadPackets on this end
+	GSO       uint64       // written packets with a GSO type: TSO packets
 }
 
-// Endpoint is one end of a pipe. Its methods implement link.Endpoint: it is
-// safe for any number of concurrent readers and writers.
+// Endpoint is one end of a pipe. Its methods implement link.Endpoint,
+// link.OffloadEndpoint (offering offloads only with Config.Offload) and
+// link.MultiQueue: it is safe for any number of concurrent readers and
+// writers.
 type Endpoint struct {
 	pair    *pair
-	in      *queue       // packets arriving at this end
+	in      []*queue // packets arriving at this end, per receive queue
+	qs      []link.Endpoint
 	peer    *Endpoint    // the other end
 	path    *impair.Path // impairs what this end writes
 	written atomic.Uint64
 	tooBig  atomic.Uint64
+	gso     atomic.Uint64
+
+	// With offloads, plain writes get a header in front; plainMu guards
+	// plainBuf.
+	plainMu  sync.Mutex
+	plainBuf []byte
 }
 
-var _ link.Endpoint = (*Endpoint)(nil)
+var (
+	_ link.OffloadEndpoint = (*Endpoint)(nil)
+	_ link.MultiQueue      = (*Endpoint)(nil)
+)
 
 // pair is what the two ends share.
 type pair struct {
-	mtu    int
-	closed atomic.Bool
-	once   sync.Once
-	ends   [2]*Endpoint
+	mtu     int
+	offload bool
+	corrupt bool // Offload with Corrupt: writers fill checksums
+	closed  atomic.Bool
+	once    sync.Once
+	ends    [2]*Endpoint
 }
 
 // New returns the two ends of a new pipe. Their dynamic type is *Endpoint,
@@ -104,9 +142,15 @@ func New(cfg Config) (a, b link.Endpoint) {
 	if qlen <= 0 {
 		qlen = DefaultQueueLen
 	}
-	p := &pair{mtu: mtu}
+	nq := max(cfg.Queues, 1)
+	p := &pair{mtu: mtu, offload: cfg.Offload, corrupt: cfg.Offload && cfg.Corrupt > 0}
 	for i := range p.ends {
-		p.ends[i] = &Endpoint{pair: p, in: newQueue(qlen)}
+		e := &Endpoint{pair: p}
+		for q := range nq {
+			e.in = append(e.in, newQueue(qlen))
+			e.qs = append(e.qs, &queueEnd{e: e, q: q})
+		}
+		p.ends[i] = e
 	}
 	for i, e := range p.ends {
 		e.peer = p.ends[1-i]
@@ -120,7 +164,7 @@ func New(cfg Config) (a, b link.Endpoint) {
 			RateBitsPerSec: cfg.RateBitsPerSec,
 			QueueBytes:     cfg.QueueBytes,
 			Seed:           directionSeed(cfg.Seed, i),
-		}, e.peer.in.push)
+		}, e.peer.arrive)
 	}
 	return p.ends[0], p.ends[1]
 }
@@ -140,13 +184,15 @@ func (e *Endpoint) MTU() int { return e.pair.mtu }
 // BatchSize returns 64.
 func (e *Endpoint) BatchSize() int { return batchSize }
 
-// ReadBatch blocks until a packet has arrived at this end, then copies out as
-// many queued packets as fit in bufs and sizes, in arrival order. A buffer
-// shorter than its packet receives the packet's head and sizes[i] says how
-// much was copied. With no buffers it returns (0, nil) at once. After either
-// end is closed it returns net.ErrClosed, dropping what was queued.
+// ReadBatch blocks until a packet has arrived at this end's first receive
+// queue, then copies out as many queued packets as fit in bufs and sizes, in
+// arrival order. A buffer shorter than its packet receives the packet's
+// head and sizes[i] says how much was copied. With no buffers it returns
+// (0, nil) at once. After either end is closed it returns net.ErrClosed,
+// dropping what was queued. With Config.Offload it returns plain packets:
+// see Config.Offload.
 func (e *Endpoint) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
-	return e.in.pop(bufs, sizes)
+	return e.readBatch(0, bufs, sizes)
 }
 
 // WriteBatch sends each of pkts to the other end. It never blocks: packets
@@ -158,6 +204,9 @@ func (e *Endpoint) WriteBatch(pkts [][]byte) error {
 		return net.ErrClosed
 	}
 	e.written.Add(uint64(len(pkts)))
+	if e.pair.offload {
+		return e.writePlain(pkts)
+	}
 	// Hand over each run of packets that fit, without copying the slice.
 	start := 0
 	for i, p := range pkts {
@@ -179,7 +228,9 @@ func (e *Endpoint) Close() error {
 	p.once.Do(func() {
 		p.closed.Store(true)
 		for _, end := range p.ends {
-			end.in.close()
+			for _, q := range end.in {
+				q.close()
+			}
 		}
 		for _, end := range p.ends {
 			end.path.Close()
@@ -194,8 +245,16 @@ func (e *Endpoint) Stats() Stats {
 		Written: e.written.Load(),
 		TooBig:  e.tooBig.Load(),
 		Impair:  e.path.Stats(),
+		GSO:     e.gso.Load(),
 	}
-	s.Queued, s.QueueFull, _ = e.peer.in.counts()
-	_, _, s.Read = e.in.counts()
+	for _, q := range e.peer.in {
+		queued, full, _ := q.counts()
+		s.Queued += queued
+		s.QueueFull += full
+	}
+	for _, q := range e.in {
+		_, _, read := q.counts()
+		s.Read += read
+	}
 	return s
 }

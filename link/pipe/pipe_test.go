@@ -407,7 +407,7 @@ func TestWaitingReaderIsWrittenDirectly(t *testing.T) {
 func testWaitingReaderIsWrittenDirectly(t *testing.T) {
 	a, b := New(Config{})
 	defer a.Close()
-	in := b.(*Endpoint).in
+	in := b.(*Endpoint).in[0]
 	bufs, sizes := buffers(4, 1500)
 	got := make(chan []int, 1)
 	go func() {
@@ -466,7 +466,7 @@ func testCloseWakesALendingReader(t *testing.T) {
 		done <- err
 	}()
 	synctest.Wait() // the reader waits in ReadBatch
-	if !lending(b.(*Endpoint).in) {
+	if !lending(b.(*Endpoint).in[0]) {
 		t.Fatal("a waiting reader lent no buffers")
 	}
 	a.Close()

@@ -29,6 +29,8 @@ type queue struct {
 	filled    int
 
 	queued, full, read uint64
+
+	plain *plainSplit // ReadBatch's state on a pipe with offloads (offload.go)
 }
 
 // newQueue returns an empty queue of n packets.
@@ -139,4 +141,21 @@ func (q *queue) counts() (queued, full, read uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.queued, q.full, q.read
+}
+
+// empty reports whether no packet waits.
+func (q *queue) empty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n == 0
+}
+
+// splitter returns the queue's plain-read state, made on first use by its
+// one reader.
+func (q *queue) splitter() *plainSplit {
+	if q.plain == nil {
+		q.plain = &plainSplit{}
+		q.plain.bufs[0] = make([]byte, 10+maxGSOPacket)
+	}
+	return q.plain
 }
