@@ -117,3 +117,15 @@ func TestOutOfOrderSACK(t *testing.T) {
 	}
 	h.wantIdle(time.Hour)
 }
+
+// A segment that a link coalesced (GRO), or a peer's TSO packet that was
+// never cut, holds many full-sized segments' worth of data: it is
+// acknowledged at once, as Linux does when more than one MSS arrived,
+// instead of waiting for the delayed-ACK timer or a second such segment.
+func TestCoalescedSegmentAckedAtOnce(t *testing.T) {
+	h := accepted(t, nil)
+	const full = 1448 // MSS less the timestamps
+	h.send(10*ms, in(fA, peerISS+1, tcbISS+1).data(make([]byte, 20*full)))
+	h.want(10*ms, "a 20-segment coalesced segment: an ACK at once", seg(fA, tcbISS+1, peerISS+1+20*full))
+	h.wantIdle(time.Hour)
+}

@@ -377,9 +377,7 @@ func (t *TCB) receiveData(seq Seq, payload []byte, full bool, now time.Duration)
 	}
 	// Delayed ACK: at least every second full-sized segment (RFC 9293
 	// §3.8.6.3), at most DelayedAck later.
-	if full || n >= int(t.rcv.segMSS) {
-		t.rcv.unacked++
-	}
+	t.rcv.unacked += t.rcv.fullSegments(n, full)
 	if t.rcv.unacked >= 2 {
 		t.ackNow = true
 	} else {

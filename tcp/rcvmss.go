@@ -43,3 +43,18 @@ func (r *recvState) measureSegment(n int, flags wire.TCPFlags) bool {
 	}
 	return false
 }
+
+// fullSegments is how many full-sized segments n bytes of data that just
+// went in order count for toward "an ACK for at least every second
+// full-sized segment"; full is measureSegment's verdict on the segment. A
+// segment the link coalesced (GRO, or the peer's TSO packet never cut)
+// counts as the segments it was made of, so that it is acknowledged at
+// once, as Linux's __tcp_ack_snd_check does when more than one MSS
+// arrived; without this it would wait for the delayed-ACK timer.
+func (r *recvState) fullSegments(n int, full bool) int {
+	k := n / int(max(r.segMSS, 1))
+	if k == 0 && full {
+		k = 1
+	}
+	return k
+}
