@@ -16,11 +16,24 @@ import (
 // BenchmarkBulk moves 64 KiB writes one way over a perfect in-memory link:
 // every packet is built, checksummed, parsed and verified, no offloads.
 // mtu1500 is the case; mtu65535 shows the per-packet cost apart
-// from the per-byte cost. One connection serves every round, so that the
-// rounds measure the steady state, not setup.
+// from the per-byte cost; mtu1500-offload is the pipe with offloads (TSO
+// packets of up to 64 KiB, checksums left to the link) and batched ACKs;
+// mtu1500-batchacks batches ACKs without offloads (Options.BatchACKs).
+// One connection serves every round, so that the rounds measure the steady
+// state, not setup.
 func BenchmarkBulk(b *testing.B) {
-	for _, mtu := range []int{1500, 65535} {
-		client, server := wallPair(b, pipe.Config{MTU: mtu})
+	for _, bc := range []struct {
+		name string
+		cfg  pipe.Config
+		opts Options
+	}{
+		{"mtu1500", pipe.Config{MTU: 1500}, Options{}},
+		{"mtu1500-batchacks", pipe.Config{MTU: 1500}, Options{BatchACKs: BatchACKsOn}},
+		{"mtu65535", pipe.Config{MTU: 65535}, Options{}},
+		{"mtu1500-offload", pipe.Config{MTU: 1500, Offload: true}, Options{}},
+	} {
+		a, p := pipe.New(bc.cfg)
+		client, server := stacksOn(b, a, p, bc.opts, bc.opts)
 		c, s := connected(b, client, server, "10.0.0.2:80")
 		// The reader signals caughtUp once it has read target bytes
 		// (target < 0: no one waits). With both sides' atomics, either
@@ -64,7 +77,7 @@ func BenchmarkBulk(b *testing.B) {
 		for range 1024 {
 			write(b)
 		}
-		b.Run(map[int]string{1500: "mtu1500", 65535: "mtu65535"}[mtu], func(b *testing.B) {
+		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(buf)))
 			b.ReportAllocs()
 			segs0, acks0 := c.Stats().SegsOut, s.Stats().SegsOut

@@ -48,12 +48,16 @@ type Conn struct {
 	halfOpen bool      // in the listener's SYN queue
 	rdWait   bool      // a Read waits on rd
 
+	txq        int  // the link queue the connection's packets leave by
+	rxPending  bool // a read loop will poll the connection at the end of its batch
+	rxDeferred int  // in-order bytes taken since the last Poll
+
 	timerIdx int32         // position in the timer heap, -1: none; guarded by the timer queue
 	timerAt  time.Duration // guarded by the timer queue
 }
 
 func newConn(s *Stack, key flowKey) *Conn {
-	c := &Conn{s: s, key: key, linger: -1, wrLow: -1, timerIdx: -1, keepIdle: s.keepIdle}
+	c := &Conn{s: s, key: key, linger: -1, wrLow: -1, timerIdx: -1, keepIdle: s.keepIdle, txq: s.lk.queueFor(key)}
 	cfg := s.config(key.remote.Addr())
 	c.tcb = tcp.New(cfg, key.local.Port(), key.remote.Port())
 	c.tcb.SetTSOffset(s.tsOffset)
@@ -120,7 +124,11 @@ func (c *Conn) input(seg *wire.TCPSegment, tx *txBatch) (ok bool, iss tcp.Seq) {
 		return true, 0
 	}
 	now := c.s.now()
+	rcv, _ := c.tcb.Buffered()
 	c.tcb.Input(seg, now)
+	if tx.deferPoll(c, seg, rcv) {
+		return true, 0
+	}
 	c.pollLocked(now, tx)
 	return true, 0
 }
@@ -128,7 +136,8 @@ func (c *Conn) input(seg *wire.TCPSegment, tx *txBatch) (ok bool, iss tcp.Seq) {
 // pollLocked lets the TCB emit what is due into tx, then wakes waiters and
 // updates the timer and the tables (c.mu held).
 func (c *Conn) pollLocked(now time.Duration, tx *txBatch) {
-	tx.to(c.key.local.Addr(), c.key.remote.Addr())
+	tx.forConn(c)
+	c.rxDeferred = 0
 	c.tcb.Poll(now, tx)
 	c.publishState()
 }

@@ -8,34 +8,11 @@ import (
 	"github.com/synack-go/synack/wire"
 )
 
-// readLoop is the stack's link goroutine: it reads batches of packets into
-// buffers it reuses, runs each packet to completion, then writes what they
-// produced in one batch.
-func (s *Stack) readLoop() {
-	bufs := make([][]byte, s.batch)
-	for i := range bufs {
-		bufs[i] = make([]byte, s.mtu)
-	}
-	sizes := make([]int, s.batch)
-	tx := newTxBatch(s)
-	var seg wire.TCPSegment
-	var ev trace.Event
-	for {
-		n, err := s.ep.ReadBatch(bufs, sizes)
-		if err != nil {
-			return // the link is closed: Stack.Close
-		}
-		for i := range n {
-			s.deliver(bufs[i][:sizes[i]], &seg, &ev, tx)
-		}
-		tx.flush()
-	}
-}
-
 // deliver parses one packet and hands its segment to its connection, to
 // its listener, or answers it with a RST (RFC 9293 §3.10.7.1); ICMP goes to
-// deliverICMP. Every discard is counted.
-func (s *Stack) deliver(pkt []byte, seg *wire.TCPSegment, ev *trace.Event, tx *txBatch) {
+// deliverICMP. Every discard is counted. checked says the link vouches for
+// the TCP checksum (link.Meta).
+func (s *Stack) deliver(pkt []byte, checked bool, seg *wire.TCPSegment, ev *trace.Event, tx *txBatch) {
 	c := &s.ctr
 	c.packetsIn.Add(1)
 	var ip wire.IPPacket
@@ -82,7 +59,7 @@ func (s *Stack) deliver(pkt []byte, seg *wire.TCPSegment, ev *trace.Event, tx *t
 	b := wire.TCP(ip.Payload)
 	// The checksum first: a corrupted header should count as corrupted,
 	// not as malformed.
-	if !b.VerifyChecksum(ip.Src, ip.Dst) {
+	if !checked && !b.VerifyChecksum(ip.Src, ip.Dst) {
 		c.checksum.Add(1)
 		s.traceDrop(netip.AddrPortFrom(ip.Dst, 0), netip.AddrPortFrom(ip.Src, 0), "bad-checksum")
 		return

@@ -1,50 +1,99 @@
 package synack
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"sync"
 
+	"github.com/synack-go/synack/link"
 	"github.com/synack-go/synack/trace"
 	"github.com/synack-go/synack/wire"
 )
 
 // txBatch collects the packets one goroutine produces and writes them to
-// the link in one WriteBatch. It is the tcp.Emitter the TCBs write into:
-// each segment becomes an IP packet, checksummed, in a buffer the batch
-// keeps for reuse; echo replies take the same buffers (icmp.go). A txBatch
-// belongs to one goroutine at a time.
+// the link in one WriteBatch (WritePackets with offloads). It is the
+// tcp.Emitter the TCBs write into: each segment becomes an IP packet in a
+// slab the batch keeps for reuse, packed back to back behind the link's
+// headroom; echo replies take the same slab (icmp.go). A txBatch belongs to
+// one goroutine at a time.
+//
+// On a link with TSO, consecutive segments of one connection that its TCB
+// emitted in one Poll (in order, full-sized, with the same flags but PSH
+// and FIN, the same ACK, window and options) grow one packet instead of
+// making new ones, up to a size like Linux's tcp_tso_autosize (tso.go):
+// the link cuts it back into those segments, each with its own header.
+// Which segments exist is the TCB's decision alone.
 type txBatch struct {
 	s        *Stack
-	bufs     [][]byte // MTU bytes each, cut from one slab made on first use
-	pkts     [][]byte // the filled prefix of bufs
+	slab     []byte      // made on first use
+	used     int         // bytes of slab taken by pkts
+	start    int         // where the packet next returned room for begins
+	pkts     [][]byte    // each packet with the link's headroom in front
+	meta     []link.Meta // pkts' offload metadata, with offloads
+	q        int         // the link queue the batch is written on
 	src, dst netip.Addr
-	segs     uint64 // segments and RSTs in pkts, for the counters
+	tsoMax   int      // the largest TSO packet for the current connection; 0: none
+	open     gsoOpen  // the last packet, while a segment may still extend it
+	rx       *rxState // a read loop's deferred polls; nil in other batches
+	segs     uint64   // segments and RSTs in pkts, for the counters
 	rsts     uint64
 	ev       trace.Event     // reused for SegmentOut events
 	scratch  wire.TCPSegment // for segments the stack builds: RSTs, cookie SYN-ACKs
 }
 
-func newTxBatch(s *Stack) *txBatch {
-	return &txBatch{s: s, bufs: make([][]byte, s.batch), pkts: make([][]byte, 0, s.batch)}
+// gsoOpen is the packet a TSO batch may still extend: the TCP header it
+// carries and where the next segment must start.
+type gsoOpen struct {
+	on    bool
+	hl    int             // IP header length
+	thl   int             // TCP header length
+	next  wire.Seq        // the sequence number an extending segment carries
+	mss   int             // the first segment's payload: the GSO segment size
+	segs  int             // segments in the packet
+	full  bool            // every segment so far carried mss bytes, without PSH or FIN
+	ack   wire.Seq        // what the header says, which extending segments repeat
+	wnd   uint16          // ...
+	sport uint16          // ...
+	dport uint16          // ...
+	opts  wire.TCPOptions // ... but for the timestamps
 }
 
-// to sets the addresses of the segments that follow.
-func (b *txBatch) to(src, dst netip.Addr) { b.src, b.dst = src, dst }
+// batchAlign keeps each packet in the slab 8-byte aligned.
+const batchAlign = 8
+
+func newTxBatch(s *Stack) *txBatch {
+	b := &txBatch{s: s, pkts: make([][]byte, 0, s.batch)}
+	if s.lk.offload {
+		b.meta = make([]link.Meta, s.batch)
+	}
+	return b
+}
+
+// to sets the addresses of the segments that follow, which the stack
+// builds itself: no TSO.
+func (b *txBatch) to(src, dst netip.Addr) {
+	b.seal()
+	b.src, b.dst = src, dst
+	b.tsoMax = 0
+}
+
+// forConn sets the addresses of the segments c's TCB emits next, the queue
+// they leave by and the size of their TSO packets (c.mu held).
+func (b *txBatch) forConn(c *Conn) {
+	if b.q != c.txq && len(b.pkts) > 0 {
+		b.flush()
+	}
+	b.q = c.txq
+	b.to(c.key.local.Addr(), c.key.remote.Addr())
+	if lk := &b.s.lk; lk.tso4 && b.dst.Is4() || lk.tso6 && b.dst.Is6() {
+		b.tsoMax = tsoAutosize(c.tcb, wire.IPHeaderLen(b.dst))
+	}
+}
 
 // Emit implements tcp.Emitter: it turns seg into an IP packet in the
-// batch, flushing first if the batch is full.
+// batch, or extends the batch's last packet with it (TSO), flushing first
+// if the batch is full.
 func (b *txBatch) Emit(seg *wire.TCPSegment) {
-	buf := b.next()
-	hl := wire.IPHeaderLen(b.dst)
-	n := seg.Len()
-	if hl+n > len(buf) {
-		b.s.ctr.tooBig.Add(1) // a TCB bug or an MSS set above the MTU
-		return
-	}
-	wire.PutIPHeader(buf, b.src, b.dst, wire.ProtoTCP, n, ipTTL)
-	seg.Emit(buf[hl:])
-	wire.TCP(buf[hl:hl+n]).SetChecksum(b.src, b.dst)
-	b.pkts = append(b.pkts, buf[:hl+n])
 	b.segs++
 	if seg.Flags&wire.RST != 0 {
 		b.rsts++
@@ -55,32 +104,152 @@ func (b *txBatch) Emit(seg *wire.TCPSegment) {
 		b.s.trace(&b.ev)
 		b.ev.Seg = nil
 	}
+	if b.extend(seg) {
+		return
+	}
+	buf := b.next()
+	hl := wire.IPHeaderLen(b.dst)
+	n := seg.Len()
+	if hl+n > len(buf) {
+		b.segs--
+		b.s.ctr.tooBig.Add(1) // a TCB bug or an MSS set above the MTU
+		return
+	}
+	wire.PutIPHeader(buf, b.src, b.dst, wire.ProtoTCP, n, ipTTL)
+	seg.Emit(buf[hl:])
+	if b.tsoMax > hl+n && seg.Flags == wire.ACK && len(seg.Payload) > 0 && seg.Urgent == 0 {
+		// A full-sized data segment may be the first of a TSO packet:
+		// its checksum waits until the packet is sealed.
+		b.open = gsoOpen{on: true, hl: hl, thl: seg.HeaderLen(), next: seg.Seq.Add(uint32(len(seg.Payload))),
+			mss: len(seg.Payload), segs: 1, full: true, ack: seg.Ack, wnd: seg.Window,
+			sport: seg.SrcPort, dport: seg.DstPort, opts: seg.Options}
+		b.commit(hl + n)
+		return
+	}
+	b.commit(hl + n)
+	b.checksum(len(b.pkts)-1, hl)
 }
 
-// next returns the MTU-sized buffer of the batch's next packet, flushing
-// the batch first if it is full; the caller appends what it fills to pkts.
-func (b *txBatch) next() []byte {
-	if len(b.pkts) == cap(b.pkts) {
-		b.flush()
+// extend appends seg's payload to the open TSO packet if seg continues it:
+// the same connection and header but for PSH, FIN and the timestamps, the
+// next sequence number, and every segment before it full-sized. The
+// header's PSH and FIN are the last segment's: the link's segmentation
+// puts them on the last segment only (Linux's tcp_gso_segment).
+func (b *txBatch) extend(seg *wire.TCPSegment) bool {
+	o := &b.open
+	p := len(seg.Payload)
+	if !o.on || !o.full || p == 0 || p > o.mss || seg.Seq != o.next ||
+		seg.Flags&^(wire.PSH|wire.FIN) != wire.ACK || seg.Ack != o.ack || seg.Window != o.wnd ||
+		seg.SrcPort != o.sport || seg.DstPort != o.dport || seg.Urgent != 0 || !sameButTS(&seg.Options, &o.opts) {
+		return false
 	}
-	if b.bufs[0] == nil {
-		// All at once: a batch that allocated only as deep as its
-		// bursts went would allocate again at every deeper burst.
-		slab := make([]byte, len(b.bufs)*b.s.mtu)
-		for i := range b.bufs {
-			b.bufs[i] = slab[i*b.s.mtu : (i+1)*b.s.mtu : (i+1)*b.s.mtu]
+	pkt := b.pkts[len(b.pkts)-1]
+	if len(pkt)+p > b.tsoMax+b.s.lk.headroom || b.used+p > len(b.slab) {
+		return false
+	}
+	copy(b.slab[b.used:], seg.Payload)
+	b.used += p
+	pkt = pkt[:len(pkt)+p]
+	b.pkts[len(b.pkts)-1] = pkt
+	o.next = o.next.Add(uint32(p))
+	o.segs++
+	if f := seg.Flags & (wire.PSH | wire.FIN); f != 0 || p < o.mss {
+		pkt[b.s.lk.headroom+o.hl+13] |= byte(f) // the TCP flags byte
+		o.full = false
+	}
+	return true
+}
+
+// sameButTS reports whether two segments' options are the same but for
+// the timestamps, which a TSO packet's segments all take from its header.
+func sameButTS(a, b *wire.TCPOptions) bool {
+	x, y := *a, *b
+	x.TSVal, x.TSEcr, y.TSVal, y.TSEcr = 0, 0, 0, 0
+	return x == y
+}
+
+// seal finishes the open TSO packet: lengths, metadata and checksum.
+func (b *txBatch) seal() {
+	o := &b.open
+	if !o.on {
+		return
+	}
+	o.on = false
+	i := len(b.pkts) - 1
+	pkt := b.pkts[i][b.s.lk.headroom:]
+	if o.segs > 1 {
+		if pkt[0]>>4 == 4 {
+			binary.BigEndian.PutUint16(pkt[2:], uint16(len(pkt)))
+			wire.IPv4(pkt).SetChecksum()
+			b.meta[i].GSO = link.GSOTCPv4
+		} else {
+			binary.BigEndian.PutUint16(pkt[4:], uint16(len(pkt)-o.hl))
+			b.meta[i].GSO = link.GSOTCPv6
 		}
+		b.meta[i].HdrLen = uint16(o.hl + o.thl)
+		b.meta[i].GSOSize = uint16(o.mss)
 	}
-	return b.bufs[len(b.pkts)]
+	b.checksum(i, o.hl)
+}
+
+// checksum fills the TCP checksum of packet i, whose IP header is hl
+// bytes, or leaves it to the link: the pseudo-header sum in the field and
+// the packet marked NeedsChecksum (link.Meta).
+func (b *txBatch) checksum(i, hl int) {
+	t := wire.TCP(b.pkts[i][b.s.lk.headroom+hl:])
+	if !b.s.lk.csum {
+		t.SetChecksum(b.src, b.dst)
+		return
+	}
+	sum := wire.PseudoHeaderSum(b.src, b.dst, wire.ProtoTCP, len(t))
+	binary.BigEndian.PutUint16(t[16:], ^wire.Fold(sum))
+	m := &b.meta[i]
+	m.Flags |= link.NeedsChecksum
+	m.CsumStart, m.CsumOffset = uint16(hl), 16
+}
+
+// next returns room for the batch's next packet, as much as the MTU,
+// flushing the batch first if it is full; the caller fills it and commits
+// what it used.
+func (b *txBatch) next() []byte {
+	b.seal()
+	lk := &b.s.lk
+	if b.slab == nil {
+		b.slab = make([]byte, lk.txSlab)
+	}
+	b.start = (b.used + batchAlign - 1) &^ (batchAlign - 1)
+	if len(b.pkts) == cap(b.pkts) || b.start+lk.headroom+b.s.mtu > len(b.slab) {
+		b.flush()
+		b.start = 0
+	}
+	at := b.start + lk.headroom
+	return b.slab[at : at+b.s.mtu]
+}
+
+// commit adds the n bytes filled in what next returned to the batch as a
+// packet.
+func (b *txBatch) commit(n int) {
+	end := b.start + b.s.lk.headroom + n
+	b.pkts = append(b.pkts, b.slab[b.start:end])
+	b.used = end
 }
 
 // flush writes the batch to the link and empties it.
 func (b *txBatch) flush() {
+	b.seal()
 	if len(b.pkts) == 0 {
 		return
 	}
 	c := &b.s.ctr
-	if err := b.s.ep.WriteBatch(b.pkts); err != nil {
+	lk := &b.s.lk
+	var err error
+	if lk.offload {
+		err = lk.oq[b.q].WritePackets(b.pkts, b.meta[:len(b.pkts)])
+		clear(b.meta[:len(b.pkts)])
+	} else {
+		err = lk.queues[b.q].WriteBatch(b.pkts)
+	}
+	if err != nil {
 		c.linkErrors.Add(1)
 	}
 	c.packetsOut.Add(uint64(len(b.pkts)))
@@ -91,6 +260,7 @@ func (b *txBatch) flush() {
 	b.segs, b.rsts = 0, 0
 	clear(b.pkts)
 	b.pkts = b.pkts[:0]
+	b.used = 0
 }
 
 // batchPool keeps the batches of application calls. Unlike a sync.Pool it

@@ -229,7 +229,7 @@ func (b *txBatch) emitEchoReply(ip *wire.IPPacket, m *wire.ICMPMessage, v6 bool)
 		wire.PutIPHeader(buf, ip.Dst, ip.Src, wire.ProtoICMPv4, n, ipTTL)
 		reply.EmitV4(buf[hl:])
 	}
-	b.pkts = append(b.pkts, buf[:hl+n])
+	b.commit(hl + n)
 	b.s.ctr.echoes.Add(1)
 	b.s.ctr.icmpOut.Add(1)
 }

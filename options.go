@@ -56,6 +56,22 @@ type Options struct {
 	// default; negative turns keepalive off. TCP.KeepAliveIdle is ignored.
 	KeepAlive time.Duration
 
+	// NoOffloads makes the stack ignore its link's offloads
+	// (link.OffloadEndpoint): every packet it sends is then within the MTU
+	// and carries its checksum. false: the stack uses what the link
+	// offers: checksums left to the link, TSO packets of up to 64 KiB
+	// (emit.go), the link's coalesced packets taken whole.
+	NoOffloads bool
+
+	// BatchACKs says whether the segments a read batch brings one
+	// connection are answered together: in-order data and pure ACKs go
+	// into the TCB one by one, but the connection is polled once, at the
+	// end of the batch or after 64 KiB of in-order data (the stretch-ACK
+	// limit), so one ACK answers them and the data they let out leaves in
+	// one burst; out-of-order data is still answered at once. The zero
+	// value, BatchACKsAuto, batches on links with offloads only.
+	BatchACKs BatchACKMode
+
 	// TCP holds the tunables of every connection; see tcp.Config for each
 	// field's zero value (1 MiB buffers, 60 s TIME_WAIT, SACK, timestamps
 	// and window scaling on, NewReno). The stack overrides three fields:

@@ -89,6 +89,7 @@ type Stack struct {
 	listenPorts map[uint16]int // listeners per port, which Dial does not use
 	portNext    uint32         // RFC 6056 algorithm 3's counter
 
+	lk      linkIO // the link's queues and offloads (linkio.go)
 	timers  timerQueue
 	batches batchPool
 	nl      netLayer // UDP, fragments: netlayer.go
@@ -167,10 +168,11 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 		s.cfg4.MSS = uint16(min(mtu-40, 65535))
 		s.cfg6.MSS = uint16(min(mtu-60, 65535))
 	}
+	s.lk.init(s, ep, &opts)
 	s.batches.init(s)
 	s.timers.init(s)
-	s.spawn(s.readLoop)
 	s.spawn(s.timers.run)
+	s.startReaders()
 	return s, nil
 }
 

@@ -1,0 +1,117 @@
+package synack
+
+import (
+	"github.com/synack-go/synack/link"
+	"github.com/synack-go/synack/tcp"
+	"github.com/synack-go/synack/trace"
+	"github.com/synack-go/synack/wire"
+)
+
+// startReaders starts one read loop per link queue.
+func (s *Stack) startReaders() {
+	for q := range s.lk.queues {
+		s.spawn(func() { s.readLoop(q) })
+	}
+}
+
+// readLoop is the goroutine of link queue q: it reads batches of packets
+// into buffers it reuses, runs each packet to completion, polls the
+// connections whose answers it deferred (rxState), then writes what they
+// produced in one batch.
+func (s *Stack) readLoop(q int) {
+	lk := &s.lk
+	bufs := make([][]byte, lk.rxCount)
+	slab := make([]byte, len(bufs)*lk.rxBuf)
+	for i := range bufs {
+		bufs[i] = slab[i*lk.rxBuf : (i+1)*lk.rxBuf : (i+1)*lk.rxBuf]
+	}
+	sizes := make([]int, len(bufs))
+	var meta []link.Meta
+	if lk.offload {
+		meta = make([]link.Meta, len(bufs))
+	}
+	tx := newTxBatch(s)
+	tx.q = q
+	tx.rx = &rxState{on: lk.batchACKs}
+	var seg wire.TCPSegment
+	var ev trace.Event
+	for {
+		var n int
+		var err error
+		if lk.offload {
+			n, err = lk.oq[q].ReadPackets(bufs, sizes, meta)
+		} else {
+			n, err = lk.queues[q].ReadBatch(bufs, sizes)
+		}
+		if err != nil {
+			return // the link is closed: Stack.Close
+		}
+		for i := range n {
+			checked := false
+			if meta != nil {
+				// The kernel's own packets (or the pipe's other end's)
+				// whose checksum was never filled, or one it checked.
+				checked = meta[i].Flags&(link.NeedsChecksum|link.ChecksumValid) != 0
+			}
+			s.deliver(bufs[i][lk.headroom:lk.headroom+sizes[i]], checked, &seg, &ev, tx)
+		}
+		tx.pollDeferred()
+		tx.flush()
+	}
+}
+
+// rxState is what a read loop's batch remembers between the packets of a
+// read batch: the connections whose Poll it deferred.
+type rxState struct {
+	on      bool // Options.BatchACKs
+	pending []*Conn
+}
+
+// stretchACKBytes bounds how much in-order data one deferred Poll answers:
+// Linux acknowledges each GRO packet, which holds at most 64 KiB, and
+// compresses at most 44 SACKs (tcp_comp_sack_nr).
+const stretchACKBytes = 64 << 10
+
+// deferPoll decides, after c's TCB took seg (c.mu held), whether the Poll
+// that answers it may wait for the end of the read batch; if so it notes c
+// for pollDeferred. rcvBefore is the TCB's in-order receive buffer before
+// seg. It defers only in ESTABLISHED, for a pure ACK or data that went in
+// order, up to stretchACKBytes: out-of-order or duplicate data is answered
+// at once (RFC 5681 §4.2: duplicate ACKs and SACKs are what the sender's
+// loss recovery counts), and so is anything that changes the state.
+func (b *txBatch) deferPoll(c *Conn, seg *wire.TCPSegment, rcvBefore int) bool {
+	r := b.rx
+	if r == nil || !r.on || seg.Flags&(wire.SYN|wire.FIN|wire.RST|wire.URG) != 0 ||
+		c.tcb.State() != tcp.StateEstablished {
+		return false
+	}
+	if n := len(seg.Payload); n > 0 {
+		if after, _ := c.tcb.Buffered(); after < rcvBefore+n {
+			return false
+		}
+		c.rxDeferred += n
+		if c.rxDeferred >= stretchACKBytes {
+			return false
+		}
+	}
+	if !c.rxPending {
+		c.rxPending = true
+		r.pending = append(r.pending, c)
+	}
+	return true
+}
+
+// pollDeferred polls the connections whose Poll deferPoll put off.
+func (b *txBatch) pollDeferred() {
+	r := b.rx
+	for i, c := range r.pending {
+		c.mu.Lock()
+		c.rxPending = false
+		if !c.gone {
+			c.pollLocked(c.s.now(), b)
+		}
+		c.mu.Unlock()
+		r.pending[i] = nil
+	}
+	r.pending = r.pending[:0]
+}
