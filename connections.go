@@ -33,14 +33,17 @@ func (s *Stack) Connections() []ConnInfo { return s.AppendConnections(nil) }
 // use, also after Close (the list is then empty).
 func (s *Stack) AppendConnections(dst []ConnInfo) []ConnInfo {
 	start := len(dst)
-	// The keys first, under the table's lock; then each connection under
+	// The keys first, under the table's locks; then each connection under
 	// its own, which must not be taken inside the table's (publishState takes
 	// them in the other order).
-	s.mu.RLock()
-	for k := range s.conns {
-		dst = append(dst, ConnInfo{Local: k.local, Remote: k.remote})
+	for i := range s.flows.shards {
+		sh := &s.flows.shards[i]
+		sh.mu.RLock()
+		for k := range sh.m {
+			dst = append(dst, ConnInfo{Local: k.local, Remote: k.remote})
+		}
+		sh.mu.RUnlock()
 	}
-	s.mu.RUnlock()
 	out := dst[:start]
 	for _, ci := range dst[start:] {
 		c := s.lookup(flowKey{ci.Local, ci.Remote})

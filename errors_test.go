@@ -74,10 +74,8 @@ func TestDialContext(t *testing.T) {
 	if _, err := client.DialContext(ctx, "tcp", "10.0.0.9:80"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("dial with a done context: %v", err)
 	}
-	client.mu.RLock()
-	defer client.mu.RUnlock()
-	if len(client.conns) != 0 {
-		t.Fatalf("abandoned dials left %d connections", len(client.conns))
+	if n := len(client.flows.appendAll(nil)); n != 0 {
+		t.Fatalf("abandoned dials left %d connections", n)
 	}
 }
 

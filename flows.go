@@ -11,32 +11,15 @@ type flowKey struct{ local, remote netip.AddrPort }
 // register adds c to the flow table. It fails if the 4-tuple is taken or
 // the stack is closing.
 func (s *Stack) register(c *Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.conns[c.key]; ok || s.closed.Load() {
-		return false
-	}
-	s.conns[c.key] = c
-	return true
+	return s.flows.insert(c.key, c, s.closed.Load)
 }
 
 // unregister removes c from the flow table, which frees its 4-tuple (and
 // so its ephemeral port).
-func (s *Stack) unregister(c *Conn) {
-	s.mu.Lock()
-	if s.conns[c.key] == c {
-		delete(s.conns, c.key)
-	}
-	s.mu.Unlock()
-}
+func (s *Stack) unregister(c *Conn) { s.flows.remove(c) }
 
 // lookup finds the connection of a 4-tuple.
-func (s *Stack) lookup(k flowKey) *Conn {
-	s.mu.RLock()
-	c := s.conns[k]
-	s.mu.RUnlock()
-	return c
-}
+func (s *Stack) lookup(k flowKey) *Conn { return s.flows.get(k) }
 
 // listenerFor finds the listener for a local address: one bound to it, else
 // one bound to the unspecified address of its family (a "tcp" listener on

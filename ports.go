@@ -28,11 +28,15 @@ func (s *Stack) bindEphemeral(local netip.Addr, remote netip.AddrPort) (*Conn, e
 		port := uint16(ephemeralMin + (offset+s.portNext)%numEphemeral)
 		s.portNext++
 		key := flowKey{netip.AddrPortFrom(local, port), remote}
-		if _, used := s.conns[key]; used || s.listenPorts[port] > 0 {
+		if s.listenPorts[port] > 0 || s.flows.used(key) {
 			continue
 		}
+		// Still free: another Dial to remote holds s.mu, and a
+		// passive open never takes an ephemeral port of ours.
 		c := newConn(s, key)
-		s.conns[key] = c
+		if !s.flows.insert(key, c, s.closed.Load) {
+			continue
+		}
 		return c, nil
 	}
 	return nil, errNoPorts
@@ -49,11 +53,13 @@ func (s *Stack) bindFixed(local, remote netip.AddrPort) (*Conn, error) {
 		return nil, errClosed
 	}
 	key := flowKey{local, remote}
-	if _, used := s.conns[key]; used {
+	if s.flows.used(key) {
 		return nil, errAddrInUse
 	}
 	c := newConn(s, key)
-	s.conns[key] = c
+	if !s.flows.insert(key, c, s.closed.Load) {
+		return nil, errAddrInUse
+	}
 	return c, nil
 }
 

@@ -83,8 +83,9 @@ type Stack struct {
 	portHash *tcp.ISNGenerator // RFC 6056's keyed hash F for ephemeral ports
 	tsOffset uint32            // one RFC 7323 clock offset for every TCB, so cookies match
 
+	flows flowTable // connections by 4-tuple, sharded (flowtable.go)
+
 	mu          sync.RWMutex // guards the tables below
-	conns       map[flowKey]*Conn
 	listeners   map[netip.AddrPort]*Listener
 	listenPorts map[uint16]int // listeners per port, which Dial does not use
 	portNext    uint32         // RFC 6056 algorithm 3's counter
@@ -141,12 +142,12 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 		portHash:    tcp.NewISNGenerator([16]byte(key[48:64])),
 		tsOffset:    binary.LittleEndian.Uint32(key[64:]),
 		portNext:    binary.LittleEndian.Uint32(key[68:]),
-		conns:       make(map[flowKey]*Conn),
 		listeners:   make(map[netip.AddrPort]*Listener),
 		listenPorts: make(map[uint16]int),
 		done:        make(chan struct{}),
 	}
 	s.start = s.timeNow()
+	s.flows.init()
 	if s.synBacklog <= 0 {
 		s.synBacklog = defaultSynBacklog
 	}
@@ -193,11 +194,8 @@ func (s *Stack) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	conns := s.flows.appendAll(nil)
 	s.mu.Lock()
-	conns := make([]*Conn, 0, len(s.conns))
-	for _, c := range s.conns {
-		conns = append(conns, c)
-	}
 	lns := make([]*Listener, 0, len(s.listeners))
 	for _, l := range s.listeners {
 		lns = append(lns, l)

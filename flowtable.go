@@ -1,0 +1,89 @@
+package synack
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// flowTable maps 4-tuples to connections. It is cut into shards, each
+// under its own lock on its own cache line, so that the read loops of a
+// multi-queue link (one per core) look up their flows without meeting on
+// one lock: a shard is chosen by a hash of the 4-tuple, and different
+// flows rarely share one.
+type flowTable struct {
+	shards [flowShards]flowShard
+}
+
+// flowShards is a power of two well above the cores a stack runs on.
+const flowShards = 64
+
+type flowShard struct {
+	mu sync.RWMutex
+	m  map[flowKey]*Conn
+	_  [64 - (unsafe.Sizeof(sync.RWMutex{})+unsafe.Sizeof(map[flowKey]*Conn(nil)))%64]byte
+}
+
+func (t *flowTable) init() {
+	for i := range t.shards {
+		t.shards[i].m = make(map[flowKey]*Conn)
+	}
+}
+
+// shard returns k's shard. The hash is cheap, not keyed: the remote port
+// and address vary between flows, the local side rarely does.
+func (t *flowTable) shard(k flowKey) *flowShard {
+	r := k.remote.Addr().As16()
+	h := uint32(r[12])<<24 | uint32(r[13])<<16 | uint32(r[14])<<8 | uint32(r[15])
+	h ^= uint32(k.remote.Port())<<16 | uint32(k.local.Port())
+	h *= 0x9e3779b1
+	return &t.shards[h>>(32-6)]
+}
+
+// get returns k's connection, or nil.
+func (t *flowTable) get(k flowKey) *Conn {
+	sh := t.shard(k)
+	sh.mu.RLock()
+	c := sh.m[k]
+	sh.mu.RUnlock()
+	return c
+}
+
+// insert enters c under k unless k is taken or the stack is closing (so
+// that Stack.Close, which sets closing first and then empties each shard,
+// misses no connection).
+func (t *flowTable) insert(k flowKey, c *Conn, closing func() bool) bool {
+	sh := t.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.m[k]; ok || closing() {
+		return false
+	}
+	sh.m[k] = c
+	return true
+}
+
+// used reports whether k is taken.
+func (t *flowTable) used(k flowKey) bool { return t.get(k) != nil }
+
+// remove deletes c's entry, if it is still c's.
+func (t *flowTable) remove(c *Conn) {
+	sh := t.shard(c.key)
+	sh.mu.Lock()
+	if sh.m[c.key] == c {
+		delete(sh.m, c.key)
+	}
+	sh.mu.Unlock()
+}
+
+// appendAll appends every connection to dst, one shard at a time.
+func (t *flowTable) appendAll(dst []*Conn) []*Conn {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		for _, c := range sh.m {
+			dst = append(dst, c)
+		}
+		sh.mu.RUnlock()
+	}
+	return dst
+}
