@@ -2,11 +2,13 @@ package synack
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/synack-go/synack/link"
 	"github.com/synack-go/synack/link/pipe"
@@ -133,5 +135,72 @@ func TestMultiQueue(t *testing.T) {
 				t.Errorf("eight connections left by queues %v", queues)
 			}
 		})
+	}
+}
+
+// BenchmarkBatchACKsUnderLoss moves 16 MiB one way over lossy,
+// reordering links with batched ACKs off and on, and reports the
+// retransmission timeouts, retransmissions and ACKs of each, per transfer:
+// batching answers in-order data with stretch ACKs, which without RACK
+// (RFC 8985) slow loss recovery (docs/design.md has the figures).
+//
+//	go test -run XXX -bench BatchACKsUnderLoss -benchtime 2x .
+func BenchmarkBatchACKsUnderLoss(b *testing.B) {
+	for _, cfg := range []pipe.Config{
+		{Loss: 0.01, Delay: 2 * time.Millisecond},
+		{Loss: 0.02, Reorder: 0.01, Delay: 5 * time.Millisecond},
+		{Loss: 0.03, Delay: 1 * time.Millisecond},
+	} {
+		for _, mode := range []BatchACKMode{BatchACKsOff, BatchACKsOn} {
+			name := fmt.Sprintf("loss=%g%%/reorder=%g%%/delay=%v/batch=%v", cfg.Loss*100, cfg.Reorder*100, cfg.Delay, mode == BatchACKsOn)
+			b.Run(name, func(b *testing.B) {
+				var rtos, rexmits, acks uint64
+				for i := range b.N {
+					cfg.Seed = int64(i + 1)
+					a, p := pipe.New(cfg)
+					client, server := stacksOn(b, a, p, Options{BatchACKs: mode}, Options{BatchACKs: mode})
+					c, s := connected(b, client, server, "10.0.0.2:80")
+					oneWay(b, c, s, 16<<20)
+					cs, ss := c.Stats(), s.Stats()
+					rtos, rexmits, acks = rtos+cs.RTOs, rexmits+cs.Retransmits, acks+ss.SegsOut
+					client.Close()
+					server.Close()
+				}
+				n := float64(b.N)
+				b.ReportMetric(float64(rtos)/n, "RTOs/op")
+				b.ReportMetric(float64(rexmits)/n, "retrans/op")
+				b.ReportMetric(float64(acks)/n, "ACKs/op")
+			})
+		}
+	}
+}
+
+// oneWay sends size bytes from c to s, half-closes, and checks what
+// arrived.
+func oneWay(t testing.TB, c, s *Conn, size int) {
+	t.Helper()
+	want, got := sha256.New(), sha256.New()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(got, s)
+		done <- err
+	}()
+	rng := rand.New(rand.NewPCG(uint64(size), 9))
+	buf := make([]byte, 64<<10)
+	for left := size; left > 0; left -= len(buf) {
+		for i := range buf {
+			buf[i] = byte(rng.Uint32())
+		}
+		want.Write(buf)
+		if _, err := c.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.CloseWrite()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if string(want.Sum(nil)) != string(got.Sum(nil)) {
+		t.Fatal("SHA-256 of what was sent and what arrived differ")
 	}
 }
