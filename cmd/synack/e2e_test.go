@@ -68,6 +68,9 @@ func TestMain(m *testing.M) {
 	if bigFile.dir != "" {
 		os.RemoveAll(bigFile.dir)
 	}
+	if gibFile.dir != "" {
+		os.RemoveAll(gibFile.dir)
+	}
 	os.Exit(code)
 }
 

@@ -128,7 +128,8 @@ func get(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	n := cw.n.Load()
-	fmt.Fprintf(stderr, "%d bytes in %.3f s (%s); %s\n", n, elapsed.Seconds(), byteRate(n, elapsed), seen.String(st.Stats().Retransmits))
+	fmt.Fprintf(stderr, "%d bytes in %.3f s (%s); %s; %s\n", n, elapsed.Seconds(), byteRate(n, elapsed),
+		seen.String(st.Stats().Retransmits), st.linkNote())
 	return f.writePlot("synack get " + u.String())
 }
 

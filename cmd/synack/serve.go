@@ -106,8 +106,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.impair != "" {
 		impaired = ", impaired " + f.impair
 	}
-	logs.logf("serving %s on %v port %d (device %s, kernel side %v%s)",
-		mode, f.addrs.String(), *port, st.dev.Name(), f.hostAddrs.String(), impaired)
+	logs.logf("serving %s on %v port %d (device %s, kernel side %v, %s%s)",
+		mode, f.addrs.String(), *port, st.dev.Name(), f.hostAddrs.String(), st.linkNote(), impaired)
 
 	if *stats {
 		sctx, cancel := context.WithCancel(ctx)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"syscall"
 
 	"github.com/synack-go/synack"
@@ -33,6 +34,9 @@ type tunFlags struct {
 	// (ip tuntap add NAME mode tun user USER; ip addr add; ip link set up),
 	// which its owner may open without root.
 	configured bool
+	offload    bool
+	queues     int
+	batchACKs  string
 }
 
 func (f *tunFlags) register(fs *flag.FlagSet) {
@@ -43,6 +47,9 @@ func (f *tunFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.configured, "configured", false, "use the existing, configured device --tun names as it is: no --host-addr, no root needed if you own it (ip tuntap add NAME mode tun user $USER)")
 	fs.StringVar(&f.impair, "impair", "", "impair both directions: 'loss=2%,delay=5ms,rate=200mbit' (loss, reorder, duplicate, corrupt, delay, jitter, rate, queue, seed)")
 	fs.Var(&f.buffer, "buffer", "send and receive buffer of each connection in bytes (default 1m)")
+	fs.BoolVar(&f.offload, "offload", true, "use the kernel's offloads: virtio-net headers, TSO both ways, checksums left to the kernel (falls back to what the kernel grants; off with --impair)")
+	fs.IntVar(&f.queues, "queues", 1, "queues of the device (IFF_MULTI_QUEUE), one reader each; 1 with --impair")
+	fs.StringVar(&f.batchACKs, "batch-acks", "auto", "answer a read batch's in-order segments with one ACK: auto (with offloads), on, off")
 	fs.StringVar(&f.plot, "plot", "", "on exit, draw each connection's time-sequence graph, goodput, RTT and congestion window as SVG into `FILE`")
 }
 
@@ -94,6 +101,12 @@ func (f *tunFlags) check() (impair.Config, error) {
 			return impair.Config{}, fmt.Errorf("--addr %v shares a subnet with no --host-addr: the kernel would not route to it (use the same prefix, such as --host-addr %v)", a, hostExample(a))
 		}
 	}
+	if f.queues < 0 || f.queues > tun.MaxQueues {
+		return impair.Config{}, fmt.Errorf("--queues must be 1 to %d", tun.MaxQueues)
+	}
+	if _, ok := batchACKModes[f.batchACKs]; !ok {
+		return impair.Config{}, fmt.Errorf("--batch-acks must be auto, on or off, not %q", f.batchACKs)
+	}
 	for _, h := range f.hostAddrs {
 		for _, a := range f.addrs {
 			if h.Addr() == a.Addr() {
@@ -123,7 +136,13 @@ func openTunStack(f *tunFlags, name string, tracer trace.Tracer) (*tunStack, err
 	if mtu == 0 && !f.configured {
 		mtu = 1500
 	}
-	dev, err := tun.Open(f.dev, tun.Config{MTU: mtu})
+	cfg := tun.Config{MTU: mtu, Offload: f.offload, Queues: f.queues}
+	if imp != (impair.Config{}) {
+		// The impairment wraps the device and hides its offloads and
+		// queues: a plain device, one queue.
+		cfg.Offload, cfg.Queues = false, 1
+	}
+	dev, err := tun.Open(f.dev, cfg)
 	if err != nil {
 		return nil, tunHint(f.dev, err)
 	}
@@ -146,10 +165,11 @@ func openTunStack(f *tunFlags, name string, tracer trace.Tracer) (*tunStack, err
 		ep = impair.Wrap(impair.WrapRead(dev, in), imp)
 	}
 	st, err := synack.NewStack(ep, synack.Options{
-		Name:   name,
-		Addrs:  []netip.Prefix(f.addrs),
-		Tracer: tracer,
-		TCP:    tcp.Config{SendBuf: int(f.buffer), RecvBuf: int(f.buffer)},
+		Name:      name,
+		Addrs:     []netip.Prefix(f.addrs),
+		Tracer:    tracer,
+		TCP:       tcp.Config{SendBuf: int(f.buffer), RecvBuf: int(f.buffer)},
+		BatchACKs: batchACKModes[f.batchACKs],
 	})
 	if err != nil {
 		ep.Close()
@@ -181,4 +201,32 @@ func hostExample(a netip.Prefix) netip.Prefix {
 		h = a.Addr().Next()
 	}
 	return netip.PrefixFrom(h, a.Bits())
+}
+
+// batchACKModes are the values of --batch-acks.
+var batchACKModes = map[string]synack.BatchACKMode{
+	"": synack.BatchACKsAuto, "auto": synack.BatchACKsAuto, "on": synack.BatchACKsOn, "off": synack.BatchACKsOff,
+}
+
+// linkNote describes what the device negotiated, for the log: its
+// offloads and queues.
+func (t *tunStack) linkNote() string {
+	o := t.dev.Offloads()
+	var on []string
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{o.TxChecksum, "csum"}, {o.TSO4, "tso4"}, {o.TSO6, "tso6"}, {o.USO, "uso"}} {
+		if f.on {
+			on = append(on, f.name)
+		}
+	}
+	note := "no offloads"
+	if len(on) > 0 {
+		note = "offloads " + strings.Join(on, ",")
+	}
+	if n := t.dev.NumQueues(); n > 1 {
+		note += fmt.Sprintf(", %d queues", n)
+	}
+	return note
 }
