@@ -129,3 +129,28 @@ func TestCoalescedSegmentAckedAtOnce(t *testing.T) {
 	h.want(10*ms, "a 20-segment coalesced segment: an ACK at once", seg(fA, tcbISS+1, peerISS+1+20*full))
 	h.wantIdle(time.Hour)
 }
+
+// A read sends a window update only when the window it frees is at least
+// twice what is left of the advertised one, and that is at most half the
+// buffer (Linux's tcp_cleanup_rbuf): a reader that keeps up with a fast
+// sender leaves the window to the regular ACKs instead of answering every
+// read with an ACK of its own.
+func TestWindowUpdateOnlyWhenRaisedSignificantly(t *testing.T) {
+	cfg := testConfig()
+	cfg.RecvBuf = 64 << 10
+	h := accepted(t, cfg)
+	const full = 1448
+	next := peerISS + 1
+	for i := range 28 { // 40,544 bytes: about 24 KiB of the window left
+		h.send(10*ms, in(fA, next, tcbISS+1).data(make([]byte, full)))
+		next = next.Add(full)
+		if i%2 == 1 {
+			h.want(10*ms, "every second segment: an ACK", seg(fA, tcbISS+1, next))
+		}
+	}
+	h.user(func(t *TCB, now time.Duration) { t.Read(make([]byte, 4096)) })
+	h.wantIdle(10 * ms) // 4 KiB more window is not twice what is left
+	h.read()
+	h.want(10*ms, "the buffer emptied: a window update", seg(fA, tcbISS+1, next))
+	h.wantIdle(time.Hour)
+}

@@ -30,7 +30,12 @@ func (t *TCB) advertise() uint16 {
 }
 
 // maybeWindowUpdate sends a window update after a read frees enough space
-// that the peer, perhaps stalled on a small window, should hear of it.
+// that the peer, perhaps stalled on a small window, should hear of it: when
+// what is left of the advertised window is at most half the buffer and the
+// window we could offer now is at least twice that, as Linux's
+// tcp_cleanup_rbuf ("raised significantly"). A smaller opening waits for
+// the next ACK: a reader that keeps up with a fast sender would otherwise
+// answer every read with an ACK of its own.
 func (t *TCB) maybeWindowUpdate() {
 	if !t.state.synchronized() || t.finRcvd {
 		return
@@ -40,8 +45,8 @@ func (t *TCB) maybeWindowUpdate() {
 	if !edge.Greater(t.rcv.adv) {
 		return
 	}
-	grow := uint32(edge.Sub(t.rcv.adv))
-	if old < uint32(t.rcv.buf.size/2) && grow >= min(uint32(t.rcv.buf.size/2), 2*t.rcv.mss) {
+	now := uint32(edge.Sub(t.rcv.nxt))
+	if old <= uint32(t.rcv.buf.size/2) && now >= 2*old && now-old >= min(uint32(t.rcv.buf.size/2), 2*t.rcv.mss) {
 		t.ackNow = true
 	}
 }
