@@ -86,13 +86,28 @@ func plan(quick bool) []benchCase {
 	for _, n := range idleConns {
 		cs = append(cs, benchCase{"conns=" + n, "mem-idle", []string{"-conns", n}, mem})
 	}
-	for _, mtu := range []string{"1500", "65535"} {
+	cs = append(cs, benchCase{"mtu=1500 offload", "mem-bulk", []string{"-mtu", "1500", "-offload", "-bytes", bulkBytes}, []string{"synack"}})
+	for _, tc := range []struct{ name, mtu, extra string }{{"", "1500", ""}, {"", "65535", ""}, {" offload", "1500", "-offload"}} {
 		for _, rev := range []bool{false, true} {
-			args, dir := []string{"-mtu", mtu, "-bytes", tunBytes}, "stack→kernel"
+			args, dir := []string{"-mtu", tc.mtu, "-bytes", tunBytes}, "stack→kernel"
+			if tc.extra != "" {
+				args = append(args, tc.extra)
+			}
 			if rev {
 				args, dir = append(args, "-reverse"), "kernel→stack"
 			}
-			cs = append(cs, benchCase{"mtu=" + mtu + " " + dir, "tun-bulk", args, tunPeers})
+			cs = append(cs, benchCase{"mtu=" + tc.mtu + tc.name + " " + dir, "tun-bulk", args, tunPeers})
+		}
+	}
+	// Cores: eight connections on one and on two queues of the device,
+	// with offloads, each way.
+	for _, rev := range []bool{false, true} {
+		for _, q := range []string{"1", "2"} {
+			args, dir := []string{"-mtu", "1500", "-offload", "-flows", "8", "-queues", q, "-bytes", tunBytes}, "stack→kernel"
+			if rev {
+				args, dir = append(args, "-reverse"), "kernel→stack"
+			}
+			cs = append(cs, benchCase{"mtu=1500 offload flows=8 queues=" + q + " " + dir, "tun-bulk", args, []string{"synack"}})
 		}
 	}
 	for _, l := range losses {

@@ -24,6 +24,7 @@ type bulkOpts struct {
 	cap     time.Duration // stop there and report what arrived; 0: the transfer must finish within limit
 	limit   time.Duration // without a cap, taking longer than this fails the run
 	seed    uint64
+	flows   int // connections sharing total; 0 means 1
 }
 
 // bulkOut is what one bulk transfer measured.
@@ -38,24 +39,31 @@ type bulkOut struct {
 
 type closeWriter interface{ CloseWrite() error }
 
-// runBulk moves o.total bytes of the pattern over one connection of n and
-// verifies every byte received.
+// runBulk moves o.total bytes of the pattern over o.flows connections of n
+// (one if 0), each its share, at once, and verifies every byte received.
+// The figures are the aggregate: from the first Write to the last byte
+// read on any connection.
 func runBulk(n Net, o bulkOpts) (bulkOut, error) {
 	var out bulkOut
+	flows := max(o.flows, 1)
 	ln, err := n.Listen(bulkPort)
 	if err != nil {
 		return out, fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
-	client, server, err := connectPair(n, ln, bulkPort)
-	if err != nil {
-		return out, err
-	}
-	defer client.Close()
-	defer server.Close()
-	snd, rcv := client, server
-	if o.reverse {
-		snd, rcv = server, client
+	type conn struct{ snd, rcv net.Conn }
+	conns := make([]conn, flows)
+	for i := range conns {
+		client, server, err := connectPair(n, ln, bulkPort)
+		if err != nil {
+			return out, err
+		}
+		defer client.Close()
+		defer server.Close()
+		conns[i] = conn{client, server}
+		if o.reverse {
+			conns[i] = conn{server, client}
+		}
 	}
 
 	p := newPattern(o.seed, o.write)
@@ -70,14 +78,66 @@ func runBulk(n Net, o bulkOpts) (bulkOut, error) {
 	if o.cap > 0 {
 		stop = start.Add(o.cap)
 	}
+	type result struct {
+		bytes int64
+		err   error
+	}
+	results := make(chan result, flows)
+	for i, c := range conns {
+		share := o.total / int64(flows)
+		if i == 0 {
+			share += o.total % int64(flows)
+		}
+		go func() {
+			got, err := transfer(c.snd, c.rcv, p, share, o.write, stop)
+			results <- result{got, err}
+		}()
+	}
+	var rerr error
+	for range flows {
+		r := <-results
+		out.bytes += r.bytes
+		if r.err != nil && rerr == nil {
+			rerr = r.err
+		}
+	}
+	end := time.Now()
+	out.elapsed = end.Sub(start)
+	out.cpu = cpuTime() - cpu0
+	if pc != nil {
+		out.packets = pc.Packets() - pk0
+	}
+	if rt, ok := n.(Retransmitter); ok {
+		for _, c := range conns {
+			out.retrans += rt.Retransmits(c.snd)
+		}
+	}
+	out.completed = out.bytes == o.total
+	timedOut := isTimeout(rerr)
+	switch {
+	case out.completed && rerr == nil:
+	case timedOut && o.cap > 0:
+		out.elapsed = o.cap
+	case timedOut:
+		return out, fmt.Errorf("only %d of %d bytes arrived in %v", out.bytes, o.total, o.limit)
+	default:
+		return out, rerr
+	}
+	return out, nil
+}
+
+// transfer writes total bytes of the pattern on snd and reads and verifies
+// them from rcv, then checks that the sender's FIN follows the last byte.
+// It returns the bytes verified, and the first error: a timeout at stop, a
+// corrupted stream, a failed Write.
+func transfer(snd, rcv net.Conn, p pattern, total int64, write int, stop time.Time) (int64, error) {
 	snd.SetWriteDeadline(stop)
 	rcv.SetReadDeadline(stop)
-
 	sent := make(chan error, 1)
 	go func() {
 		var off int64
-		for off < o.total {
-			m, err := snd.Write(p.at(off, int(min(int64(o.write), o.total-off))))
+		for off < total {
+			m, err := snd.Write(p.at(off, int(min(int64(write), total-off))))
 			off += int64(m)
 			if err != nil {
 				sent <- fmt.Errorf("write at byte %d: %w", off, err)
@@ -90,52 +150,33 @@ func runBulk(n Net, o bulkOpts) (bulkOut, error) {
 		}
 		sent <- nil
 	}()
-
-	v := verifier{p: p, max: o.write}
-	buf := make([]byte, max(o.write, 64<<10))
-	var rerr error
-	for out.bytes < o.total {
+	v := verifier{p: p, max: write}
+	buf := make([]byte, max(write, 64<<10))
+	var got int64
+	for got < total {
 		m, err := rcv.Read(buf)
 		if m > 0 {
 			if err := v.check(buf[:m]); err != nil {
-				return out, err
+				return got, err
 			}
-			out.bytes += int64(m)
+			got += int64(m)
 		}
 		if err != nil {
-			rerr = err
-			break
+			if isTimeout(err) {
+				return got, err
+			}
+			return got, fmt.Errorf("read after %d of %d bytes: %w", got, total, err)
 		}
 	}
-	end := time.Now()
-	out.elapsed = end.Sub(start)
-	out.cpu = cpuTime() - cpu0
-	if pc != nil {
-		out.packets = pc.Packets() - pk0
+	// The sender's FIN must follow the last byte: nothing more.
+	rcv.SetReadDeadline(time.Now().Add(setupTimeout))
+	if m, err := rcv.Read(buf); m > 0 || err != io.EOF {
+		return got, fmt.Errorf("after %d bytes: read %d more bytes, %v (want EOF)", got, m, err)
 	}
-	if rt, ok := n.(Retransmitter); ok {
-		out.retrans = rt.Retransmits(snd)
+	if err := <-sent; err != nil {
+		return got, fmt.Errorf("sender: %w", err)
 	}
-	out.completed = out.bytes == o.total
-	timedOut := isTimeout(rerr)
-	switch {
-	case out.completed:
-		// The sender's FIN must follow the last byte: nothing more.
-		rcv.SetReadDeadline(time.Now().Add(setupTimeout))
-		if m, err := rcv.Read(buf); m > 0 || err != io.EOF {
-			return out, fmt.Errorf("after %d bytes: read %d more bytes, %v (want EOF)", out.bytes, m, err)
-		}
-		if err := <-sent; err != nil {
-			return out, fmt.Errorf("sender: %w", err)
-		}
-	case timedOut && o.cap > 0:
-		out.elapsed = o.cap
-	case timedOut:
-		return out, fmt.Errorf("only %d of %d bytes arrived in %v", out.bytes, o.total, o.limit)
-	default:
-		return out, fmt.Errorf("read after %d of %d bytes: %w", out.bytes, o.total, rerr)
-	}
-	return out, nil
+	return got, nil
 }
 
 // isTimeout reports whether err is a deadline passing: os.ErrDeadlineExceeded

@@ -25,11 +25,14 @@ var workloads = []string{"mem-bulk", "mem-rr", "mem-connrate", "mem-idle", "tun-
 
 // Usage describes the workloads and their flags.
 const Usage = `workloads:
-  mem-bulk       -mtu 1500 -bytes 2147483648 -write 65536
+  mem-bulk       -mtu 1500 -bytes 2147483648 -write 65536 -offload (synack: the
+                 pipe's offload mode, TSO packets of up to 64 KiB across it)
   mem-rr         -duration 5s
   mem-connrate   -dialers 1 -duration 5s
   mem-idle       -conns 10000
   tun-bulk       -mtu 1500 -bytes 2147483648 -reverse (kernel sends to the stack)
+                 -offload (virtio-net offloads: TSO, GRO, checksums) -flows 1
+                 -queues 1 (queues of the TUN device, a reader each)
   lossy-goodput  -loss 1 (percent) -bytes 268435456 -cap 120s -delay 10ms
                  -rate 200000000 -queue 500000 -cc reno
   wg-bulk, wg-rr, wg-idle  mem-bulk, mem-rr and mem-idle between two
@@ -49,6 +52,9 @@ type params struct {
 	dialers  int
 	conns    int
 	reverse  bool
+	offload  bool
+	flows    int
+	queues   int
 	loss     float64
 	capDur   time.Duration
 	delay    time.Duration
@@ -85,6 +91,9 @@ func Main(c Contender, args []string, w io.Writer) error {
 	fs.IntVar(&p.dialers, "dialers", 1, "concurrent dial loops (mem-connrate)")
 	fs.IntVar(&p.conns, "conns", 10000, "idle connections (mem-idle)")
 	fs.BoolVar(&p.reverse, "reverse", false, "the server host sends (tun-bulk: kernel to stack)")
+	fs.BoolVar(&p.offload, "offload", false, "use the link's offloads: TSO, GRO, checksums (tun-bulk; mem-bulk for synack)")
+	fs.IntVar(&p.flows, "flows", 1, "connections sharing the bytes, at once (mem-bulk, tun-bulk)")
+	fs.IntVar(&p.queues, "queues", 1, "link queues, one reader each (tun-bulk; mem-bulk for synack)")
 	fs.Float64Var(&p.loss, "loss", 0, "random loss on the data direction, percent (lossy-goodput)")
 	fs.DurationVar(&p.capDur, "cap", 120*time.Second, "stop the transfer there and report goodput so far (lossy-goodput)")
 	fs.DurationVar(&p.delay, "delay", 10*time.Millisecond, "one-way delay each direction (lossy-goodput)")
@@ -103,6 +112,9 @@ func Main(c Contender, args []string, w io.Writer) error {
 	}
 	if p.write <= 0 || p.bytes <= 0 {
 		return errors.New("-write and -bytes must be positive")
+	}
+	if p.flows < 1 || p.queues < 1 {
+		return errors.New("-flows and -queues must be at least 1")
 	}
 	if p.profile != "" {
 		f, err := os.Create(p.profile)
@@ -134,7 +146,7 @@ func Main(c Contender, args []string, w io.Writer) error {
 // run builds the Net and runs one workload.
 func run(c Contender, name string, p *params) (Result, error) {
 	res := Result{Workload: name, Contender: c.Name, Case: caseOf(name, p)}
-	spec := Spec{Workload: name, MTU: p.mtu, CC: p.cc, Variant: p.variant}
+	spec := Spec{Workload: name, MTU: p.mtu, CC: p.cc, Variant: p.variant, Offload: p.offload, Queues: p.queues}
 	if name == "lossy-goodput" {
 		spec.Data = impair.Config{Loss: p.loss / 100, Delay: p.delay, RateBitsPerSec: p.rate,
 			QueueBytes: p.queue, Seed: int64(p.seed)}
@@ -154,7 +166,7 @@ func run(c Contender, name string, p *params) (Result, error) {
 	switch name {
 	case "mem-bulk", "tun-bulk", "wg-bulk":
 		o, err := runBulk(n, bulkOpts{total: p.bytes, write: p.write, reverse: p.reverse,
-			limit: 10 * time.Minute, seed: p.seed})
+			limit: 10 * time.Minute, seed: p.seed, flows: p.flows})
 		if err != nil {
 			return res, err
 		}
@@ -203,12 +215,14 @@ func caseOf(name string, p *params) string {
 	switch name {
 	case "mem-bulk", "wg-bulk":
 		kv = append(kv, fmt.Sprintf("mtu=%d", p.mtu))
+		kv = append(kv, bulkShape(p)...)
 	case "tun-bulk":
 		dir := "out"
 		if p.reverse {
 			dir = "in"
 		}
 		kv = append(kv, fmt.Sprintf("mtu=%d", p.mtu), "dir="+dir)
+		kv = append(kv, bulkShape(p)...)
 	case "mem-connrate":
 		kv = append(kv, fmt.Sprintf("dialers=%d", p.dialers))
 	case "mem-idle", "wg-idle":
@@ -218,6 +232,22 @@ func caseOf(name string, p *params) string {
 	}
 	sort.Strings(kv)
 	return strings.Join(kv, " ")
+}
+
+// bulkShape names a bulk case's offloads, flows and queues when they are
+// not the defaults.
+func bulkShape(p *params) []string {
+	var kv []string
+	if p.offload {
+		kv = append(kv, "offload")
+	}
+	if p.flows > 1 {
+		kv = append(kv, fmt.Sprintf("flows=%d", p.flows))
+	}
+	if p.queues > 1 {
+		kv = append(kv, fmt.Sprintf("queues=%d", p.queues))
+	}
+	return kv
 }
 
 const gib = 1 << 30

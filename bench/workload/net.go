@@ -69,6 +69,13 @@ type Spec struct {
 	// the kernel "veth" runs mem-bulk between two namespaces instead of
 	// over loopback. Empty means the contender's usual way.
 	Variant string
+	// Offload asks for the link's offloads (TSO, GRO, checksums left to
+	// the link) where the contender has them: on a TUN device,
+	// virtio-net headers.
+	Offload bool
+	// Queues is the number of link queues, each with its own reader (a
+	// multi-queue TUN device); 0 or 1 means one.
+	Queues int
 }
 
 // Contender is one TCP implementation under test.

@@ -31,6 +31,7 @@ var Synack = Contender{
 // synackNet is two synack stacks on one in-memory link.
 type synackNet struct {
 	client, server *synack.Stack
+	note           string
 }
 
 func newSynackNet(spec Spec) (Net, error) {
@@ -43,7 +44,7 @@ func newSynackNet(spec Spec) (Net, error) {
 	if spec.Variant != "" {
 		return nil, fmt.Errorf("%w: synack has no variant %q", errors.ErrUnsupported, spec.Variant)
 	}
-	a, b := pipe.New(pipe.Config{MTU: spec.MTU})
+	a, b := pipe.New(pipe.Config{MTU: spec.MTU, Offload: spec.Offload, Queues: spec.Queues})
 	var ca, cb link.Endpoint = a, b
 	if spec.Data != (impair.Config{}) {
 		ca = impair.Wrap(a, spec.Data)
@@ -62,7 +63,14 @@ func newSynackNet(spec Spec) (Net, error) {
 		client.Close()
 		return nil, err
 	}
-	return &synackNet{client: client, server: server}, nil
+	n := &synackNet{client: client, server: server, note: "link/pipe"}
+	if spec.Offload {
+		n.note += " with offloads (TSO packets of up to 64 KiB, checksums left to the link, batched ACKs)"
+	}
+	if spec.Queues > 1 {
+		n.note += fmt.Sprintf(", %d queues", spec.Queues)
+	}
+	return n, nil
 }
 
 func (n *synackNet) Listen(port uint16) (net.Listener, error) {
@@ -77,7 +85,7 @@ func (n *synackNet) Close() error {
 	return errors.Join(n.client.Close(), n.server.Close())
 }
 
-func (n *synackNet) Note() string { return "link/pipe" }
+func (n *synackNet) Note() string { return n.note }
 
 // Packets counts what both ends wrote to the pipe.
 func (n *synackNet) Packets() uint64 {

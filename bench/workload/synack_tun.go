@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 
@@ -29,7 +30,7 @@ func newSynackTUN(spec Spec) (Net, error) {
 	}
 	n := &synackTUN{host: h}
 	if err := h.Do(func() (err error) {
-		n.dev, err = tun.Open("synack0", tun.Config{MTU: mtu})
+		n.dev, err = tun.Open("synack0", tun.Config{MTU: mtu, Offload: spec.Offload, Queues: spec.Queues})
 		return err
 	}); err != nil {
 		h.Close()
@@ -66,5 +67,13 @@ func (n *synackTUN) Packets() uint64 {
 }
 
 func (n *synackTUN) Note() string {
-	return "synack on link/tun (no offloads), the kernel's sockets in the same netns as peer"
+	off := "no offloads"
+	if o := n.dev.Offloads(); o.Enabled() {
+		off = fmt.Sprintf("offloads: checksums %v, TSO4 %v, TSO6 %v (virtio-net headers), batched ACKs", o.TxChecksum, o.TSO4, o.TSO6)
+	}
+	q := ""
+	if k := n.dev.NumQueues(); k > 1 {
+		q = fmt.Sprintf(", %d queues", k)
+	}
+	return "synack on link/tun (" + off + q + "), the kernel's sockets in the same netns as peer"
 }
