@@ -76,9 +76,11 @@ const stretchACKBytes = 64 << 10
 // that answers it may wait for the end of the read batch; if so it notes c
 // for pollDeferred. rcvBefore is the TCB's in-order receive buffer before
 // seg. It defers only in ESTABLISHED, for a pure ACK or data that went in
-// order, up to stretchACKBytes: out-of-order or duplicate data is answered
-// at once (RFC 5681 §4.2: duplicate ACKs and SACKs are what the sender's
-// loss recovery counts), and so is anything that changes the state.
+// order while no data above a hole is held, up to stretchACKBytes:
+// out-of-order or duplicate data, data that fills a hole and all data while
+// holes remain are answered at once (RFC 5681 §4.2: duplicate ACKs, SACKs
+// and partial ACKs are what the sender's loss recovery counts), and so is
+// anything that changes the state.
 func (b *txBatch) deferPoll(c *Conn, seg *wire.TCPSegment, rcvBefore int) bool {
 	r := b.rx
 	if r == nil || !r.on || seg.Flags&(wire.SYN|wire.FIN|wire.RST|wire.URG) != 0 ||
@@ -86,7 +88,9 @@ func (b *txBatch) deferPoll(c *Conn, seg *wire.TCPSegment, rcvBefore int) bool {
 		return false
 	}
 	if n := len(seg.Payload); n > 0 {
-		if after, _ := c.tcb.Buffered(); after < rcvBefore+n {
+		if after, _ := c.tcb.Buffered(); after != rcvBefore+n || c.tcb.HoldsOutOfOrder() {
+			// Out of order, a duplicate, a hole filled, or holes left:
+			// the peer counts these ACKs to repair its losses.
 			return false
 		}
 		c.rxDeferred += n
