@@ -86,6 +86,9 @@ func plan(quick bool) []benchCase {
 	for _, n := range idleConns {
 		cs = append(cs, benchCase{"conns=" + n, "mem-idle", []string{"-conns", n}, mem})
 	}
+	// synack's own cases: batched ACKs on the plain link, then the pipe's
+	// offload mode (TSO packets of up to 64 KiB across it).
+	cs = append(cs, benchCase{"mtu=1500 batch-acks", "mem-bulk", []string{"-mtu", "1500", "-batch-acks", "-bytes", bulkBytes}, []string{"synack"}})
 	cs = append(cs, benchCase{"mtu=1500 offload", "mem-bulk", []string{"-mtu", "1500", "-offload", "-bytes", bulkBytes}, []string{"synack"}})
 	for _, tc := range []struct{ name, mtu, extra string }{{"", "1500", ""}, {"", "65535", ""}, {" offload", "1500", "-offload"}} {
 		for _, rev := range []bool{false, true} {

@@ -27,6 +27,7 @@ var workloads = []string{"mem-bulk", "mem-rr", "mem-connrate", "mem-idle", "tun-
 const Usage = `workloads:
   mem-bulk       -mtu 1500 -bytes 2147483648 -write 65536 -offload (synack: the
                  pipe's offload mode, TSO packets of up to 64 KiB across it)
+                 -batch-acks (synack: one ACK per read batch on a plain link)
   mem-rr         -duration 5s
   mem-connrate   -dialers 1 -duration 5s
   mem-idle       -conns 10000
@@ -53,6 +54,7 @@ type params struct {
 	conns    int
 	reverse  bool
 	offload  bool
+	batchACK bool
 	flows    int
 	queues   int
 	loss     float64
@@ -92,6 +94,7 @@ func Main(c Contender, args []string, w io.Writer) error {
 	fs.IntVar(&p.conns, "conns", 10000, "idle connections (mem-idle)")
 	fs.BoolVar(&p.reverse, "reverse", false, "the server host sends (tun-bulk: kernel to stack)")
 	fs.BoolVar(&p.offload, "offload", false, "use the link's offloads: TSO, GRO, checksums (tun-bulk; mem-bulk for synack)")
+	fs.BoolVar(&p.batchACK, "batch-acks", false, "synack: batch ACKs also on a link without offloads (Options.BatchACKs)")
 	fs.IntVar(&p.flows, "flows", 1, "connections sharing the bytes, at once (mem-bulk, tun-bulk)")
 	fs.IntVar(&p.queues, "queues", 1, "link queues, one reader each (tun-bulk; mem-bulk for synack)")
 	fs.Float64Var(&p.loss, "loss", 0, "random loss on the data direction, percent (lossy-goodput)")
@@ -146,7 +149,7 @@ func Main(c Contender, args []string, w io.Writer) error {
 // run builds the Net and runs one workload.
 func run(c Contender, name string, p *params) (Result, error) {
 	res := Result{Workload: name, Contender: c.Name, Case: caseOf(name, p)}
-	spec := Spec{Workload: name, MTU: p.mtu, CC: p.cc, Variant: p.variant, Offload: p.offload, Queues: p.queues}
+	spec := Spec{Workload: name, MTU: p.mtu, CC: p.cc, Variant: p.variant, Offload: p.offload, Queues: p.queues, BatchACKs: p.batchACK}
 	if name == "lossy-goodput" {
 		spec.Data = impair.Config{Loss: p.loss / 100, Delay: p.delay, RateBitsPerSec: p.rate,
 			QueueBytes: p.queue, Seed: int64(p.seed)}
@@ -240,6 +243,9 @@ func bulkShape(p *params) []string {
 	var kv []string
 	if p.offload {
 		kv = append(kv, "offload")
+	}
+	if p.batchACK {
+		kv = append(kv, "batch-acks")
 	}
 	if p.flows > 1 {
 		kv = append(kv, fmt.Sprintf("flows=%d", p.flows))

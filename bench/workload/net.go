@@ -76,6 +76,9 @@ type Spec struct {
 	// Queues is the number of link queues, each with its own reader (a
 	// multi-queue TUN device); 0 or 1 means one.
 	Queues int
+	// BatchACKs asks synack to batch ACKs on any link (Options.BatchACKs);
+	// other contenders refuse it.
+	BatchACKs bool
 }
 
 // Contender is one TCP implementation under test.

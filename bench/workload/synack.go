@@ -52,13 +52,17 @@ func newSynackNet(spec Spec) (Net, error) {
 	if spec.Ack != (impair.Config{}) {
 		cb = impair.Wrap(b, spec.Ack)
 	}
-	client, err := synack.NewStack(ca, synack.Options{Name: "client", Addrs: []netip.Prefix{ClientPrefix}})
+	var batch synack.BatchACKMode
+	if spec.BatchACKs {
+		batch = synack.BatchACKsOn
+	}
+	client, err := synack.NewStack(ca, synack.Options{Name: "client", Addrs: []netip.Prefix{ClientPrefix}, BatchACKs: batch})
 	if err != nil {
 		cb.Close()
 		return nil, err
 	}
 	// A deep SYN queue so that mem-idle's dial loops never meet cookies.
-	server, err := synack.NewStack(cb, synack.Options{Name: "server", Addrs: []netip.Prefix{ServerPrefix}, SynBacklog: 4096})
+	server, err := synack.NewStack(cb, synack.Options{Name: "server", Addrs: []netip.Prefix{ServerPrefix}, SynBacklog: 4096, BatchACKs: batch})
 	if err != nil {
 		client.Close()
 		return nil, err
@@ -69,6 +73,9 @@ func newSynackNet(spec Spec) (Net, error) {
 	}
 	if spec.Queues > 1 {
 		n.note += fmt.Sprintf(", %d queues", spec.Queues)
+	}
+	if spec.BatchACKs {
+		n.note += ", batched ACKs"
 	}
 	return n, nil
 }

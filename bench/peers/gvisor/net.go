@@ -41,7 +41,7 @@ func newNet(spec workload.Spec) (workload.Net, error) {
 		return newTUNNet(spec)
 	case spec.Variant != "":
 		return nil, fmt.Errorf("%w: gvisor has no variant %q", errors.ErrUnsupported, spec.Variant)
-	case spec.Offload || spec.Queues > 1:
+	case spec.Offload || spec.Queues > 1 || spec.BatchACKs:
 		return nil, fmt.Errorf("%w: gvisor's in-memory link has no offloads or queues here", errors.ErrUnsupported)
 	}
 	mtu := spec.MTU

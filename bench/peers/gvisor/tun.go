@@ -38,6 +38,9 @@ func newTUNNet(spec workload.Spec) (workload.Net, error) {
 	if mtu == 0 {
 		mtu = 1500
 	}
+	if spec.BatchACKs {
+		return nil, fmt.Errorf("%w: batched ACKs are synack's", errors.ErrUnsupported)
+	}
 	queues := max(spec.Queues, 1)
 	if spec.Offload && queues > 1 {
 		return nil, fmt.Errorf("%w: gvisor with offloads on one queue only", errors.ErrUnsupported)

@@ -43,7 +43,7 @@ func newNet(spec workload.Spec) (workload.Net, error) {
 		return nil, fmt.Errorf("%w: tun-bulk's peer is the kernel itself; it has no kernel contender", workload.ErrSkip)
 	case spec.Variant == "veth" && kind != "veth":
 		return nil, fmt.Errorf("%w: veth: %v", workload.ErrSkip, netns.Available())
-	case spec.Offload || spec.Queues > 1:
+	case spec.Offload || spec.Queues > 1 || spec.BatchACKs:
 		return nil, fmt.Errorf("%w: the kernel's links have their offloads and queues as they are", errors.ErrUnsupported)
 	case spec.Variant != "" && spec.Variant != "veth":
 		return nil, fmt.Errorf("%w: the kernel has no variant %q", errors.ErrUnsupported, spec.Variant)
