@@ -168,6 +168,9 @@ func (s *Splitter) Load(pkt []byte) error {
 	return err
 }
 
+// Segments returns how many segments the last Load made.
+func (s *Splitter) Segments() int { return len(s.ends) }
+
 // Pending reports whether segments wait to be handed out.
 func (s *Splitter) Pending() bool { return s.next < len(s.ends) }
 

@@ -207,6 +207,44 @@ func TestOffloadFallback(t *testing.T) {
 	}
 }
 
+// plainView hides a device's offloads and queues, as a wrapper (a pcap tap,
+// an impairment) does.
+type plainView struct{ link.Endpoint }
+
+// Behind a wrapper that hides its offloads, an offloading device still
+// moves plain packets: the kernel's large ones are cut in software with
+// their checksums completed, and plain writes get an empty header.
+func TestOffloadDeviceBehindWrapper(t *testing.T) {
+	ns := netns.New(t)
+	var d *Device
+	if err := ns.Do(func() (err error) {
+		d, err = Open("wrap0", Config{Offload: true})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AddHostAddr(kernel4); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetUp(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := synack.NewStack(plainView{d}, synack.Options{Addrs: []netip.Prefix{stack4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	k, s := kernelPair(t, ns, st, netip.AddrPortFrom(stack4.Addr(), 5001))
+	both(t, k, s, 8<<20)
+	if s := d.Stats(); s.ReadDrops != 0 || s.GSOOut != 0 || s.GSOIn == 0 {
+		t.Fatalf("no large packet from the kernel cut, or one written: %+v", s)
+	}
+	if n := st.Stats().Drops.Checksum; n != 0 {
+		t.Fatalf("%d packets dropped for bad checksums: the software cut is wrong", n)
+	}
+	t.Logf("%+v; stack read %d packets", d.Stats(), st.Stats().PacketsIn)
+}
+
 // needTool skips the test if a program is missing.
 func needTool(t *testing.T, name string) {
 	t.Helper()

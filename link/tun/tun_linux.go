@@ -448,8 +448,11 @@ func (q *Queue) took(n int) {
 	d := q.d
 	switch {
 	case q.rmeta == nil && q.plain != nil:
-		if !q.plain.load(n) {
+		switch segs := q.plain.load(n); {
+		case segs == 0:
 			d.ctr.readDrops.Add(1)
+		case segs > 1:
+			d.ctr.gsoIn.Add(1)
 		}
 	case q.rmeta != nil && d.vnet:
 		m := &q.rmeta[q.rn]

@@ -83,6 +83,11 @@ func newPlainReader(d *Device) *plainReader {
 	return &plainReader{buf: make([]byte, link.VirtioNetHdrLen+maxPacket)}
 }
 
-// load cuts the n bytes just read into buf into segments. It reports false,
-// and keeps nothing, for a packet it cannot make sense of.
-func (p *plainReader) load(n int) bool { return p.Load(p.buf[:n]) == nil }
+// load cuts the n bytes just read into buf into segments and returns how
+// many; none, keeping nothing, for a packet it cannot make sense of.
+func (p *plainReader) load(n int) int {
+	if p.Load(p.buf[:n]) != nil {
+		return 0
+	}
+	return p.Segments()
+}
