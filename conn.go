@@ -3,6 +3,7 @@ package synack
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/synack-go/synack/tcp"
@@ -48,9 +49,10 @@ type Conn struct {
 	halfOpen bool      // in the listener's SYN queue
 	rdWait   bool      // a Read waits on rd
 
-	txq        int  // the link queue the connection's packets leave by
-	rxPending  bool // a read loop will poll the connection at the end of its batch
-	rxDeferred int  // in-order bytes taken since the last Poll
+	unlisted   atomic.Bool // out of the flow table (flowCache)
+	txq        int         // the link queue the connection's packets leave by
+	rxPending  bool        // a read loop will poll the connection at the end of its batch
+	rxDeferred int         // in-order bytes taken since the last Poll
 
 	timerIdx int32         // position in the timer heap, -1: none; guarded by the timer queue
 	timerAt  time.Duration // guarded by the timer queue

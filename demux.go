@@ -87,7 +87,7 @@ func (s *Stack) deliver(pkt []byte, checked bool, seg *wire.TCPSegment, ev *trac
 		ev.Seg = nil
 	}
 	var iss tcp.Seq
-	if conn := s.lookup(key); conn != nil {
+	if conn := tx.lookup(key); conn != nil {
 		var ok bool
 		if ok, iss = conn.input(seg, tx); ok {
 			return

@@ -65,14 +65,36 @@ func (t *flowTable) insert(k flowKey, c *Conn, closing func() bool) bool {
 // used reports whether k is taken.
 func (t *flowTable) used(k flowKey) bool { return t.get(k) != nil }
 
-// remove deletes c's entry, if it is still c's.
+// remove deletes c's entry, if it is still c's, and tells the read loops'
+// caches (flowCache) that c is gone.
 func (t *flowTable) remove(c *Conn) {
+	c.unlisted.Store(true)
 	sh := t.shard(c.key)
 	sh.mu.Lock()
 	if sh.m[c.key] == c {
 		delete(sh.m, c.key)
 	}
 	sh.mu.Unlock()
+}
+
+// flowCache remembers a read loop's last connection: the packets of a
+// read batch mostly belong to one flow, and the table's hash of a 4-tuple
+// costs more than comparing it. A connection taken out of the table is
+// never returned from the cache; one taken out just after is no different
+// from one the table returned just before.
+type flowCache struct {
+	key  flowKey
+	conn *Conn
+}
+
+// lookup returns k's connection, from the cache or the table.
+func (fc *flowCache) lookup(t *flowTable, k flowKey) *Conn {
+	if c := fc.conn; c != nil && fc.key == k && !c.unlisted.Load() {
+		return c
+	}
+	c := t.get(k)
+	fc.key, fc.conn = k, c
+	return c
 }
 
 // appendAll appends every connection to dst, one shard at a time.

@@ -65,6 +65,7 @@ func (s *Stack) readLoop(q int) {
 type rxState struct {
 	on      bool // Options.BatchACKs
 	pending []*Conn
+	flows   flowCache
 }
 
 // stretchACKBytes bounds how much in-order data one deferred Poll answers:
@@ -118,4 +119,13 @@ func (b *txBatch) pollDeferred() {
 		r.pending[i] = nil
 	}
 	r.pending = r.pending[:0]
+}
+
+// lookup finds the connection of a 4-tuple for a packet the batch's read
+// loop delivers, through the loop's cache; other batches go to the table.
+func (b *txBatch) lookup(k flowKey) *Conn {
+	if b.rx == nil {
+		return b.s.lookup(k)
+	}
+	return b.rx.flows.lookup(&b.s.flows, k)
 }
