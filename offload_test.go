@@ -204,3 +204,19 @@ func oneWay(t testing.TB, c, s *Conn, size int) {
 		t.Fatal("SHA-256 of what was sent and what arrived differ")
 	}
 }
+
+// With Options.NoOffloads the stacks use an offloading pipe as a plain
+// link: ReadBatch and WriteBatch, packets within the MTU with their
+// checksums, none marked for TSO.
+func TestNoOffloads(t *testing.T) {
+	a, b := pipe.New(pipe.Config{Offload: true})
+	client, server := stacksOn(t, a, b, Options{NoOffloads: true}, Options{NoOffloads: true})
+	c, s := connected(t, client, server, "10.0.0.2:80")
+	exchange(t, c, s, 4<<20)
+	if ps := a.(*pipe.Endpoint).Stats(); ps.GSO != 0 || ps.TooBig != 0 {
+		t.Fatalf("pipe %+v", ps)
+	}
+	if d := server.Stats().Drops; d.Checksum != 0 || d.Malformed != 0 {
+		t.Fatalf("drops %+v", d)
+	}
+}
