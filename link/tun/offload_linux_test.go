@@ -263,10 +263,17 @@ func needTool(t *testing.T, name string) {
 func TestChecksumOffloadForwarded(t *testing.T) {
 	needTool(t, "tcpdump")
 	ns := netns.New(t)
-	for _, s := range []string{"net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"} {
-		if _, err := ns.Run("sysctl", "-qw", s); err != nil {
-			t.Fatal(err)
+	// Forwarding on, in this namespace only: /proc/sys/net is the
+	// namespace's of the thread that opens it.
+	if err := ns.Do(func() error {
+		for _, f := range []string{"ipv4/ip_forward", "ipv6/conf/all/forwarding"} {
+			if err := os.WriteFile("/proc/sys/net/"+f, []byte("1"), 0); err != nil {
+				return err
+			}
 		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	da, a := openStack(t, ns, "csa", Config{Offload: true},
 		[]netip.Prefix{kernel4, kernel6}, []netip.Prefix{stack4, stack6})
