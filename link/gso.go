@@ -17,12 +17,15 @@ const (
 	tcpSeqOff    = 4
 	tcpFlagsOff  = 13
 	tcpCsumOff   = 16
+	udpLenOff    = 4
+	udpCsumOff   = 6
+	ipv4HdrLen   = 20
 	tcpFIN       = 0x01
 	tcpPSH       = 0x08
 	tcpCWR       = 0x80
 )
 
-// Bounds on what SegmentTCP accepts, so that hostile metadata cannot make
+// Bounds on what Segment accepts, so that hostile metadata cannot make
 // it produce thousands of copies of a long header: Linux's smallest MSS
 // (TCP_MIN_MSS, 88) is above the first, and IP and TCP headers with every
 // option are below the second.
@@ -53,16 +56,18 @@ func CompleteChecksum(pkt []byte, m *Meta) error {
 	return nil
 }
 
-// SegmentTCP cuts pkt, a TCP packet marked GSOTCPv4 or GSOTCPv6 with
-// NeedsChecksum, into segments of m.GSOSize payload bytes as a NIC's TSO
+// Segment cuts pkt, a packet marked with a GSO type and NeedsChecksum,
+// into segments of m.GSOSize payload bytes as a NIC's segmentation offload
 // does, and calls emit with each, complete with its own headers and
-// checksums, in a buffer valid until emit returns: IPv4 total length, ID
-// (counting up from the packet's) and header checksum, IPv6 payload length,
-// TCP sequence number, and PSH, FIN only on the last segment and CWR only
-// on the first (Linux's tcp_gso_segment). A packet without a GSO type goes
-// to emit whole, its checksum completed. scratch must hold
-// m.HdrLen+m.GSOSize bytes.
-func SegmentTCP(pkt []byte, m *Meta, scratch []byte, emit func(seg []byte)) error {
+// checksums, in a buffer valid until emit returns. Every segment gets its
+// IPv4 total length, ID (counting up from the packet's) and header
+// checksum, or IPv6 payload length. TCP (TSO): the sequence numbers follow
+// on, PSH and FIN go on the last segment only and CWR on the first
+// (Linux's tcp_gso_segment). UDP (USO): each segment is a datagram of its
+// own with its length and checksum (Linux's __udp_gso_segment). A packet
+// without a GSO type goes to emit whole, its checksum completed. scratch
+// must hold m.HdrLen+m.GSOSize bytes.
+func Segment(pkt []byte, m *Meta, scratch []byte, emit func(seg []byte)) error {
 	if m.GSO == GSONone {
 		if err := CompleteChecksum(pkt, m); err != nil {
 			return err
@@ -70,27 +75,34 @@ func SegmentTCP(pkt []byte, m *Meta, scratch []byte, emit func(seg []byte)) erro
 		emit(pkt)
 		return nil
 	}
-	v4 := m.GSO == GSOTCPv4
-	if !v4 && m.GSO != GSOTCPv6 || m.Flags&NeedsChecksum == 0 || m.GSOSize < minGSOSize {
+	if m.Flags&NeedsChecksum == 0 || m.GSOSize < minGSOSize || len(pkt) == 0 {
 		return ErrBadGSO
 	}
+	version := pkt[0] >> 4
+	v4 := version == 4
 	hl, th := int(m.HdrLen), int(m.CsumStart)
-	if hl > maxGSOHeaders {
+	proto, thMin, csumOff := uint8(wire.ProtoTCP), 20, tcpCsumOff
+	switch {
+	case m.GSO == GSOTCPv4 && v4, m.GSO == GSOTCPv6 && version == 6:
+	case m.GSO == GSOUDPL4 && (v4 || version == 6):
+		proto, thMin, csumOff = wire.ProtoUDP, 8, udpCsumOff
+	default:
 		return ErrBadGSO
 	}
-	version := byte(6)
-	if v4 {
-		version = 4
-	}
-	if hl > len(pkt) || th+20 > hl || int(m.CsumOffset) != tcpCsumOff || pkt[0]>>4 != version {
+	if hl > maxGSOHeaders || hl > len(pkt) || th+thMin > hl || int(m.CsumOffset) != csumOff ||
+		th < ipv4HdrLen || !v4 && th < ipv6HdrLen {
 		return ErrBadGSO
 	}
 	if len(scratch) < hl+int(m.GSOSize) {
 		return ErrBadGSO
 	}
 	hdr, payload := pkt[:hl], pkt[hl:]
-	flags := hdr[th+tcpFlagsOff]
-	seq := binary.BigEndian.Uint32(hdr[th+tcpSeqOff:])
+	var flags byte
+	var seq uint32
+	if proto == wire.ProtoTCP {
+		flags = hdr[th+tcpFlagsOff]
+		seq = binary.BigEndian.Uint32(hdr[th+tcpSeqOff:])
+	}
 	var id uint16
 	if v4 {
 		id = binary.BigEndian.Uint16(hdr[ipv4ID:])
@@ -101,17 +113,21 @@ func SegmentTCP(pkt []byte, m *Meta, scratch []byte, emit func(seg []byte)) erro
 		copy(seg, hdr)
 		copy(seg[hl:], payload[:n])
 		payload = payload[n:]
-		f := flags
-		if len(payload) > 0 {
-			f &^= tcpFIN | tcpPSH
+		tlen := len(seg) - th
+		if proto == wire.ProtoTCP {
+			f := flags
+			if len(payload) > 0 {
+				f &^= tcpFIN | tcpPSH
+			}
+			if !first {
+				f &^= tcpCWR
+			}
+			seg[th+tcpFlagsOff] = f
+			binary.BigEndian.PutUint32(seg[th+tcpSeqOff:], seq)
+			seq += uint32(n)
+		} else {
+			binary.BigEndian.PutUint16(seg[th+udpLenOff:], uint16(tlen))
 		}
-		if !first {
-			f &^= tcpCWR
-		}
-		seg[th+tcpFlagsOff] = f
-		binary.BigEndian.PutUint32(seg[th+tcpSeqOff:], seq)
-		seq += uint32(n)
-		tcpLen := len(seg) - th
 		var pseudo uint64
 		if v4 {
 			binary.BigEndian.PutUint16(seg[ipv4TotalLen:], uint16(len(seg)))
@@ -119,13 +135,17 @@ func SegmentTCP(pkt []byte, m *Meta, scratch []byte, emit func(seg []byte)) erro
 			id++
 			seg[ipv4Checksum], seg[ipv4Checksum+1] = 0, 0
 			binary.BigEndian.PutUint16(seg[ipv4Checksum:], wire.Fold(wire.Sum(seg[:th], 0)))
-			pseudo = wire.Sum(seg[12:20], uint64(wire.ProtoTCP)+uint64(tcpLen))
+			pseudo = wire.Sum(seg[12:20], uint64(proto)+uint64(tlen))
 		} else {
 			binary.BigEndian.PutUint16(seg[ipv6PayLen:], uint16(len(seg)-ipv6HdrLen))
-			pseudo = wire.Sum(seg[8:40], uint64(wire.ProtoTCP)+uint64(tcpLen))
+			pseudo = wire.Sum(seg[8:40], uint64(proto)+uint64(tlen))
 		}
-		seg[th+tcpCsumOff], seg[th+tcpCsumOff+1] = 0, 0
-		binary.BigEndian.PutUint16(seg[th+tcpCsumOff:], wire.Fold(wire.Sum(seg[th:], pseudo)))
+		seg[th+csumOff], seg[th+csumOff+1] = 0, 0
+		sum := wire.Fold(wire.Sum(seg[th:], pseudo))
+		if sum == 0 && proto == wire.ProtoUDP {
+			sum = 0xffff // RFC 768: a computed zero is sent as all ones
+		}
+		binary.BigEndian.PutUint16(seg[th+csumOff:], sum)
 		emit(seg)
 	}
 	return nil
@@ -133,8 +153,8 @@ func SegmentTCP(pkt []byte, m *Meta, scratch []byte, emit func(seg []byte)) erro
 
 // Splitter turns packets that carry a virtio-net header into plain
 // packets, as a NIC without offloads would have delivered them: checksums
-// completed, TSO and GRO packets cut into segments of at most their
-// GSOSize. A link with offloads uses it to serve ReadBatch, for readers
+// completed, TSO, USO and GRO packets cut into segments of at most their
+// GSOSize (Segment). A link with offloads uses it to serve ReadBatch, for readers
 // (wrappers that hide the offloads) that expect plain packets; the stack
 // reads with ReadPackets and never needs it. The zero value is ready; a
 // Splitter is not safe for concurrent use.
@@ -147,8 +167,7 @@ type Splitter struct {
 
 // Load takes pkt, a virtio-net header followed by a packet, and cuts it
 // into segments for Next, dropping what remained of the last one. It
-// fails, keeping nothing, on a header or packet it cannot make sense of
-// (UDP segmentation, for one).
+// fails, keeping nothing, on a header or packet it cannot make sense of.
 func (s *Splitter) Load(pkt []byte) error {
 	s.segs, s.ends, s.next = s.segs[:0], s.ends[:0], 0
 	var m Meta
@@ -158,7 +177,7 @@ func (s *Splitter) Load(pkt []byte) error {
 	if s.scratch == nil {
 		s.scratch = make([]byte, 65535)
 	}
-	err := SegmentTCP(pkt[VirtioNetHdrLen:], &m, s.scratch, func(seg []byte) {
+	err := Segment(pkt[VirtioNetHdrLen:], &m, s.scratch, func(seg []byte) {
 		s.segs = append(s.segs, seg...)
 		s.ends = append(s.ends, len(s.segs))
 	})

@@ -53,10 +53,10 @@ func tsoPacket(src, dst netip.Addr, n, mss int, flags wire.TCPFlags) ([]byte, Me
 	return pkt, m
 }
 
-// SegmentTCP cuts a TSO packet as Linux's tcp_gso_segment does: every
+// Segment cuts a TSO packet as Linux's tcp_gso_segment does: every
 // segment valid on its own (IP and TCP checksums), sequence numbers
 // following on, PSH and FIN on the last only, the payload unchanged.
-func TestSegmentTCP(t *testing.T) {
+func TestSegment(t *testing.T) {
 	for _, fam := range []struct{ src, dst netip.Addr }{
 		{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")},
 		{netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2")},
@@ -66,7 +66,7 @@ func TestSegmentTCP(t *testing.T) {
 		var got []byte
 		var segs int
 		seq := wire.Seq(1000)
-		err := SegmentTCP(pkt, &m, make([]byte, 65535), func(b []byte) {
+		err := Segment(pkt, &m, make([]byte, 65535), func(b []byte) {
 			segs++
 			var ip wire.IPPacket
 			if err := wire.ParseIP(b, &ip); err != nil {
@@ -159,4 +159,44 @@ func FuzzSplitter(f *testing.F) {
 			s.Next(buf)
 		}
 	})
+}
+
+// Segment cuts a UDP GSO packet (USO) into datagrams of GSOSize bytes,
+// each with its own length and a valid checksum, IPv4 and IPv6.
+func TestSegmentUDP(t *testing.T) {
+	for _, fam := range []struct{ src, dst netip.Addr }{
+		{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")},
+		{netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2")},
+	} {
+		payload := make([]byte, 3000)
+		for i := range payload {
+			payload[i] = byte(i)
+		}
+		hl := wire.IPHeaderLen(fam.dst)
+		ulen := wire.UDPHeaderLen + len(payload)
+		pkt := make([]byte, hl+ulen)
+		wire.PutIPHeader(pkt, fam.src, fam.dst, wire.ProtoUDP, ulen, 64)
+		binary.BigEndian.PutUint16(pkt[hl:], 53)
+		binary.BigEndian.PutUint16(pkt[hl+2:], 5353)
+		binary.BigEndian.PutUint16(pkt[hl+4:], uint16(ulen))
+		copy(pkt[hl+8:], payload)
+		m := Meta{Flags: NeedsChecksum, GSO: GSOUDPL4, HdrLen: uint16(hl + 8), GSOSize: 1200, CsumStart: uint16(hl), CsumOffset: 6}
+		var got []byte
+		var n int
+		err := Segment(pkt, &m, make([]byte, 65535), func(b []byte) {
+			n++
+			var ip wire.IPPacket
+			if err := wire.ParseIP(b, &ip); err != nil {
+				t.Fatalf("datagram %d: %v", n, err)
+			}
+			u := wire.UDP(ip.Payload)
+			if u.Check() != nil || u.Length() != len(ip.Payload) || !u.VerifyChecksum(ip.Src, ip.Dst) {
+				t.Fatalf("datagram %d: length %d of %d, checksum valid %v", n, u.Length(), len(ip.Payload), u.VerifyChecksum(ip.Src, ip.Dst))
+			}
+			got = append(got, u.Payload()...)
+		})
+		if err != nil || n != 3 || !bytes.Equal(got, payload) {
+			t.Fatalf("%v: %d datagrams, %d bytes, %v", fam.dst, n, len(got), err)
+		}
+	}
 }
