@@ -117,7 +117,7 @@ func (nl *netLayer) icmpUnreachable(pkt []byte, ip *wire.IPPacket, why inet.Unre
 	n := nl.layer.ICMPError(buf, pkt, ip, why, nl.s.now())
 	nl.lmu.Unlock()
 	if n > 0 {
-		tx.pkts = append(tx.pkts, buf[:n])
+		tx.commit(n)
 		nl.s.ctr.icmpOut.Add(1)
 	}
 }
