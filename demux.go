@@ -11,7 +11,7 @@ import (
 // deliver parses one packet and hands its segment to its connection, to
 // its listener, or answers it with a RST (RFC 9293 §3.10.7.1); ICMP goes to
 // deliverICMP. Every discard is counted. checked says the link vouches for
-// the TCP checksum (link.Meta).
+// the TCP or UDP checksum (link.Meta).
 func (s *Stack) deliver(pkt []byte, checked bool, seg *wire.TCPSegment, ev *trace.Event, tx *txBatch) {
 	c := &s.ctr
 	c.packetsIn.Add(1)
@@ -39,7 +39,7 @@ func (s *Stack) deliver(pkt []byte, checked bool, seg *wire.TCPSegment, ev *trac
 		return
 	}
 	if ip.Protocol == wire.ProtoUDP {
-		s.deliverUDP(pkt, &ip, tx) // any destination: a forwarder may take it
+		s.deliverUDP(pkt, &ip, checked, tx) // any destination: a forwarder may take it
 		return
 	}
 	if !s.isLocal(ip.Dst) {

@@ -1,6 +1,8 @@
 package synack
 
 import (
+	"net/netip"
+
 	"github.com/synack-go/synack/link"
 	"github.com/synack-go/synack/tcp"
 	"github.com/synack-go/synack/trace"
@@ -27,6 +29,7 @@ func (s *Stack) readLoop(q int) {
 	}
 	sizes := make([]int, len(bufs))
 	var meta []link.Meta
+	var split []byte // scratch for deliverSegments, made on first use
 	if lk.offload {
 		meta = make([]link.Meta, len(bufs))
 	}
@@ -47,16 +50,40 @@ func (s *Stack) readLoop(q int) {
 			return // the link is closed: Stack.Close
 		}
 		for i := range n {
+			pkt := bufs[i][lk.headroom : lk.headroom+sizes[i]]
 			checked := false
 			if meta != nil {
+				if meta[i].GSO == link.GSOUDPL4 {
+					// Datagrams the kernel sent as one (UDP_SEGMENT): each
+					// is a datagram of its own for the sockets.
+					s.deliverSegments(pkt, &meta[i], &split, &seg, &ev, tx)
+					continue
+				}
 				// The kernel's own packets (or the pipe's other end's)
-				// whose checksum was never filled, or one it checked.
+				// whose checksum was never filled, or one it checked;
+				// TCP packets it coalesced (TSO, GRO) go in whole.
 				checked = meta[i].Flags&(link.NeedsChecksum|link.ChecksumValid) != 0
 			}
-			s.deliver(bufs[i][lk.headroom:lk.headroom+sizes[i]], checked, &seg, &ev, tx)
+			s.deliver(pkt, checked, &seg, &ev, tx)
 		}
 		tx.pollDeferred()
 		tx.flush()
+	}
+}
+
+// deliverSegments cuts a packet the link marked for segmentation into its
+// segments (link.Segment), checksums filled, and delivers each; one it
+// cannot cut is dropped as malformed. *split is the scratch, made on first
+// use.
+func (s *Stack) deliverSegments(pkt []byte, m *link.Meta, split *[]byte, seg *wire.TCPSegment, ev *trace.Event, tx *txBatch) {
+	if *split == nil {
+		*split = make([]byte, 65535)
+	}
+	err := link.Segment(pkt, m, *split, func(b []byte) { s.deliver(b, true, seg, ev, tx) })
+	if err != nil {
+		s.ctr.packetsIn.Add(1)
+		s.ctr.malformed.Add(1)
+		s.traceDrop(netip.AddrPort{}, netip.AddrPort{}, "malformed-gso")
 	}
 }
 

@@ -26,14 +26,14 @@ var (
 	kernStack6 = netip.MustParsePrefix("fd78::2/64")
 )
 
-// kernelStack returns a stack on a TUN device inside a new namespace whose
-// kernel side has kernHost4 and kernHost6.
-func kernelStack(t *testing.T) (*Stack, *netns.NS) {
+// kernelStackWith returns a stack on a TUN device opened with cfg inside a
+// new namespace whose kernel side has kernHost4 and kernHost6.
+func kernelStackWith(t *testing.T, cfg tun.Config) (*Stack, *netns.NS, *tun.Device) {
 	t.Helper()
 	ns := netns.New(t)
 	var d *tun.Device
 	if err := ns.Do(func() (err error) {
-		d, err = tun.Open("synack0", tun.Config{MTU: 1500})
+		d, err = tun.Open("synack0", cfg)
 		return err
 	}); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -70,7 +70,7 @@ func kernelStack(t *testing.T) (*Stack, *netns.NS) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s, ns
+	return s, ns, d
 }
 
 // kernelUDP dials addr from a kernel UDP socket inside ns.
@@ -95,7 +95,16 @@ func kernelUDP(t *testing.T, ns *netns.NS, addr string) *net.UDPConn {
 // reassembles, and ICMP port unreachable each way, which a connected
 // socket on the other side reports as ECONNREFUSED.
 func TestUDPKernelPeer(t *testing.T) {
-	s, ns := kernelStack(t)
+	for _, offload := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "offload"}[offload], func(t *testing.T) {
+			s, ns, _ := kernelStackWith(t, tun.Config{MTU: 1500, Offload: offload})
+			udpKernelPeer(t, s, ns)
+		})
+	}
+}
+
+// udpKernelPeer is TestUDPKernelPeer on one stack.
+func udpKernelPeer(t *testing.T, s *Stack, ns *netns.NS) {
 	pc, err := s.ListenPacket("udp", ":7")
 	if err != nil {
 		t.Fatal(err)
@@ -154,5 +163,64 @@ func TestUDPKernelPeer(t *testing.T) {
 	st := s.UDPStats()
 	if st.Network.Reassembly.Reassembled == 0 || st.FragmentedOut == 0 || st.Checksum != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestUDPSegmentationFromKernel: a kernel socket sends 3,600 bytes as
+// three 1,200-byte datagrams in one write (UDP_SEGMENT). With USO granted
+// the kernel hands the device one packet (link.GSOUDPL4); the stack cuts
+// it back into the three datagrams, and its echo server returns each.
+func TestUDPSegmentationFromKernel(t *testing.T) {
+	s, ns, d := kernelStackWith(t, tun.Config{MTU: 1500, Offload: true})
+	pc, err := s.ListenPacket("udp", ":7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	echo := pc.(*UDPConn)
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := echo.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			echo.WriteToUDPAddrPort(buf[:n], from)
+		}
+	}()
+	kc := kernelUDP(t, ns, netip.AddrPortFrom(kernStack4.Addr(), 7).String())
+	rc, err := kc.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const gso = 1200
+	var serr error
+	rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_UDP, 103 /* UDP_SEGMENT */, gso)
+	})
+	if serr != nil {
+		t.Skipf("UDP_SEGMENT: %v", serr)
+	}
+	msg := make([]byte, 3*gso)
+	for i := range msg {
+		msg[i] = byte(i / gso)
+	}
+	if _, err := kc.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		kc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 65536)
+		n, err := kc.Read(buf)
+		if err != nil || n != gso || buf[0] != byte(i) || buf[n-1] != byte(i) {
+			t.Fatalf("datagram %d: %d bytes starting %d, %v; udp %+v", i, n, buf[0], err, s.UDPStats())
+		}
+	}
+	if d.Offloads().USO {
+		if st := d.Stats(); st.GSOIn == 0 {
+			t.Fatalf("USO granted but no segmented packet read: %+v", st)
+		}
+	} else {
+		t.Log("this kernel has no USO: it cut the datagrams itself")
 	}
 }
