@@ -17,11 +17,21 @@ import (
 // includes rare allocations elsewhere (a sync.Pool miss in tcp.BufferPool,
 // link/pipe's queue growing to a new depth).
 func TestSteadyStateAllocs(t *testing.T) {
+	for _, cfg := range []pipe.Config{{}, {Offload: true}} {
+		name := "plain"
+		if cfg.Offload {
+			name = "offload" // TSO packets joined, batched ACKs
+		}
+		t.Run(name, func(t *testing.T) { steadyStateAllocs(t, cfg) })
+	}
+}
+
+func steadyStateAllocs(t *testing.T, cfg pipe.Config) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
 	defer wallBound(t, time.Minute)()
-	client, server := wallPair(t, pipe.Config{})
+	client, server := wallPair(t, cfg)
 	c, s := connected(t, client, server, "10.0.0.2:80")
 	go io.Copy(io.Discard, s)
 	buf := make([]byte, 64<<10)
