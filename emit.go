@@ -35,6 +35,7 @@ type txBatch struct {
 	tsoMax   int      // the largest TSO packet for the current connection; 0: none
 	open     gsoOpen  // the last packet, while a segment may still extend it
 	rx       *rxState // a read loop's deferred polls; nil in other batches
+	queued   bool     // waiting in a txWriter's queue for its turn; guarded by the writer's mu
 	segs     uint64   // segments and RSTs in pkts, for the counters
 	rsts     uint64
 	ev       trace.Event     // reused for SegmentOut events
@@ -234,12 +235,23 @@ func (b *txBatch) commit(n int) {
 	b.used = end
 }
 
-// flush writes the batch to the link and empties it.
+// flush writes the batch to the link and empties it. On a link with a
+// writer goroutine per queue (txwriter.go) it waits for what was handed
+// over before, so that the queue's packets leave in order.
 func (b *txBatch) flush() {
 	b.seal()
 	if len(b.pkts) == 0 {
 		return
 	}
+	if w := b.s.lk.writer(b.q); w != nil {
+		w.writeInOrder(b)
+		return
+	}
+	b.write()
+}
+
+// write hands the batch's packets to the link and empties it.
+func (b *txBatch) write() {
 	c := &b.s.ctr
 	lk := &b.s.lk
 	var err error
@@ -290,9 +302,21 @@ func (p *batchPool) get() *txBatch {
 	return newTxBatch(p.s)
 }
 
-// put flushes b and keeps it for reuse.
+// put flushes b and keeps it for reuse. On a link with a writer goroutine
+// per queue, b goes to that goroutine instead, which writes it while the
+// application goes on, and recycles it.
 func (p *batchPool) put(b *txBatch) {
+	b.seal()
+	if w := p.s.lk.writer(b.q); w != nil && len(b.pkts) > 0 {
+		w.handOver(b)
+		return
+	}
 	b.flush()
+	p.recycle(b)
+}
+
+// recycle keeps an empty batch for reuse.
+func (p *batchPool) recycle(b *txBatch) {
 	p.mu.Lock()
 	if len(p.free) < maxIdleBatches {
 		p.free = append(p.free, b)

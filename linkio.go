@@ -23,6 +23,17 @@ type linkIO struct {
 	rxBuf   int // bytes per read buffer: headroom and the largest packet
 	rxCount int // buffers per read batch
 	txSlab  int // bytes of packets per transmit batch
+
+	writers []txWriter // per queue, on links with offloads (txwriter.go); nil: write inline
+}
+
+// writer returns queue q's writer goroutine's state, or nil when batches
+// are written by whoever flushes them.
+func (l *linkIO) writer(q int) *txWriter {
+	if l.writers == nil {
+		return nil
+	}
+	return &l.writers[q]
 }
 
 // BatchACKMode says when the stack answers the segments of a read batch
@@ -81,6 +92,14 @@ func (l *linkIO) init(s *Stack, ep link.Endpoint, opts *Options) {
 	l.txSlab = s.batch * per
 	if l.tso4 || l.tso6 {
 		l.txSlab = max(l.txSlab, 4*(l.headroom+tsoMaxPacket+batchAlign))
+	}
+	if l.offload && s.clock == nil {
+		// On a Clock's virtual time (package sim) every goroutine is the
+		// Clock's to schedule; batches are written inline there.
+		l.writers = make([]txWriter, len(l.queues))
+		for i := range l.writers {
+			l.writers[i].init(s)
+		}
 	}
 	switch opts.BatchACKs {
 	case BatchACKsOn:

@@ -9,10 +9,14 @@ import (
 	"github.com/synack-go/synack/wire"
 )
 
-// startReaders starts one read loop per link queue.
+// startReaders starts one read loop per link queue, and a writer per
+// queue on links with offloads.
 func (s *Stack) startReaders() {
 	for q := range s.lk.queues {
 		s.spawn(func() { s.readLoop(q) })
+	}
+	for i := range s.lk.writers {
+		s.spawn(s.lk.writers[i].run)
 	}
 }
 

@@ -1,0 +1,138 @@
+package synack
+
+import "sync"
+
+// txWriter writes one link queue's packets on a goroutine of its own, on
+// links with offloads: an application's Write then builds its TSO packets
+// and returns while the writer's system call (which on a TUN device runs
+// the kernel's receive path) goes on, so the two overlap on two cores as
+// a NIC's DMA overlaps the CPU. Batches are written in the order they came
+// to the queue: an application's are handed over (handOver), the read
+// loop's and the timers' are written by their own goroutine when the
+// queue is idle and wait their turn when it is not (writeInOrder), so no
+// segment overtakes one sent before it.
+type txWriter struct {
+	s       *Stack
+	mu      sync.Mutex
+	turn    sync.Cond // signalled when a batch is written or the writer stops
+	queue   []txEntry
+	writing bool // a batch is being written, by the goroutine or a caller
+	closed  bool
+	wake    chan struct{}
+}
+
+// txEntry is a batch waiting for the writer.
+type txEntry struct {
+	b    *txBatch
+	wait bool // its owner waits for it to be written (writeInOrder)
+}
+
+// maxHandedOver bounds the batches an application may hand over before
+// it waits: a few hundred KiB of packets, as a NIC's transmit ring.
+const maxHandedOver = 4
+
+func (w *txWriter) init(s *Stack) {
+	w.s = s
+	w.turn.L = &w.mu
+	w.wake = make(chan struct{}, 1)
+}
+
+// handOver gives b to the writer, waiting while maxHandedOver batches are
+// queued; the writer recycles it once written. After Close, b is dropped.
+func (w *txWriter) handOver(b *txBatch) {
+	w.mu.Lock()
+	for len(w.queue) >= maxHandedOver && !w.closed {
+		w.turn.Wait()
+	}
+	if w.closed {
+		w.mu.Unlock()
+		b.drop()
+		w.s.batches.recycle(b)
+		return
+	}
+	w.queue = append(w.queue, txEntry{b: b})
+	w.mu.Unlock()
+	signal(w.wake)
+}
+
+// writeInOrder writes b after what was handed over before it: at once on
+// the caller's goroutine when the queue is idle, else by the writer, the
+// caller waiting. b is empty when it returns.
+func (w *txWriter) writeInOrder(b *txBatch) {
+	w.mu.Lock()
+	if !w.writing && len(w.queue) == 0 && !w.closed {
+		w.writing = true
+		w.mu.Unlock()
+		b.write()
+		w.mu.Lock()
+		w.writing = false
+		more := len(w.queue) > 0
+		w.turn.Broadcast()
+		w.mu.Unlock()
+		if more {
+			signal(w.wake)
+		}
+		return
+	}
+	b.queued = true
+	w.queue = append(w.queue, txEntry{b: b, wait: true})
+	signal(w.wake)
+	for b.queued && !w.closed {
+		w.turn.Wait()
+	}
+	w.mu.Unlock()
+	if b.queued { // closed before its turn: the writer is gone
+		b.queued = false
+		b.drop()
+	}
+}
+
+// run is the writer goroutine: it writes what is queued, in order, until
+// the stack closes.
+func (w *txWriter) run() {
+	for {
+		select {
+		case <-w.wake:
+		case <-w.s.done:
+			w.mu.Lock()
+			w.closed = true
+			w.turn.Broadcast()
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Lock()
+		for len(w.queue) > 0 && !w.writing {
+			e := w.queue[0]
+			copy(w.queue, w.queue[1:])
+			w.queue[len(w.queue)-1] = txEntry{}
+			w.queue = w.queue[:len(w.queue)-1]
+			w.writing = true
+			w.mu.Unlock()
+			e.b.write()
+			if !e.wait {
+				w.s.batches.recycle(e.b)
+			}
+			w.mu.Lock()
+			if e.wait {
+				e.b.queued = false
+			}
+			w.writing = false
+			w.turn.Broadcast()
+		}
+		w.mu.Unlock()
+	}
+}
+
+// drop empties a batch whose packets will not be written (the stack is
+// closing).
+func (b *txBatch) drop() {
+	if len(b.pkts) == 0 {
+		return
+	}
+	clear(b.pkts)
+	b.pkts = b.pkts[:0]
+	if b.meta != nil {
+		clear(b.meta)
+	}
+	b.segs, b.rsts, b.used = 0, 0, 0
+}
