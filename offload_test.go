@@ -68,6 +68,7 @@ func exchange(t *testing.T, c, s *Conn, size int) {
 // cross each way over IPv4 and IPv6 and arrive intact, in far fewer
 // packets than segments.
 func TestOffloadBulk(t *testing.T) {
+	defer wallBound(t, time.Minute)()
 	for _, addr := range []string{"10.0.0.2:80", "[fd00::2]:80"} {
 		t.Run(addr, func(t *testing.T) {
 			a, b := pipe.New(pipe.Config{Offload: true})
@@ -107,6 +108,7 @@ func stacksOn(t testing.TB, a, b link.Endpoint, copts, sopts Options) (client, s
 // connections spread over them, and each moves 4 MiB each way intact, with
 // and without offloads.
 func TestMultiQueue(t *testing.T) {
+	defer wallBound(t, time.Minute)()
 	for _, offload := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "offload"}[offload], func(t *testing.T) {
 			a, b := pipe.New(pipe.Config{Queues: 2, Offload: offload})
@@ -209,6 +211,7 @@ func oneWay(t testing.TB, c, s *Conn, size int) {
 // link: ReadBatch and WriteBatch, packets within the MTU with their
 // checksums, none marked for TSO.
 func TestNoOffloads(t *testing.T) {
+	defer wallBound(t, time.Minute)()
 	a, b := pipe.New(pipe.Config{Offload: true})
 	client, server := stacksOn(t, a, b, Options{NoOffloads: true}, Options{NoOffloads: true})
 	c, s := connected(t, client, server, "10.0.0.2:80")
