@@ -72,6 +72,16 @@ type Options struct {
 	// value, BatchACKsAuto, batches on links with offloads only.
 	BatchACKs BatchACKMode
 
+	// InvalidReplyLimit caps, stack-wide, the replies to unacceptable
+	// segments sent per second: ACKs for out-of-window segments, segments
+	// that fail PAWS or acknowledge data never sent, and RFC 5961 challenge
+	// ACKs (§7). Each connection also sends at most one every 500 ms.
+	// Suppressed replies are counted in Stats.RepliesLimited. Zero means
+	// about 1000 (Linux's tcp_challenge_ack_limit; each second's exact
+	// budget is secret, so that it reveals nothing about one connection);
+	// negative leaves only the per-connection limit.
+	InvalidReplyLimit int
+
 	// TCP holds the tunables of every connection; see tcp.Config for each
 	// field's zero value (1 MiB buffers, 60 s TIME_WAIT, SACK, timestamps
 	// and window scaling on, NewReno). The stack overrides three fields:
@@ -83,9 +93,10 @@ type Options struct {
 }
 
 const (
-	defaultSynBacklog = 128
-	defaultBacklog    = 128 // Listen's accept queue, and ListenAddrPort's for backlog <= 0
-	defaultKeepAlive  = 15 * time.Second
+	defaultInvalidReplyLimit = 1000
+	defaultSynBacklog        = 128
+	defaultBacklog           = 128 // Listen's accept queue, and ListenAddrPort's for backlog <= 0
+	defaultKeepAlive         = 15 * time.Second
 	// ipTTL is the TTL (hop limit) of every packet we send: RFC 1700's
 	// recommended default, as Linux uses.
 	ipTTL = 64

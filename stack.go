@@ -51,6 +51,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -82,6 +83,7 @@ type Stack struct {
 	cookies  *tcp.SynCookies
 	portHash *tcp.ISNGenerator // RFC 6056's keyed hash F for ephemeral ports
 	tsOffset uint32            // one RFC 7323 clock offset for every TCB, so cookies match
+	replies  *tcp.ReplyLimiter // RFC 5961 §7's stack-wide limit, shared by every TCB
 
 	flows flowTable // connections by 4-tuple, sharded (flowtable.go)
 
@@ -129,7 +131,7 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	var key [16 + 32 + 16 + 8]byte
+	var key [16 + 32 + 16 + 8 + 16]byte
 	if _, err := io.ReadFull(rnd, key[:]); err != nil {
 		return nil, errors.New("synack: reading random keys: " + err.Error())
 	}
@@ -142,6 +144,7 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 		portHash:    tcp.NewISNGenerator([16]byte(key[48:64])),
 		tsOffset:    binary.LittleEndian.Uint32(key[64:]),
 		portNext:    binary.LittleEndian.Uint32(key[68:]),
+		replies:     tcp.NewReplyLimiter(replyLimit(opts.InvalidReplyLimit), [16]byte(key[72:88])),
 		listeners:   make(map[netip.AddrPort]*Listener),
 		listenPorts: make(map[uint16]int),
 		done:        make(chan struct{}),
@@ -163,6 +166,7 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	}
 	s.cfg4, s.cfg6 = opts.TCP, opts.TCP
 	s.cfg4.Buffers, s.cfg6.Buffers = pool, pool
+	s.cfg4.ReplyLimiter, s.cfg6.ReplyLimiter = s.replies, s.replies
 	s.cfg4.NoDelay, s.cfg6.NoDelay = true, true
 	s.cfg4.KeepAliveIdle, s.cfg6.KeepAliveIdle = 0, 0 // set per connection from Options.KeepAlive
 	if opts.TCP.MSS == 0 {
@@ -175,6 +179,19 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	s.spawn(s.timers.run)
 	s.startReaders()
 	return s, nil
+}
+
+// replyLimit is Options.InvalidReplyLimit's meaning: zero the default,
+// negative no stack-wide limit (the limiter still counts what the
+// connections' own limits suppress).
+func replyLimit(n int) int {
+	switch {
+	case n == 0:
+		return defaultInvalidReplyLimit
+	case n < 0:
+		return math.MaxInt32
+	}
+	return n
 }
 
 // config returns the connection tunables for a peer address's family.

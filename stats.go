@@ -26,7 +26,12 @@ type Stats struct {
 	EchoRequests          uint64 // echo requests answered (ping, ping -6)
 	ICMPErrors            uint64 // ICMP errors applied to a connection: soft, hard or a smaller path MTU
 	PMTUReductions        uint64 // connections whose send MSS a smaller path MTU lowered (RFC 1191, RFC 8201)
-	Drops                 Drops
+	// RepliesLimited counts replies to unacceptable segments (out of
+	// window, failing PAWS, acknowledging unsent data; RFC 5961 challenge
+	// ACKs) that the rate limits held back: Options.InvalidReplyLimit and
+	// one per connection per 500 ms.
+	RepliesLimited uint64
+	Drops          Drops
 }
 
 // Drops counts discarded packets and segments by reason.
@@ -86,6 +91,7 @@ func (s *Stack) Stats() Stats {
 		AcceptQueueDrops: c.acceptDrops.Load(), TimeWaitReused: c.timeWaitReused.Load(),
 		ICMPIn: c.icmpIn.Load(), ICMPOut: c.icmpOut.Load(), EchoRequests: c.echoes.Load(),
 		ICMPErrors: c.icmpErrors.Load(), PMTUReductions: c.pmtuReductions.Load(),
+		RepliesLimited: s.replies.Limited(),
 		Drops: Drops{
 			Malformed: c.malformed.Load(), Checksum: c.checksum.Load(), Fragment: c.fragment.Load(),
 			NotForUs: c.notForUs.Load(), Protocol: c.protocol.Load(),

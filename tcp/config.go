@@ -51,6 +51,11 @@ type Config struct {
 	// NewCC makes the congestion controller of each connection, for
 	// instance with cc.New("cubic", mss). Nil means NewReno.
 	NewCC func(mss uint32) cc.Controller
+	// ReplyLimiter, when set, caps the replies to unacceptable segments
+	// that all the TCBs sharing it send per second (RFC 5961 §7); each TCB
+	// also sends at most one every 500 ms. Nil means only the per-TCB
+	// limit. The stack shares one among its connections.
+	ReplyLimiter *ReplyLimiter
 	// Buffers recycles send and receive buffers between connections. Nil
 	// means each TCB allocates its own.
 	Buffers *BufferPool

@@ -42,6 +42,6 @@ const (
 	defaultKeepCount     = 9
 	maxOOORanges         = 16
 	maxSACKScoreboard    = 16
-	challengeAckPerSec   = 10 // RFC 5961 §7: rate-limit challenge ACKs
+	invalidReplyInterval = 500 * time.Millisecond // RFC 5961 §7; Linux's tcp_invalid_ratelimit
 	maxPersistBackoff    = 60 * time.Second
 )

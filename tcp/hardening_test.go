@@ -29,22 +29,32 @@ func TestRSTInWindowChallengeACK(t *testing.T) {
 	}
 }
 
-// RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK, and the
-// challenge ACKs are rate-limited (§7).
+// RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK, in
+// the window or not, and the challenge ACKs are rate-limited (§7): one per
+// 500 ms per connection, as Linux's tcp_invalid_ratelimit.
 func TestSYNInEstablishedChallengeACK(t *testing.T) {
 	s := newSim(t, testConfig())
 	s.connect()
 	b := s.tcb[1]
 	var out collector
 	for i := range 50 {
-		b.Input(&wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: b.rcv.nxt + Seq(i), Flags: wire.SYN}, s.now)
+		off := Seq(i)
+		if i%2 == 1 {
+			off = 1 << 30 // far outside the window
+		}
+		b.Input(&wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: b.rcv.nxt + off, Flags: wire.SYN}, s.now)
 		b.Poll(s.now, &out)
 	}
 	if b.State() != StateEstablished {
 		t.Fatalf("SYN changed state to %v", b.State())
 	}
-	if len(out.segs) != challengeAckPerSec {
-		t.Fatalf("%d challenge ACKs for 50 SYNs in one second, want %d", len(out.segs), challengeAckPerSec)
+	if len(out.segs) != 1 || b.stats.ChallengeAcks != 1 || b.stats.RepliesLimited != 49 {
+		t.Fatalf("%d challenge ACKs (%d limited) for 50 SYNs at once, want 1 (49)", len(out.segs), b.stats.RepliesLimited)
+	}
+	b.Input(&wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: b.rcv.nxt + 1<<30, Flags: wire.SYN}, s.now+invalidReplyInterval)
+	b.Poll(s.now+invalidReplyInterval, &out)
+	if len(out.segs) != 2 || out.segs[1].Flags != wire.ACK || out.segs[1].Ack != b.rcv.nxt {
+		t.Fatalf("no challenge ACK for an out-of-window SYN 500 ms later: %v", out.segs)
 	}
 }
 

@@ -50,16 +50,25 @@ func (t *TCB) inputSynchronized(seg *wire.TCPSegment, now time.Duration) {
 		return
 	}
 	if !t.acceptable(seg) {
-		// First step: an unacceptable segment is answered with an ACK
-		// unless it is a RST.
-		if seg.Flags&wire.RST == 0 {
-			t.ackNow = true
+		switch {
+		case seg.Flags&wire.RST != 0:
+		case seg.Flags&wire.SYN != 0:
+			// RFC 5961 §4.2: a SYN gets a challenge ACK "irrespective of
+			// the sequence number", through the same limits.
+			t.challengeAck(now)
+			t.drop(DropSYN)
+			return
+		default:
+			// First step: an unacceptable segment is answered with an
+			// ACK unless it is a RST; rate-limited (ratelimit.go), or
+			// two TCBs that disagree would answer each other forever.
+			t.replyUnacceptable(now)
 		}
 		t.drop(DropOutOfWindow)
 		return
 	}
 	if seg.Flags&wire.RST != 0 {
-		t.inputRST(seg)
+		t.inputRST(seg, now)
 		return
 	}
 	if seg.Flags&wire.SYN != 0 {
@@ -130,7 +139,9 @@ func (t *TCB) checkPAWS(seg *wire.TCPSegment, now time.Duration) bool {
 		t.ts.recent = seg.Options.TSVal
 		return true
 	}
-	t.ackNow = true
+	if seg.Flags&wire.RST == 0 {
+		t.replyUnacceptable(now) // RFC 7323 §5.3 R1: "send an acknowledgment"
+	}
 	t.drop(DropPAWS)
 	return false
 }
@@ -147,9 +158,9 @@ func (t *TCB) updateTSRecent(seg *wire.TCPSegment, now time.Duration) {
 
 // inputRST is the second step with RFC 5961 §3.2: only a RST exactly at
 // RCV.NXT resets; one elsewhere in the window earns a challenge ACK.
-func (t *TCB) inputRST(seg *wire.TCPSegment) {
+func (t *TCB) inputRST(seg *wire.TCPSegment, now time.Duration) {
 	if seg.Seq != t.rcv.nxt {
-		t.challengeAck(t.lastActivity)
+		t.challengeAck(now)
 		t.drop(DropRST)
 		return
 	}
@@ -182,18 +193,12 @@ func (t *TCB) backToListen() {
 }
 
 // challengeAck sends an ACK that a legitimate peer answers with a correct
-// RST or segment: RFC 5961 §3.2, §4.2, §5.2, limited per second (§7).
+// RST or segment: RFC 5961 §3.2, §4.2, §5.2, rate-limited as every reply
+// to an unacceptable segment is (§7, ratelimit.go).
 func (t *TCB) challengeAck(now time.Duration) {
-	sec := now / time.Second
-	if t.challenge.second != sec {
-		t.challenge.second, t.challenge.count = sec, 0
+	if t.replyUnacceptable(now) {
+		t.stats.ChallengeAcks++
 	}
-	if t.challenge.count >= challengeAckPerSec {
-		return
-	}
-	t.challenge.count++
-	t.stats.ChallengeAcks++
-	t.ackNow = true
 }
 
 // inputACK is the fifth step. It returns false when the segment must be
@@ -220,8 +225,10 @@ func (t *TCB) inputACK(seg *wire.TCPSegment, now time.Duration) bool {
 		return true
 	}
 	if seg.Ack.Greater(t.snd.max) {
-		// ACK of something not yet sent: RFC 5961 §5.2 / RFC 9293 step 5.
-		t.ackNow = true
+		// ACK of something not yet sent: RFC 5961 §5.2 / RFC 9293 step 5
+		// ask for an ACK, which the peer, as confused, may answer in
+		// kind: rate-limited.
+		t.replyUnacceptable(now)
 		t.drop(DropBadAck)
 		return false
 	}

@@ -70,10 +70,13 @@ type Stats struct {
 	LossProbes    uint64 // tail loss probes sent (RFC 8985 §7)
 	FastRecov     uint64 // fast recovery episodes
 	DupAcksIn     uint64
-	ChallengeAcks uint64
-	RSTsIn        uint64
-	RSTsOut       uint64
-	Drops         DropCounts
+	ChallengeAcks uint64 // RFC 5961 challenge ACKs sent
+	// RepliesLimited counts replies to unacceptable segments (ACKs for
+	// out-of-window segments, challenge ACKs) held back by the rate limits.
+	RepliesLimited uint64
+	RSTsIn         uint64
+	RSTsOut        uint64
+	Drops          DropCounts
 }
 
 // DropCounts counts the segments a TCB dropped, indexed by DropReason:

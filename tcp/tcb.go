@@ -79,12 +79,9 @@ type TCB struct {
 	probeNow bool // send a zero-window or keepalive probe
 	tlpNow   bool // send a tail loss probe (tlp.go)
 
-	challenge struct {
-		second time.Duration
-		count  int
-	}
-	lastActivity time.Duration // last segment received, for keepalive
-	ccReported   [2]uint32     // cwnd and ssthresh last told to the observer
+	lastInvalidReply time.Duration // the last reply to an unacceptable segment (ratelimit.go); 0: none
+	lastActivity     time.Duration // last segment received, for keepalive
+	ccReported       [2]uint32     // cwnd and ssthresh last told to the observer
 
 	stats Stats
 	opt   sockopts // per-connection options (sockopt.go)

@@ -1,0 +1,78 @@
+package tcp
+
+import (
+	"testing"
+	"time"
+
+	"github.com/synack-go/synack/wire"
+)
+
+// One data byte injected into B in A's name makes B's RCV.NXT run ahead of
+// A's SND.NXT: B's ACK acknowledges data A never sent, A's answer is out of
+// B's window, and each used to answer the other at once, forever (an ACK
+// storm). With every reply to an unacceptable segment rate-limited
+// (RFC 5961 §7, Linux's tcp_invalid_ratelimit), the exchange dies out.
+func TestInjectedByteNoAckStorm(t *testing.T) {
+	s := newSim(t, testConfig())
+	s.connect()
+	a, b := s.tcb[0], s.tcb[1]
+	b.Input(&wire.TCPSegment{SrcPort: a.lport, DstPort: a.rport, Seq: a.snd.nxt, Ack: a.rcv.nxt,
+		Flags: wire.ACK | wire.PSH, Window: 1000, Payload: []byte("x")}, s.now)
+	s.poll(1)
+	before := len(s.sent[0]) + len(s.sent[1])
+	s.run(2 * time.Second)
+	if n := len(s.sent[0]) + len(s.sent[1]) - before; n > 6 {
+		t.Fatalf("%d segments in 2 s after one injected byte, want a handful", n)
+	}
+	if a.State() != StateEstablished || b.State() != StateEstablished {
+		t.Fatalf("states %v/%v", a.State(), b.State())
+	}
+	if a.stats.RepliesLimited+b.stats.RepliesLimited == 0 {
+		t.Fatal("no reply was rate-limited: the loop ended by itself?")
+	}
+}
+
+// A spray of out-of-window segments draws at most one reply per 500 ms from
+// a connection, and no more than the stack-wide budget from many.
+func TestUnacceptableRepliesRateLimited(t *testing.T) {
+	lim := NewReplyLimiter(100, [16]byte{1})
+	cfg := testConfig()
+	cfg.ReplyLimiter = lim
+	const conns = 300
+	var out collector
+	tcbs := make([]*TCB, conns)
+	for i := range tcbs {
+		s := newSim(t, cfg)
+		s.connect()
+		tcbs[i] = s.tcb[1]
+	}
+	start := 10 * time.Second
+	for ms := range 1000 { // one second, a segment per connection per ms
+		now := start + time.Duration(ms)*time.Millisecond
+		for _, b := range tcbs {
+			for _, flags := range []wire.TCPFlags{wire.ACK, wire.SYN} {
+				b.Input(&wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: b.rcv.nxt + 1<<30, Ack: b.snd.nxt,
+					Flags: flags, Window: 100}, now)
+				b.Poll(now, &out)
+			}
+		}
+	}
+	if n := len(out.segs); n < 50 || n > 150 {
+		t.Fatalf("%d replies to %d unacceptable segments in one second, want about 100 (the stack budget)", n, conns*2000)
+	}
+	if lim.Limited() != uint64(conns*2000-len(out.segs)) {
+		t.Fatalf("limiter counted %d suppressed, want %d", lim.Limited(), conns*2000-len(out.segs))
+	}
+	// One connection alone: two replies a second.
+	out.segs = nil
+	b := tcbs[0]
+	start += 5 * time.Second
+	for ms := range 1000 {
+		now := start + time.Duration(ms)*time.Millisecond
+		b.Input(&wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: b.rcv.nxt - 1<<20, Ack: b.snd.nxt, Flags: wire.ACK, Window: 100}, now)
+		b.Poll(now, &out)
+	}
+	if len(out.segs) != 2 {
+		t.Fatalf("one connection answered %d out-of-window ACKs in a second, want 2", len(out.segs))
+	}
+}
