@@ -13,8 +13,9 @@ import (
 func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 	ack, una := seg.Ack, t.snd.una
 	inflight := t.inflight()
+	newSACK := false
 	if t.sackOK && seg.Options.NumSACK > 0 {
-		t.rec.sb.update(seg.Options.SACK[:seg.Options.NumSACK], t.snd.una, t.snd.max)
+		newSACK = t.rec.sb.update(seg.Options.SACK[:seg.Options.NumSACK], t.snd.una, t.snd.max)
 	}
 	newWnd := uint32(seg.Window) << t.snd.shift
 	if ack.Greater(t.snd.una) {
@@ -46,7 +47,11 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 		}
 		t.onAckAdvanced(now)
 	} else if ack == t.snd.una && len(seg.Payload) == 0 && seg.Flags&(wire.SYN|wire.FIN) == 0 &&
-		newWnd == t.snd.wnd && t.snd.una != t.snd.max {
+		newWnd == t.snd.wnd && t.snd.una != t.snd.max && (!t.sackOK || newSACK) {
+		// A duplicate ACK (RFC 5681 §2). With SACK, RFC 6675 §2 counts it
+		// only if it SACKs bytes not SACKed before: ACKs anyone can draw
+		// out of the peer (by sending it out-of-window segments in our
+		// name) then start no spurious fast retransmit.
 		t.onDupAck(now)
 	}
 	if t.rec.active && ack == t.snd.una && t.rec.headSentAt != 0 && t.rtt.hasRTT &&

@@ -76,3 +76,43 @@ func TestUnacceptableRepliesRateLimited(t *testing.T) {
 		t.Fatalf("one connection answered %d out-of-window ACKs in a second, want 2", len(out.segs))
 	}
 }
+
+// On a SACK connection a duplicate ACK counts only if it SACKs bytes not
+// SACKed before (RFC 6675 §2, "DupAck"): the peer's answers to segments an
+// attacker sprays in our name carry no news and start no fast retransmit.
+// ACKs that do SACK new data still do.
+func TestDupAckNeedsNewSACK(t *testing.T) {
+	s := newSim(t, testConfig())
+	s.connect()
+	a := s.tcb[0]
+	s.write(0, make([]byte, 10*1448))
+	s.flight = nil // the data is in flight, nothing arrives
+	una := a.snd.una
+	dup := func(sack ...wire.SACKBlock) {
+		seg := wire.TCPSegment{SrcPort: 80, DstPort: 40000, Seq: a.rcv.nxt, Ack: una, Flags: wire.ACK,
+			Window: uint16(a.snd.wnd >> a.snd.shift), Options: wire.TCPOptions{HasTS: true, TSVal: a.ts.recent}}
+		seg.Options.NumSACK = copy(seg.Options.SACK[:], sack)
+		a.Input(&seg, s.now)
+		s.poll(0)
+	}
+	for range 50 {
+		dup()
+	}
+	if a.stats.FastRecov != 0 || a.stats.Retransmits != 0 || a.stats.DupAcksIn != 0 {
+		t.Fatalf("50 ACKs without SACK news: %d fast recoveries, %d retransmits, %d dup ACKs counted",
+			a.stats.FastRecov, a.stats.Retransmits, a.stats.DupAcksIn)
+	}
+	blk := wire.SACKBlock{Left: una + 1448, Right: una + 2*1448}
+	for range 20 {
+		dup(blk) // the same block again and again is news once
+	}
+	if a.stats.DupAcksIn != 1 || a.stats.FastRecov != 0 {
+		t.Fatalf("one SACK block repeated: %d dup ACKs counted, %d recoveries", a.stats.DupAcksIn, a.stats.FastRecov)
+	}
+	dup(wire.SACKBlock{Left: una + 1448, Right: una + 3*1448})
+	dup(wire.SACKBlock{Left: una + 1448, Right: una + 4*1448})
+	if a.stats.DupAcksIn != 3 || a.stats.FastRecov != 1 || a.stats.Retransmits == 0 {
+		t.Fatalf("three ACKs with news: %d dup ACKs, %d recoveries, %d retransmits, want 3, 1, >0",
+			a.stats.DupAcksIn, a.stats.FastRecov, a.stats.Retransmits)
+	}
+}

@@ -28,16 +28,32 @@ type scoreboard struct {
 type seqRange struct{ lo, hi Seq } // [lo, hi)
 
 // update merges the SACK blocks of one ACK, ignoring blocks outside
-// (una, max]: RFC 2018 §8 and RFC 6675 §4.
-func (s *scoreboard) update(blocks []wire.SACKBlock, una, max Seq) {
+// (una, max]: RFC 2018 §8 and RFC 6675 §4. It reports whether a block
+// covered bytes not SACKed before: only such an ACK is a DupAck on a SACK
+// connection (RFC 6675 §2).
+func (s *scoreboard) update(blocks []wire.SACKBlock, una, max Seq) (news bool) {
 	for _, b := range blocks {
 		lo, hi := b.Left, b.Right
 		if !lo.Less(hi) || !una.Less(hi) || hi.Greater(max) {
 			continue // invalid, or a D-SACK/old block
 		}
 		lo = lo.Max(una)
-		s.insert(lo, hi)
+		if !s.covers(lo, hi) {
+			news = true
+			s.insert(lo, hi)
+		}
 	}
+	return news
+}
+
+// covers reports whether [lo, hi) lies inside one SACKed range.
+func (s *scoreboard) covers(lo, hi Seq) bool {
+	for i := 0; i < s.n; i++ {
+		if s.r[i].lo.LessEq(lo) && hi.LessEq(s.r[i].hi) {
+			return true
+		}
+	}
+	return false
 }
 
 // insert adds [lo, hi), keeping ranges sorted and disjoint.
