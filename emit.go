@@ -2,6 +2,7 @@ package synack
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"sync"
 
@@ -112,9 +113,10 @@ func (b *txBatch) Emit(seg *wire.TCPSegment) {
 	hl := wire.IPHeaderLen(b.dst)
 	n := seg.Len()
 	if hl+n > len(buf) {
-		b.segs--
-		b.s.ctr.tooBig.Add(1) // a TCB bug or an MSS set above the MTU
-		return
+		// The MSS is bounded by the link MTU (NewStack) and every segment
+		// by the MSS (package tcp): a segment that does not fit is a bug,
+		// and dropping it would stall its connection without a word.
+		panic(fmt.Sprintf("synack: a %d-byte TCP segment for a %d-byte link MTU (MSS bound broken)", hl+n, len(buf)))
 	}
 	wire.PutIPHeader(buf, b.src, b.dst, wire.ProtoTCP, n, ipTTL)
 	seg.Emit(buf[hl:])

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -238,4 +239,113 @@ func BenchmarkSpraySlowdown(b *testing.B) {
 	}
 	b.ReportMetric(float64(sprayed)/float64(plain), "slowdown")
 	b.ReportMetric(sprayed.Seconds()/float64(b.N), "s/sprayed-upload")
+}
+
+// rawConn is a connection whose peer end is played by hand: the raw peer
+// at local talks to the stack at remote.
+type rawConn struct {
+	t              testing.TB
+	peer           *rawPeer
+	local, remote  netip.AddrPort // the raw peer's and the stack's ends
+	sndNxt, rcvNxt wire.Seq       // the raw peer's sequence space
+	ts             bool
+}
+
+// rawDial plays a client's three-way handshake with the stack's listener
+// ln at remote, from local, offering opts in the SYN, and returns the
+// accepted connection.
+func rawDial(t testing.TB, peer *rawPeer, ln net.Listener, local, remote netip.AddrPort, opts wire.TCPOptions) (*rawConn, *Conn) {
+	t.Helper()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- res{c, err}
+	}()
+	r := &rawConn{t: t, peer: peer, local: local, remote: remote, sndNxt: 1000, ts: opts.HasTS}
+	peer.sendSeg(local, remote, wire.TCPSegment{Seq: r.sndNxt, Flags: wire.SYN, Window: 65535, Options: opts})
+	synAck := r.recv()
+	if synAck.Flags != wire.SYN|wire.ACK || synAck.Ack != r.sndNxt+1 {
+		t.Fatalf("answer to the SYN: %+v", synAck)
+	}
+	r.sndNxt++
+	r.rcvNxt = synAck.Seq + 1
+	r.ack(65535)
+	select {
+	case res := <-ch:
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		return r, res.c.(*Conn)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept did not return")
+	}
+	return nil, nil
+}
+
+// recv returns the next segment the stack sends to the raw peer's port.
+func (r *rawConn) recv() wire.TCPSegment {
+	r.t.Helper()
+	return r.peer.recvTo(r.local.Port())
+}
+
+// send sends seg from the raw peer, with its ports and, when the
+// connection uses them, a timestamp.
+func (r *rawConn) send(seg wire.TCPSegment) {
+	r.t.Helper()
+	if r.ts && !seg.Options.HasTS {
+		seg.Options.HasTS, seg.Options.TSVal = true, uint32(time.Now().UnixMilli())
+	}
+	r.peer.sendSeg(r.local, r.remote, seg)
+}
+
+// ack acknowledges everything received so far, offering window wnd.
+func (r *rawConn) ack(wnd uint16) {
+	r.send(wire.TCPSegment{Seq: r.sndNxt, Ack: r.rcvNxt, Flags: wire.ACK, Window: wnd})
+}
+
+// A peer announcing an MSS of 1 to 11 bytes, with timestamps (12 bytes
+// of options in every segment), used to underflow the send MSS to about
+// 4 GiB: every data segment was then too big for the link, dropped, and
+// the connection hung for 15 minutes holding its buffer. The send MSS is
+// now clamped to Linux's floor, 48 bytes of payload, and to what the link
+// carries.
+func TestTinyPeerMSS(t *testing.T) {
+	s, peer := icmpStack(t, Options{})
+	ln, err := s.Listen("tcp", "10.0.0.1:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for i, mss := range []uint16{1, 11, 12, 47} {
+		local := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.9"), uint16(5000+i))
+		r, c := rawDial(t, peer, ln, local, netip.MustParseAddrPort("10.0.0.1:80"),
+			wire.TCPOptions{MSS: mss, HasTS: true, TSVal: 1, SACKPermitted: true, HasWScale: true})
+		data := make([]byte, 4000)
+		if _, err := c.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for got < len(data) {
+			seg := r.recv()
+			if n := len(seg.Payload); n == 0 || n > 48 {
+				t.Fatalf("MSS %d: a segment of %d bytes, want 1 to 48", mss, n)
+			}
+			if seg.Seq == r.rcvNxt {
+				r.rcvNxt = r.rcvNxt.Add(uint32(len(seg.Payload)))
+				got += len(seg.Payload)
+				r.ack(65535)
+			}
+		}
+		if st := c.Stats(); st.MSS != 48 {
+			t.Fatalf("MSS %d: send MSS %d, want 48", mss, st.MSS)
+		}
+		c.Close()
+	}
+	if d := s.Stats().Drops.TooBig; d != 0 {
+		t.Fatalf("%d segments too big for the link", d)
+	}
 }

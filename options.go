@@ -85,8 +85,9 @@ type Options struct {
 	// TCP holds the tunables of every connection; see tcp.Config for each
 	// field's zero value (1 MiB buffers, 60 s TIME_WAIT, SACK, timestamps
 	// and window scaling on, NewReno). The stack overrides three fields:
-	// MSS, when zero, comes from the link MTU (MTU - 40 for IPv4, MTU - 60
-	// for IPv6); NoDelay is always on at first, as in package net
+	// MSS, when zero or more than the link carries, comes from the link
+	// MTU (MTU - 40 for IPv4, MTU - 60 for IPv6), which then bounds every
+	// segment; NoDelay is always on at first, as in package net
 	// (Conn.SetNoDelay changes it); Buffers, when nil, is one pool shared
 	// by the stack's connections.
 	TCP tcp.Config

@@ -169,9 +169,13 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	s.cfg4.ReplyLimiter, s.cfg6.ReplyLimiter = s.replies, s.replies
 	s.cfg4.NoDelay, s.cfg6.NoDelay = true, true
 	s.cfg4.KeepAliveIdle, s.cfg6.KeepAliveIdle = 0, 0 // set per connection from Options.KeepAlive
-	if opts.TCP.MSS == 0 {
-		s.cfg4.MSS = uint16(min(mtu-40, 65535))
-		s.cfg6.MSS = uint16(min(mtu-60, 65535))
+	// The MSS we advertise, and the ceiling of every send MSS: never more
+	// than the link carries, so that no segment can be too big for it.
+	if m := min(mtu-40, 65535); opts.TCP.MSS == 0 || int(opts.TCP.MSS) > m {
+		s.cfg4.MSS = uint16(m)
+	}
+	if m := min(mtu-60, 65535); opts.TCP.MSS == 0 || int(opts.TCP.MSS) > m {
+		s.cfg6.MSS = uint16(m)
 	}
 	s.lk.init(s, ep, &opts)
 	s.batches.init(s)

@@ -43,7 +43,7 @@ type Drops struct {
 	Protocol   uint64 // neither TCP nor the ICMP of the packet's IP version
 	NoListener uint64 // SYN to a port nobody listens on: answered with RST
 	NoConn     uint64 // other segment for no connection: answered with RST
-	TooBig     uint64 // outgoing segment larger than the link MTU
+	TooBig     uint64 // outgoing echo reply larger than the link MTU (TCP segments never are: the MSS is bounded by it)
 	LinkErrors uint64 // WriteBatch failures
 	// TCP counts the segments connections discarded, indexed by
 	// tcp.DropReason: out of window, PAWS, bad ACK, bad RST, ...

@@ -44,4 +44,5 @@ const (
 	maxSACKScoreboard    = 16
 	invalidReplyInterval = 500 * time.Millisecond // RFC 5961 §7; Linux's tcp_invalid_ratelimit
 	maxPersistBackoff    = 60 * time.Second
+	minSendMSS           = 48 // Linux's TCP_MIN_SND_MSS: the least payload a segment carries
 )

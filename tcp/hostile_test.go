@@ -116,3 +116,25 @@ func TestDupAckNeedsNewSACK(t *testing.T) {
 			a.stats.DupAcksIn, a.stats.FastRecov, a.stats.Retransmits)
 	}
 }
+
+// The send MSS lies between Linux's floor of 48 bytes of payload and our
+// own MSS (what the link carries), whatever the peer's SYN says; an MSS of
+// 1 to 11 with timestamps used to underflow to about 4 GiB.
+func TestSendMSSClamped(t *testing.T) {
+	for _, tc := range []struct {
+		peer uint16
+		ts   bool
+		want uint32
+	}{
+		{1, true, 48}, {11, true, 48}, {12, true, 48}, {60, true, 48}, {61, true, 49}, {1, false, 48},
+		{536, true, 524}, {9000, true, 1448}, {9000, false, 1460}, {0, false, 536},
+	} {
+		b := New(testConfig(), 80, 40000)
+		b.Listen(1)
+		b.Input(&wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: 7, Flags: wire.SYN, Window: 1000,
+			Options: wire.TCPOptions{MSS: tc.peer, HasTS: tc.ts, TSVal: 1}}, 0)
+		if b.snd.mss != tc.want {
+			t.Errorf("peer MSS %d (timestamps %v): send MSS %d, want %d", tc.peer, tc.ts, b.snd.mss, tc.want)
+		}
+	}
+}

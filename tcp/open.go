@@ -78,9 +78,12 @@ func (t *TCB) negotiate(o *wire.TCPOptions, weOffer bool) {
 	}
 	mss := min(peerMSS, t.cfg.mss())
 	if t.ts.ok {
-		mss -= 12 // RFC 7323 §3: every segment then carries 12 bytes of options
+		mss -= min(mss, 12) // RFC 7323 §3: every segment then carries 12 bytes of options
 	}
-	t.snd.mss = max(mss, 64)
+	// A peer's MSS of a few bytes would make a segment per few bytes, or
+	// nothing at all: Linux's floor, 48 bytes of payload, whatever the peer
+	// says (the ceiling, cfg.mss(), is what the link carries).
+	t.snd.mss = max(mss, minSendMSS)
 	t.cc = t.cfg.newCC(t.snd.mss)
 	t.cc.SetMSS(t.snd.mss)
 }
