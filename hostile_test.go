@@ -349,3 +349,63 @@ func TestTinyPeerMSS(t *testing.T) {
 		t.Fatalf("%d segments too big for the link", d)
 	}
 }
+
+// A receiver may drop data it has SACKed (RFC 2018 §8). This one, a raw
+// peer, loses the stack's first segment, SACKs the next two, takes the
+// first one's retransmission after the timeout and then reneges: it
+// acknowledges only that segment and keeps only in-order data from then
+// on. The stack used to keep the scoreboard across the timeout and skip
+// the SACKed data at every retransmission: the peer got one segment of
+// 64 KiB and the connection died. Now the timeout forgets the scoreboard
+// (RFC 6675 §5.1).
+func TestSACKRenegingPeer(t *testing.T) {
+	s, peer := icmpStack(t, Options{})
+	ln, err := s.Listen("tcp", "10.0.0.1:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	r, c := rawDial(t, peer, ln, netip.MustParseAddrPort("10.0.0.9:5000"), netip.MustParseAddrPort("10.0.0.1:80"),
+		wire.TCPOptions{MSS: 1000, SACKPermitted: true})
+	const total = 64 << 10
+	go c.Write(make([]byte, total))
+	first, end := r.rcvNxt, r.rcvNxt.Add(total)
+	held, sacked, reneged := false, false, false
+	ack := func(sack bool) {
+		seg := wire.TCPSegment{Seq: r.sndNxt, Ack: r.rcvNxt, Flags: wire.ACK, Window: 65535}
+		if sack {
+			seg.Options.NumSACK = 1
+			seg.Options.SACK[0] = wire.SACKBlock{Left: first + 1000, Right: first + 3000}
+		}
+		r.send(seg)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for r.rcvNxt != end && time.Now().Before(deadline) {
+		_, seg, ok := peer.recvWithin(time.Until(deadline))
+		if !ok || seg.DstPort != r.local.Port() || len(seg.Payload) == 0 {
+			continue
+		}
+		segEnd := seg.Seq.Add(uint32(len(seg.Payload)))
+		switch {
+		case !held:
+			held = true // the first segment is lost
+		case !reneged && seg.Seq == first:
+			r.rcvNxt, reneged = segEnd, true // its retransmission: now renege
+			ack(false)
+		case !reneged:
+			if !sacked && segEnd == first+3000 {
+				sacked = true
+				ack(true)
+			}
+		case seg.Seq.LessEq(r.rcvNxt) && segEnd.Greater(r.rcvNxt):
+			r.rcvNxt = segEnd
+			ack(false)
+		default:
+			ack(false)
+		}
+	}
+	if r.rcvNxt != end || !sacked {
+		t.Fatalf("the reneging peer got %d of %d bytes in 10 s (SACK sent: %v); connection %+v",
+			r.rcvNxt.Sub(first), total, sacked, c.Stats())
+	}
+}

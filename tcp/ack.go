@@ -24,6 +24,9 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 		t.tlpAcked()
 		t.sampleRTT(seg, ack, now)
 		t.rec.sb.trim(ack)
+		if t.rec.sb.n > 0 && t.rec.sb.r[0].lo == ack {
+			t.sackReneged(now)
+		}
 		switch {
 		case t.rec.active && ack.GreaterEq(t.rec.recover):
 			// Full ACK: RFC 6582 §3.2 step 3.
@@ -79,6 +82,25 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 	}
 	if ack.Greater(una) {
 		t.armPTO(now) // RFC 8985 §7.2: an ACK of new data restarts the probe timer
+	}
+}
+
+// sackReneged handles an ACK that stops at (or inside) a range the peer
+// SACKed: the peer has dropped data it had reported, which a receiver may
+// do (RFC 2018 §8), and the scoreboard, which says not to resend it, is
+// wrong. It is forgotten, and the retransmission timer is brought forward
+// to a sixteenth of an RTT (at least 10 ms), so that the timeout resends
+// from SND.UNA on, as Linux's tcp_check_sack_reneging does: more ACKs may
+// still come and show the data was there after all.
+func (t *TCB) sackReneged(now time.Duration) {
+	t.rec.sb.reset()
+	t.stats.SACKReneging++
+	if t.tmr.kind != rexmitRTO && t.tmr.kind != rexmitProbe {
+		return
+	}
+	at := now + max(t.rtt.srtt/16, renegingDelay)
+	if t.tmr.at == 0 || at < t.tmr.at {
+		t.tmr.kind, t.tmr.at = rexmitRTO, at
 	}
 }
 

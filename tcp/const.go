@@ -44,5 +44,6 @@ const (
 	maxSACKScoreboard    = 16
 	invalidReplyInterval = 500 * time.Millisecond // RFC 5961 §7; Linux's tcp_invalid_ratelimit
 	maxPersistBackoff    = 60 * time.Second
-	minSendMSS           = 48 // Linux's TCP_MIN_SND_MSS: the least payload a segment carries
+	minSendMSS           = 48                    // Linux's TCP_MIN_SND_MSS: the least payload a segment carries
+	renegingDelay        = 10 * time.Millisecond // least wait before resending what a reneging peer dropped
 )

@@ -138,3 +138,78 @@ func TestSendMSSClamped(t *testing.T) {
 		}
 	}
 }
+
+// A receiver may drop data it has SACKed (RFC 2018 §8). This one loses the
+// first segment, SACKs the next two (too little for a fast retransmit),
+// takes the first segment's retransmission after the timeout, then
+// reneges: it acknowledges only that segment and from then on keeps only
+// in-order data. The sender must forget the scoreboard at the timeout
+// (RFC 6675 §5.1) and resend what it had skipped; it used to skip it at
+// every timeout, and a 64 KiB transfer died having delivered one segment.
+// With four segments SACKed, the first is resent by fast retransmit, and
+// the ACK that stops at the SACKed range is what tells the sender.
+func TestSACKRenegingReceiver(t *testing.T) {
+	for _, sacked := range []uint32{2, 4} {
+		renegingReceiver(t, sacked)
+	}
+}
+
+func renegingReceiver(t *testing.T, nSACKed uint32) {
+	s := newSim(t, testConfig())
+	s.connect()
+	a := s.tcb[0]
+	const total = 64 << 10
+	s.flight = nil
+	var out collector
+	if n, _ := a.Write(make([]byte, total)); n != total {
+		t.Fatalf("wrote %d", n)
+	}
+	mss := a.snd.mss
+	first := a.snd.una
+	rcvNxt, end := first, first.Add(total)
+	held, sacked, reneged := false, false, false
+	ack := func(sack bool) {
+		seg := wire.TCPSegment{SrcPort: 80, DstPort: 40000, Seq: a.rcv.nxt, Ack: rcvNxt, Flags: wire.ACK, Window: 65535,
+			Options: wire.TCPOptions{HasTS: true, TSVal: uint32(s.now / time.Millisecond)}}
+		if sack {
+			seg.Options.NumSACK = 1
+			seg.Options.SACK[0] = wire.SACKBlock{Left: first.Add(mss), Right: first.Add((1 + nSACKed) * mss)}
+		}
+		a.Input(&seg, s.now)
+	}
+	deadline := s.now + 12*time.Second
+	for rcvNxt != end && s.now < deadline && a.State() == StateEstablished {
+		out.segs = out.segs[:0]
+		a.Poll(s.now, &out)
+		for _, seg := range out.segs {
+			segEnd := seg.Seq.Add(uint32(len(seg.Payload)))
+			switch {
+			case len(seg.Payload) == 0:
+			case !held:
+				held = true // the first segment is lost
+			case !reneged && seg.Seq == first:
+				rcvNxt, reneged = segEnd, true // its retransmission: now renege
+				ack(false)
+			case !reneged:
+				if !sacked && segEnd == first.Add((1+nSACKed)*mss) {
+					sacked = true
+					ack(true)
+				}
+			case seg.Seq.LessEq(rcvNxt) && segEnd.Greater(rcvNxt):
+				rcvNxt = segEnd
+				ack(false)
+			default:
+				ack(false)
+			}
+		}
+		s.now = max(s.now+time.Millisecond, min(a.Deadline(), s.now+100*time.Millisecond))
+	}
+	if rcvNxt != end {
+		t.Fatalf("%d segments SACKed: the reneging receiver got %d of %d bytes in 12 s (state %v, %d RTOs, %d recoveries)",
+			nSACKed, rcvNxt.Sub(first), total, a.State(), a.stats.RTOs, a.stats.FastRecov)
+	}
+	if !sacked || nSACKed > 2 && (a.stats.SACKReneging == 0 || a.stats.FastRecov == 0) {
+		t.Fatalf("%d segments SACKed (sent %v): %d recoveries, reneging noticed %d times",
+			nSACKed, sacked, a.stats.FastRecov, a.stats.SACKReneging)
+	}
+}

@@ -109,6 +109,9 @@ func (s *scoreboard) recount() {
 	}
 }
 
+// reset forgets every SACKed range.
+func (s *scoreboard) reset() { s.n, s.sacked = 0, 0 }
+
 // highest returns the end of the highest SACKed range, or una if none.
 func (s *scoreboard) highest(una Seq) Seq {
 	if s.n == 0 {

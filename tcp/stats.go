@@ -69,6 +69,7 @@ type Stats struct {
 	RTOs          uint64 // retransmission timeouts
 	LossProbes    uint64 // tail loss probes sent (RFC 8985 §7)
 	FastRecov     uint64 // fast recovery episodes
+	SACKReneging  uint64 // ACKs that stopped at data the peer had SACKed: it dropped it (RFC 2018 §8)
 	DupAcksIn     uint64
 	ChallengeAcks uint64 // RFC 5961 challenge ACKs sent
 	// RepliesLimited counts replies to unacceptable segments (ACKs for

@@ -212,7 +212,11 @@ func (t *TCB) onRTO(now time.Duration) {
 		t.rec.active = false
 		t.rec.dupAcks = 0
 		t.rec.recover = t.snd.max // RFC 6582 §3.2 step 4 after a timeout
-		t.snd.nxt = t.snd.una     // go back N
+		// RFC 6675 §5.1 and RFC 2018 §8: the timeout may mean the peer
+		// reneged, so the scoreboard is forgotten and every byte from
+		// SND.UNA on is sent again, SACKed or not.
+		t.rec.sb.reset()
+		t.snd.nxt = t.snd.una // go back N
 		if t.snd.wnd == 0 {
 			// The peer's window is closed, so nothing can be resent: probe
 			// it instead (RFC 9293 §3.8.6.1), or a lost window update would
