@@ -1,9 +1,11 @@
 package synack
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/synack-go/synack/tcp"
@@ -47,6 +49,7 @@ type Conn struct {
 	errSeen  bool      // the connection's error was returned once (Linux's sk_err)
 	counted  bool      // counted in Stats.ConnsEstablished
 	halfOpen bool      // in the listener's SYN queue
+	orphaned bool      // closed by the user, still finishing: counted in the stack's orphans
 	rdWait   bool      // a Read waits on rd
 
 	unlisted   atomic.Bool // out of the flow table (flowCache)
@@ -196,6 +199,13 @@ func (c *Conn) publishState() {
 	// A passive TCB that a RST sent back to LISTEN is of no further use:
 	// each SYN gets its own TCB.
 	dead := st == tcp.StateClosed || st == tcp.StateListen
+	if c.orphaned && (dead || st == tcp.StateTimeWait) {
+		c.orphaned = false
+		c.s.orphans.Add(-1)
+		if err := t.Err(); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			c.s.ctr.orphansTimedOut.Add(1) // retries, probes or keepalives exhausted
+		}
+	}
 	if c.halfOpen && (est || dead) {
 		c.halfOpen = false
 		c.listener.handshakeDone(c, est && !dead)
@@ -209,6 +219,25 @@ func (c *Conn) publishState() {
 		return
 	}
 	c.s.timers.schedule(c, t.Deadline())
+}
+
+// orphan counts the connection, just closed by its user, among the
+// stack's orphans while it finishes (FIN_WAIT_1 to LAST_ACK), or resets it
+// if there are Options.MaxOrphans already: Linux's tcp_max_orphans
+// (c.mu held).
+func (c *Conn) orphan() {
+	switch c.tcb.State() {
+	case tcp.StateClosed, tcp.StateListen, tcp.StateTimeWait:
+		return
+	}
+	if c.s.orphans.Add(1) > int64(c.s.maxOrphans) {
+		c.s.orphans.Add(-1)
+		c.s.ctr.orphansReset.Add(1)
+		c.s.traceDrop(c.key.local, c.key.remote, "too-many-orphans")
+		c.tcb.Abort()
+		return
+	}
+	c.orphaned = true
 }
 
 // abort resets the connection (RST to a synchronized peer) and wakes every

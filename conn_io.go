@@ -172,6 +172,7 @@ func (c *Conn) Close() error {
 		c.tcb.Abort()
 	} else {
 		c.tcb.Close(c.s.now())
+		c.orphan()
 	}
 	c.pollNow()
 	signal(c.rd)

@@ -3,23 +3,26 @@ package synack
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/synack-go/synack/link"
 	"github.com/synack-go/synack/link/pipe"
+	"github.com/synack-go/synack/sim"
 	"github.com/synack-go/synack/tcp"
 	"github.com/synack-go/synack/wire"
 )
 
 // Attacks on a stack, each as an attacker would mount it: raw packets built
-// with package wire, sent over link/pipe, and bounded in time.
+// with package wire, sent over a simulated link, bounded in virtual time.
 
 // tap is a link endpoint that counts the packets its stack writes and
 // remembers the last TCP segment among them, as an on-path observer would;
@@ -61,34 +64,24 @@ func (t *tap) lastSeg() (wire.TCPSegment, int) {
 func (t *tap) inject(pkt []byte) error { return t.Endpoint.WriteBatch([][]byte{pkt}) }
 
 // tapPair is pairOpts with a tap on each stack's end of the link.
-func tapPair(t testing.TB, cfg pipe.Config, copts, sopts Options) (client, server *Stack, ct, st *tap) {
+func tapPair(t testing.TB, cfg pipe.Config, copts, sopts Options) (sm *sim.Sim, client, server *Stack, ct, st *tap) {
 	t.Helper()
-	a, b := pipe.New(cfg)
+	sm = newSim(t)
+	a, b := sm.Pipe(cfg)
 	ct, st = &tap{Endpoint: a}, &tap{Endpoint: b}
 	copts.Name, copts.Addrs = "client", []netip.Prefix{clientAddr, clientAddr6}
 	sopts.Name, sopts.Addrs = "server", []netip.Prefix{serverAddr, serverAddr6}
-	var err error
-	if client, err = NewStack(ct, copts); err != nil {
-		t.Fatal(err)
-	}
-	if server, err = NewStack(st, sopts); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		client.Close()
-		server.Close()
-	})
-	return client, server, ct, st
+	return sm, newStack(t, sm, ct, copts), newStack(t, sm, st, sopts), ct, st
 }
 
-// observe waits d and returns how many packets the two taps carried
-// meanwhile.
-func observe(d time.Duration, taps ...*tap) uint64 {
+// observe lets d of virtual time pass and returns how many packets the
+// taps carried meanwhile.
+func observe(sm *sim.Sim, d time.Duration, taps ...*tap) uint64 {
 	var before uint64
 	for _, t := range taps {
 		before += t.written.Load()
 	}
-	<-time.After(d)
+	sm.Sleep(d)
 	var after uint64
 	for _, t := range taps {
 		after += t.written.Load()
@@ -104,7 +97,7 @@ func observe(d time.Duration, taps ...*tap) uint64 {
 // unacceptable segments are now rate-limited per connection (one per
 // 500 ms, Linux's tcp_invalid_ratelimit) and per stack (RFC 5961 §7).
 func TestAckStormInjectedByte(t *testing.T) {
-	client, server, ct, st := tapPair(t, pipe.Config{}, Options{}, Options{})
+	sm, client, server, ct, st := tapPair(t, pipe.Config{}, Options{}, Options{})
 	c, s := connected(t, client, server, "10.0.0.2:80")
 	if _, err := c.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
@@ -113,14 +106,14 @@ func TestAckStormInjectedByte(t *testing.T) {
 	if _, err := s.Read(buf); err != nil {
 		t.Fatal(err)
 	}
-	observe(100*time.Millisecond, ct, st) // the delayed ACK goes out
+	observe(sm, 100*time.Millisecond, ct, st) // the delayed ACK goes out
 	last, n := ct.lastSeg()
 	forged := wire.TCPSegment{Seq: last.Seq.Add(uint32(n)), Ack: last.Ack, Flags: wire.ACK | wire.PSH,
 		Window: last.Window, Payload: []byte("X")}
 	if err := ct.inject(packet(c.key.local, c.key.remote, &forged)); err != nil {
 		t.Fatal(err)
 	}
-	pkts := observe(2*time.Second, ct, st)
+	pkts := observe(sm, 2*time.Second, ct, st)
 	t.Logf("%d packets in the 2 s after one injected byte", pkts)
 	if pkts > 8 {
 		t.Fatalf("%d packets in the 2 s after one injected byte: an ACK storm", pkts)
@@ -133,24 +126,22 @@ func TestAckStormInjectedByte(t *testing.T) {
 
 // upload sends size bytes from c to s and checks that s receives them
 // unchanged, failing after limit.
+// The time it took, on the stacks' clock, is returned.
 func upload(t testing.TB, c, s *Conn, size int, limit time.Duration) time.Duration {
 	t.Helper()
 	data := make([]byte, size)
 	rand.NewChaCha8([32]byte{byte(size), 7}).Read(data)
 	want := sha256.Sum256(data)
-	start := time.Now()
-	errc := make(chan error, 1)
-	go func() {
-		_, err := c.Write(data)
-		errc <- err
-	}()
+	sm := simOf(c.s)
+	began := sm.Now()
+	written := start(sm, func() (int, error) { return c.Write(data) })
 	h := sha256.New()
-	s.SetReadDeadline(time.Now().Add(limit))
+	s.SetReadDeadline(sm.Now().Add(limit))
 	if n, err := io.CopyN(h, s, int64(size)); err != nil {
 		t.Fatalf("received %d of %d bytes: %v", n, size, err)
 	}
-	el := time.Since(start)
-	if err := <-errc; err != nil {
+	el := sm.Now().Sub(began)
+	if _, err := written.get(t); err != nil {
 		t.Fatal(err)
 	}
 	if got := h.Sum(nil); !bytes.Equal(got, want[:]) {
@@ -167,7 +158,7 @@ func upload(t testing.TB, c, s *Conn, size int, limit time.Duration) time.Durati
 // connection only a duplicate ACK with new SACK information counts
 // (RFC 6675 §2). The test asserts what the slowdown came from (spurious
 // recoveries and duplicate ACKs) and logs the slowdown itself;
-// BenchmarkSpraySlowdown measures it.
+// BenchmarkSpraySlowdown reports it too. All on virtual time.
 func TestBlindAckSprayNoDupAcks(t *testing.T) {
 	plain, sprayed := sprayRun(t, false), sprayRun(t, true)
 	t.Logf("8 MiB upload: %v without a spray, %v with (%.2fx)", plain.el, sprayed.el, float64(sprayed.el)/float64(plain.el))
@@ -189,28 +180,20 @@ type sprayResult struct {
 // sprayRun uploads 8 MiB over a 200 Mbit/s, 5 ms path, with or without a
 // spray of about 17,000 forged out-of-window ACKs a second at the server.
 func sprayRun(t testing.TB, spray bool) sprayResult {
-	client, server, ct, _ := tapPair(t, pipe.Config{Delay: 5 * time.Millisecond, RateBitsPerSec: 200e6, QueueBytes: 16 << 20},
+	sm, client, server, ct, _ := tapPair(t, pipe.Config{Delay: 5 * time.Millisecond, RateBitsPerSec: 200e6, QueueBytes: 16 << 20},
 		Options{}, Options{})
 	c, s := connected(t, client, server, "10.0.0.2:80")
 	defer c.Close()
 	defer s.Close()
-	done := make(chan struct{})
+	done, stopped := false, false
 	var sent atomic.Int64
-	var wg sync.WaitGroup
 	if spray {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		sm.Go(func() {
+			defer func() { stopped = true }()
 			rng := rand.New(rand.NewPCG(1, 2))
-			tick := time.NewTicker(time.Millisecond)
-			defer tick.Stop()
 			pkts := make([][]byte, 17)
-			for {
-				select {
-				case <-done:
-					return
-				case <-tick.C:
-				}
+			for !done {
+				sm.Sleep(time.Millisecond)
 				for i := range pkts {
 					seg := wire.TCPSegment{Seq: wire.Seq(rng.Uint32()), Ack: wire.Seq(rng.Uint32()), Flags: wire.ACK, Window: 1000}
 					pkts[i] = packet(c.key.local, c.key.remote, &seg)
@@ -220,17 +203,20 @@ func sprayRun(t testing.TB, spray bool) sprayResult {
 				}
 				sent.Add(int64(len(pkts)))
 			}
-		}()
+		})
+	} else {
+		stopped = true
 	}
 	el := upload(t, c, s, 8<<20, 60*time.Second)
-	close(done)
-	wg.Wait()
+	done = true
+	waitFor(t, sm, "the spray to stop", func() bool { return stopped })
 	return sprayResult{el: el, sent: int(sent.Load()), st: c.Stats()}
 }
 
 // BenchmarkSpraySlowdown reports how much slower an 8 MiB upload over a
 // 200 Mbit/s, 5 ms path is under a blind spray of about 17,000
-// out-of-window ACKs a second (TestBlindAckSprayNoDupAcks).
+// out-of-window ACKs a second (TestBlindAckSprayNoDupAcks), on virtual
+// time: the figures replay.
 func BenchmarkSpraySlowdown(b *testing.B) {
 	var plain, sprayed time.Duration
 	for b.Loop() {
@@ -256,15 +242,7 @@ type rawConn struct {
 // accepted connection.
 func rawDial(t testing.TB, peer *rawPeer, ln net.Listener, local, remote netip.AddrPort, opts wire.TCPOptions) (*rawConn, *Conn) {
 	t.Helper()
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		ch <- res{c, err}
-	}()
+	accepted := start(peer.sm, ln.Accept)
 	r := &rawConn{t: t, peer: peer, local: local, remote: remote, sndNxt: 1000, ts: opts.HasTS}
 	peer.sendSeg(local, remote, wire.TCPSegment{Seq: r.sndNxt, Flags: wire.SYN, Window: 65535, Options: opts})
 	synAck := r.recv()
@@ -274,16 +252,11 @@ func rawDial(t testing.TB, peer *rawPeer, ln net.Listener, local, remote netip.A
 	r.sndNxt++
 	r.rcvNxt = synAck.Seq + 1
 	r.ack(65535)
-	select {
-	case res := <-ch:
-		if res.err != nil {
-			t.Fatal(res.err)
-		}
-		return r, res.c.(*Conn)
-	case <-time.After(5 * time.Second):
-		t.Fatal("Accept did not return")
+	c, err := accepted.get(t)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil, nil
+	return r, c.(*Conn)
 }
 
 // recv returns the next segment the stack sends to the raw peer's port.
@@ -297,7 +270,7 @@ func (r *rawConn) recv() wire.TCPSegment {
 func (r *rawConn) send(seg wire.TCPSegment) {
 	r.t.Helper()
 	if r.ts && !seg.Options.HasTS {
-		seg.Options.HasTS, seg.Options.TSVal = true, uint32(time.Now().UnixMilli())
+		seg.Options.HasTS, seg.Options.TSVal = true, 1000+uint32(r.peer.sm.Elapsed().Milliseconds())
 	}
 	r.peer.sendSeg(r.local, r.remote, seg)
 }
@@ -368,7 +341,7 @@ func TestSACKRenegingPeer(t *testing.T) {
 	r, c := rawDial(t, peer, ln, netip.MustParseAddrPort("10.0.0.9:5000"), netip.MustParseAddrPort("10.0.0.1:80"),
 		wire.TCPOptions{MSS: 1000, SACKPermitted: true})
 	const total = 64 << 10
-	go c.Write(make([]byte, total))
+	peer.sm.Go(func() { c.Write(make([]byte, total)) })
 	first, end := r.rcvNxt, r.rcvNxt.Add(total)
 	held, sacked, reneged := false, false, false
 	ack := func(sack bool) {
@@ -379,9 +352,9 @@ func TestSACKRenegingPeer(t *testing.T) {
 		}
 		r.send(seg)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for r.rcvNxt != end && time.Now().Before(deadline) {
-		_, seg, ok := peer.recvWithin(time.Until(deadline))
+	deadline := peer.sm.Now().Add(10 * time.Second)
+	for r.rcvNxt != end && peer.sm.Now().Before(deadline) {
+		_, seg, ok := peer.recvWithin(deadline.Sub(peer.sm.Now()))
 		if !ok || seg.DstPort != r.local.Port() || len(seg.Payload) == 0 {
 			continue
 		}
@@ -407,5 +380,96 @@ func TestSACKRenegingPeer(t *testing.T) {
 	if r.rcvNxt != end || !sacked {
 		t.Fatalf("the reneging peer got %d of %d bytes in 10 s (SACK sent: %v); connection %+v",
 			r.rcvNxt.Sub(first), total, sacked, c.Stats())
+	}
+}
+
+// zeroWindowPeer accepts a connection from a raw peer whose window takes
+// the first 1,000 bytes the stack writes and then closes: it acknowledges
+// them with window 0, so that nothing is in flight and the stack has 64 KiB
+// queued behind the closed window.
+func zeroWindowPeer(t *testing.T, opts Options, port uint16) (*Stack, *rawConn, *Conn) {
+	s, peer := icmpStack(t, opts)
+	ln, err := s.Listen("tcp", "10.0.0.1:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	r, c := rawDial(t, peer, ln, netip.AddrPortFrom(netip.MustParseAddr("10.0.0.9"), port),
+		netip.MustParseAddrPort("10.0.0.1:80"), wire.TCPOptions{MSS: 1000})
+	r.ack(1000) // room for one segment
+	waitFor(t, peer.sm, "the window update", func() bool { return c.Stats().SndWnd == 1000 })
+	if _, err := c.Write(make([]byte, 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		seg := r.recv()
+		if seg.Seq == r.rcvNxt && len(seg.Payload) > 0 {
+			r.rcvNxt = r.rcvNxt.Add(uint32(len(seg.Payload)))
+			r.ack(0)
+			return s, r, c
+		}
+	}
+}
+
+// An orphan (closed by its user with data still queued) whose peer answers
+// every zero-window probe with window 0 used to stay in FIN_WAIT_1
+// forever, keeping its buffer. It now gives up after TCP.OrphanRetries
+// probes (3 here; 8 by default, Linux's tcp_orphan_retries).
+func TestOrphanZeroWindowPeer(t *testing.T) {
+	s, r, c := zeroWindowPeer(t, Options{TCP: tcp.Config{OrphanRetries: 3}}, 5000)
+	c.Close()
+	if st := s.Stats(); st.Orphans != 1 {
+		t.Fatalf("%d orphans after Close, want 1", st.Orphans)
+	}
+	deadline := r.peer.sm.Now().Add(10 * time.Second)
+	probes := 0
+	for len(s.Connections()) > 0 && r.peer.sm.Now().Before(deadline) {
+		if _, seg, ok := r.peer.recvWithin(100 * time.Millisecond); ok && seg.DstPort == r.local.Port() {
+			probes++
+			r.ack(0) // "my window is still 0"
+		}
+	}
+	if n := len(s.Connections()); n != 0 {
+		t.Fatalf("the orphan is still there after %d probes answered with window 0: %+v", probes, s.Connections())
+	}
+	if st := s.Stats(); st.Orphans != 0 || st.OrphansTimedOut != 1 {
+		t.Fatalf("orphans %d, timed out %d; want 0, 1", st.Orphans, st.OrphansTimedOut)
+	}
+}
+
+// A peer that closes its window and falls silent: the connection used to
+// live on (12 s later, with a 2 s DataRetryTimeout, it was still there).
+// Unanswered probes now end it with ETIMEDOUT once the timeout has passed
+// since the peer was last heard.
+func TestZeroWindowSilentPeer(t *testing.T) {
+	_, r, c := zeroWindowPeer(t, Options{TCP: tcp.Config{DataRetryTimeout: 2 * time.Second}}, 5001)
+	c.SetReadDeadline(r.peer.sm.Now().Add(10 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, syscall.ETIMEDOUT) {
+		t.Fatalf("Read: %v, want ETIMEDOUT", err)
+	}
+}
+
+// Options.MaxOrphans bounds the connections closed by their user that are
+// still finishing; a Close beyond it resets the connection.
+func TestMaxOrphans(t *testing.T) {
+	s, r, c := zeroWindowPeer(t, Options{MaxOrphans: 1}, 5002)
+	c.Close()
+	ln, err := s.Listen("tcp", "10.0.0.1:81")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	r2, c2 := rawDial(t, r.peer, ln, netip.MustParseAddrPort("10.0.0.9:5003"), netip.MustParseAddrPort("10.0.0.1:81"),
+		wire.TCPOptions{MSS: 1000})
+	r2.ack(0)
+	c2.Write([]byte("unsent"))
+	c2.Close()
+	for {
+		if seg := r2.recv(); seg.Flags&wire.RST != 0 {
+			break
+		}
+	}
+	if st := s.Stats(); st.Orphans != 1 || st.OrphansReset != 1 {
+		t.Fatalf("orphans %d, reset %d; want 1, 1", st.Orphans, st.OrphansReset)
 	}
 }

@@ -82,6 +82,15 @@ type Options struct {
 	// negative leaves only the per-connection limit.
 	InvalidReplyLimit int
 
+	// MaxOrphans bounds the connections closed by their user that are
+	// still finishing in the background (FIN_WAIT_1 to LAST_ACK: data or
+	// a FIN not yet acknowledged), like Linux's tcp_max_orphans. A Close
+	// beyond it resets the connection instead, counted in
+	// Stats.OrphansReset. Each orphan also gives up after
+	// TCP.OrphanRetries timeouts or zero-window probes. Zero means 65536;
+	// negative resets every connection closed before it has finished.
+	MaxOrphans int
+
 	// TCP holds the tunables of every connection; see tcp.Config for each
 	// field's zero value (1 MiB buffers, 60 s TIME_WAIT, SACK, timestamps
 	// and window scaling on, NewReno). The stack overrides three fields:
@@ -96,6 +105,7 @@ type Options struct {
 const (
 	defaultInvalidReplyLimit = 1000
 	defaultSynBacklog        = 128
+	defaultMaxOrphans        = 65536
 	defaultBacklog           = 128 // Listen's accept queue, and ListenAddrPort's for backlog <= 0
 	defaultKeepAlive         = 15 * time.Second
 	// ipTTL is the TTL (hop limit) of every packet we send: RFC 1700's

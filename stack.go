@@ -78,6 +78,7 @@ type Stack struct {
 	cfg4, cfg6 tcp.Config // per family: the MSS differs
 	keepIdle   time.Duration
 	synBacklog int
+	maxOrphans int
 
 	isn      *tcp.ISNGenerator
 	cookies  *tcp.SynCookies
@@ -96,6 +97,8 @@ type Stack struct {
 	timers  timerQueue
 	batches batchPool
 	nl      netLayer // UDP, fragments: netlayer.go
+
+	orphans atomic.Int64 // connections closed by their user, still finishing
 
 	closed atomic.Bool
 	done   chan struct{} // closed by Close: wakes every blocked call
@@ -156,6 +159,13 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	}
 	if s.keepIdle == 0 {
 		s.keepIdle = defaultKeepAlive
+	}
+	s.maxOrphans = opts.MaxOrphans
+	switch {
+	case s.maxOrphans == 0:
+		s.maxOrphans = defaultMaxOrphans
+	case s.maxOrphans < 0:
+		s.maxOrphans = 0
 	}
 	// Batches hold up to BatchSize packets, but not more than about
 	// 512 KiB of buffers, so a 64 KiB MTU does not cost megabytes.

@@ -31,7 +31,13 @@ type Stats struct {
 	// ACKs) that the rate limits held back: Options.InvalidReplyLimit and
 	// one per connection per 500 ms.
 	RepliesLimited uint64
-	Drops          Drops
+	// Orphans is the number of connections closed by their user and still
+	// finishing now (not a counter); OrphansReset counts Closes that reset
+	// the connection because there were Options.MaxOrphans already, and
+	// OrphansTimedOut the orphans that gave up: retries, zero-window
+	// probes or keepalives exhausted (TCP.OrphanRetries).
+	Orphans, OrphansReset, OrphansTimedOut uint64
+	Drops                                  Drops
 }
 
 // Drops counts discarded packets and segments by reason.
@@ -76,6 +82,7 @@ type counters struct {
 	tcpDrops                                               [tcp.NumDropReasons]atomic.Uint64
 	icmpIn, icmpOut, echoes, icmpErrors, pmtuReductions    atomic.Uint64
 	icmpDrops                                              [numICMPDrops]atomic.Uint64
+	orphansReset, orphansTimedOut                          atomic.Uint64
 }
 
 // Stats returns a snapshot of the stack's counters. It is safe to call at
@@ -92,6 +99,8 @@ func (s *Stack) Stats() Stats {
 		ICMPIn: c.icmpIn.Load(), ICMPOut: c.icmpOut.Load(), EchoRequests: c.echoes.Load(),
 		ICMPErrors: c.icmpErrors.Load(), PMTUReductions: c.pmtuReductions.Load(),
 		RepliesLimited: s.replies.Limited(),
+		Orphans:        uint64(max(s.orphans.Load(), 0)),
+		OrphansReset:   c.orphansReset.Load(), OrphansTimedOut: c.orphansTimedOut.Load(),
 		Drops: Drops{
 			Malformed: c.malformed.Load(), Checksum: c.checksum.Load(), Fragment: c.fragment.Load(),
 			NotForUs: c.notForUs.Load(), Protocol: c.protocol.Load(),

@@ -34,10 +34,21 @@ type Config struct {
 	// SynRetries is how many times a SYN is retransmitted before the connect
 	// fails with ETIMEDOUT. Zero means 6 (about 127 s, as Linux).
 	SynRetries int
+	// SynAckRetries is how many times a SYN-ACK is retransmitted before a
+	// half-open passive connection is dropped. Zero means 5 (about 63 s,
+	// as Linux's tcp_synack_retries).
+	SynAckRetries int
 	// DataRetryTimeout is how long data may go unacknowledged, retransmitted
-	// with backoff, before the connection fails with ETIMEDOUT. Zero means
-	// about 15 minutes (Linux's tcp_retries2 = 15).
+	// with backoff, or a peer's closed window stay silent to our probes,
+	// before the connection fails with ETIMEDOUT (TCB.SetUserTimeout
+	// changes it for one connection). Zero means about 15 minutes (Linux's
+	// tcp_retries2 = 15).
 	DataRetryTimeout time.Duration
+	// OrphanRetries bounds a connection the user has closed (an orphan)
+	// whose data or FIN cannot get through: it is aborted after this many
+	// retransmission timeouts, or this many zero-window probes however the
+	// peer answers them. Zero means 8 (Linux's tcp_orphan_retries).
+	OrphanRetries int
 	// DelayedAck is the longest an ACK is delayed (RFC 9293 §3.8.6.3 allows
 	// up to 0.5 s). Zero means 40 ms. Negative disables delayed ACKs.
 	DelayedAck time.Duration
@@ -92,6 +103,20 @@ func (c *Config) synRetries() int {
 		return defaultSynRetries
 	}
 	return c.SynRetries
+}
+
+func (c *Config) synAckRetries() int {
+	if c.SynAckRetries <= 0 {
+		return defaultSynAckRetries
+	}
+	return c.SynAckRetries
+}
+
+func (c *Config) orphanRetries() int {
+	if c.OrphanRetries <= 0 {
+		return defaultOrphanRetries
+	}
+	return c.OrphanRetries
 }
 
 func (c *Config) dataRetryTimeout() time.Duration {

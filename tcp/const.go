@@ -36,6 +36,8 @@ const (
 	maxBufSize           = 64 << 20
 	defaultDelayedAck    = 40 * time.Millisecond
 	defaultSynRetries    = 6
+	defaultSynAckRetries = 5                         // Linux's tcp_synack_retries: about 63 s of half-open state
+	defaultOrphanRetries = 8                         // Linux's tcp_orphan_retries (0 there means 8)
 	defaultDataRetryTime = 924600 * time.Millisecond // Linux tcp_retries2=15 with a 200 ms RTO floor ≈ 15.4 min
 	defaultKeepIdle      = 15 * time.Second          // Go's net.Dialer default
 	defaultKeepIntvl     = 15 * time.Second

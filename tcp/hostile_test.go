@@ -1,6 +1,8 @@
 package tcp
 
 import (
+	"errors"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,5 +213,113 @@ func renegingReceiver(t *testing.T, nSACKed uint32) {
 	if !sacked || nSACKed > 2 && (a.stats.SACKReneging == 0 || a.stats.FastRecov == 0) {
 		t.Fatalf("%d segments SACKed (sent %v): %d recoveries, reneging noticed %d times",
 			nSACKed, sacked, a.stats.FastRecov, a.stats.SACKReneging)
+	}
+}
+
+// zeroWindowPair returns a sim whose B never reads, with A's 64 KiB stuck
+// behind B's closed window.
+func zeroWindowPair(t *testing.T, cfg *Config) *sim {
+	s := newSim(t, cfg)
+	s.connect()
+	s.tcb[1].SetBuffers(0, 0)
+	s.write(0, make([]byte, 64<<10))
+	s.run(time.Second)
+	if s.tcb[0].snd.wnd != 0 {
+		t.Fatalf("B's window is %d, want 0", s.tcb[0].snd.wnd)
+	}
+	return s
+}
+
+// An orphan (closed by its user with data still queued) whose peer answers
+// every zero-window probe with window 0 used to stay in FIN_WAIT_1
+// forever. It is aborted after Config.OrphanRetries probes (8, Linux's
+// tcp_orphan_retries), however they are answered. A connection its user
+// still holds probes on while the peer answers (RFC 1122 §4.2.2.17).
+func TestOrphanZeroWindowAborted(t *testing.T) {
+	cfg := testConfig()
+	cfg.RecvBuf = minBufSize
+	s := zeroWindowPair(t, cfg)
+	a := s.tcb[0]
+	s.run(30 * time.Minute)
+	if a.State() != StateEstablished {
+		t.Fatalf("a connection its user holds, probes answered: %v after 30 min, want ESTABLISHED", a.State())
+	}
+	a.Close(s.now)
+	s.poll(0)
+	s.run(10 * time.Minute)
+	if a.State() != StateClosed || a.Err() == nil {
+		t.Fatalf("orphan with its probes answered by window 0: %v (err %v) after 10 min, want CLOSED", a.State(), a.Err())
+	}
+}
+
+// A peer that closes its window and then falls silent: the probes go
+// unanswered, and the connection fails with ETIMEDOUT when the user
+// timeout (DataRetryTimeout) has passed since the peer was last heard, not
+// one whole backoff later. It used to be alive 12 s after a 2 s timeout.
+func TestZeroWindowSilentPeerTimesOut(t *testing.T) {
+	for _, orphan := range []bool{false, true} {
+		cfg := testConfig()
+		cfg.RecvBuf = minBufSize
+		cfg.DataRetryTimeout = 2 * time.Second
+		s := zeroWindowPair(t, cfg)
+		a := s.tcb[0]
+		if orphan {
+			a.Close(s.now)
+			s.poll(0)
+			s.run(time.Millisecond)
+		}
+		heard := a.lastHeard
+		s.drop = func(from int, _ *wire.TCPSegment) bool { return from == 1 }
+		for a.State() != StateClosed && s.now < heard+12*time.Second {
+			s.run(10 * time.Millisecond)
+		}
+		if a.State() != StateClosed {
+			t.Fatalf("orphan %v: %v 12 s after the peer fell silent, with a 2 s timeout", orphan, a.State())
+		}
+		if d := s.now - heard; d > 2*time.Second+20*time.Millisecond {
+			t.Fatalf("orphan %v: timed out %v after the peer fell silent, want 2 s", orphan, d)
+		}
+	}
+}
+
+// The retransmission timeout is clamped to what is left of the user
+// timeout: with backoff it used to overshoot by up to one whole RTO.
+func TestRTOClampedToUserTimeout(t *testing.T) {
+	s := newSim(t, testConfig())
+	s.connect()
+	a := s.tcb[0]
+	a.SetUserTimeout(3 * time.Second)
+	s.drop = func(from int, _ *wire.TCPSegment) bool { return from == 1 }
+	s.write(0, []byte("lost"))
+	start := s.now
+	for a.State() != StateClosed && s.now < start+time.Minute {
+		s.run(10 * time.Millisecond)
+	}
+	if a.State() != StateClosed || !errors.Is(a.Err(), syscall.ETIMEDOUT) {
+		t.Fatalf("%v, err %v", a.State(), a.Err())
+	}
+	// The first RTO (about 200 ms) starts the clock; 3 s later it ends.
+	if d := s.now - start; d > 3400*time.Millisecond {
+		t.Fatalf("failed %v after the data was sent, want about 3.2 s", d)
+	}
+}
+
+// A half-open passive connection retransmits its SYN-ACK 5 times (Linux's
+// tcp_synack_retries, about 63 s), not the SYN's 6.
+func TestSynAckRetries(t *testing.T) {
+	b := New(testConfig(), 80, 40000)
+	b.Listen(1)
+	b.Input(&wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: 7, Flags: wire.SYN, Window: 1000}, 0)
+	var out collector
+	now := time.Duration(0)
+	for now < 10*time.Minute {
+		b.Poll(now, &out)
+		if b.State() == StateClosed {
+			break
+		}
+		now = max(now+time.Millisecond, b.Deadline())
+	}
+	if len(out.segs) != 6 || now > 64*time.Second {
+		t.Fatalf("%d SYN-ACKs, given up after %v; want 6 (5 retries) in about 63 s", len(out.segs), now)
 	}
 }

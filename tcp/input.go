@@ -32,7 +32,6 @@ func (t *TCB) Input(seg *wire.TCPSegment, now time.Duration) {
 // inputSynchronized follows RFC 9293 §3.10.7.4 "Otherwise" for SYN_RECEIVED
 // and every later state, step by step.
 func (t *TCB) inputSynchronized(seg *wire.TCPSegment, now time.Duration) {
-	t.lastActivity = now
 	if t.state == StateSynReceived && seg.Flags&wire.SYN != 0 && seg.Seq == t.rcv.irs {
 		if seg.Flags&(wire.ACK|wire.RST) == 0 {
 			t.synNow = true // the peer's SYN again: our SYN-ACK was lost
@@ -82,6 +81,7 @@ func (t *TCB) inputSynchronized(seg *wire.TCPSegment, now time.Duration) {
 		t.drop(DropNoACK)
 		return
 	}
+	t.lastHeard = now
 	if !t.inputACK(seg, now) {
 		return
 	}

@@ -97,7 +97,7 @@ func (t *TCB) established(now time.Duration) {
 		t.tmr.kind, t.tmr.at = rexmitOff, 0
 	}
 	t.rec.recover = t.snd.una
-	t.lastActivity = now
+	t.lastHeard = now
 	t.armKeepalive(now)
 	t.congestionChanged()
 }

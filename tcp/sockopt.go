@@ -47,9 +47,10 @@ func (t *TCB) Reconfigure(cfg *Config) {
 	t.tmr.noDelay = cfg.NoDelay
 }
 
-// SetUserTimeout sets how long sent data may stay unacknowledged before
-// the connection fails with ETIMEDOUT: RFC 5482's user timeout, Linux's
-// TCP_USER_TIMEOUT. Zero restores the Config's DataRetryTimeout.
+// SetUserTimeout sets how long sent data may stay unacknowledged, or the
+// peer's closed window silent to our probes, before the connection fails
+// with ETIMEDOUT: RFC 5482's user timeout, Linux's TCP_USER_TIMEOUT. Zero
+// restores the Config's DataRetryTimeout.
 func (t *TCB) SetUserTimeout(d time.Duration) {
 	c := t.own()
 	if d <= 0 {

@@ -80,7 +80,7 @@ type TCB struct {
 	tlpNow   bool // send a tail loss probe (tlp.go)
 
 	lastInvalidReply time.Duration // the last reply to an unacceptable segment (ratelimit.go); 0: none
-	lastActivity     time.Duration // last segment received, for keepalive
+	lastHeard        time.Duration // the last acceptable segment from the peer, for probe timeouts
 	ccReported       [2]uint32     // cwnd and ssthresh last told to the observer
 
 	stats Stats

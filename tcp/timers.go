@@ -98,7 +98,7 @@ func (t *TCB) armPersist(now time.Duration) {
 	}
 	t.tmr.kind = rexmitPersist
 	d := t.rtt.baseRTO() << min(t.tmr.backoffs, 10)
-	t.tmr.at = now + min(d, maxPersistBackoff)
+	t.tmr.at = now + t.clampToTimeout(now, min(d, maxPersistBackoff))
 }
 
 // armDelayedAck schedules an ACK no later than the delayed-ACK limit:
@@ -149,6 +149,10 @@ func (t *TCB) fireTimers(now time.Duration) {
 		case rexmitPersist:
 			t.tmr.kind = rexmitOff
 			t.timerFired("persist")
+			if t.probesExhausted(now) {
+				t.fail(t.timeoutErr(), "zero-window probes exhausted")
+				return
+			}
 			t.tmr.backoffs++
 			t.probeNow = true
 		case rexmitProbe:
@@ -185,7 +189,7 @@ func (t *TCB) onRTO(now time.Duration) {
 	t.tmr.backoffs++
 	switch t.state {
 	case StateSynSent, StateSynReceived:
-		if t.tmr.backoffs > t.cfg.synRetries() {
+		if t.tmr.backoffs > t.synRetries() {
 			t.fail(t.timeoutErr(), "SYN retries exhausted")
 			return
 		}
@@ -193,7 +197,7 @@ func (t *TCB) onRTO(now time.Duration) {
 	default:
 		if t.snd.una == t.snd.iss {
 			// Our SYN-ACK is still unacknowledged (we closed in SYN_RECEIVED).
-			if t.tmr.backoffs > t.cfg.synRetries() {
+			if t.tmr.backoffs > t.synRetries() {
 				t.fail(t.timeoutErr(), "SYN retries exhausted")
 				return
 			}
@@ -201,8 +205,20 @@ func (t *TCB) onRTO(now time.Duration) {
 			t.snd.nxt = t.snd.iss + 1
 			break
 		}
-		if now-t.tmr.rexStart >= t.cfg.dataRetryTimeout() {
+		switch {
+		case t.snd.wnd == 0:
+			// The window is closed, so the retransmissions are window
+			// probes: the peer that answers them is alive (RFC 1122
+			// §4.2.2.17), one silent for the user timeout is not.
+			if t.probesExhausted(now) {
+				t.fail(t.timeoutErr(), "zero-window probes exhausted")
+				return
+			}
+		case now-t.tmr.rexStart >= t.userTimeout():
 			t.fail(t.timeoutErr(), "retransmissions exhausted")
+			return
+		case t.orphaned() && t.tmr.backoffs > t.cfg.orphanRetries():
+			t.fail(t.timeoutErr(), "orphan retries exhausted")
 			return
 		}
 		if t.cc != nil {
@@ -226,7 +242,57 @@ func (t *TCB) onRTO(now time.Duration) {
 	}
 	t.rtt.backoff()
 	t.tmr.kind = rexmitRTO
-	t.tmr.at = now + t.rtt.rto
+	t.tmr.at = now + t.clampToTimeout(now, t.rtt.rto)
+}
+
+// userTimeout is how long sent data may go unacknowledged, or a closed
+// window's probes unanswered: Config.DataRetryTimeout, which
+// SetUserTimeout changes for one connection.
+func (t *TCB) userTimeout() time.Duration { return t.cfg.dataRetryTimeout() }
+
+// synRetries is how many times our SYN (or SYN-ACK) is sent again.
+func (t *TCB) synRetries() int {
+	if t.passive {
+		return t.cfg.synAckRetries()
+	}
+	return t.cfg.synRetries()
+}
+
+// clampToTimeout cuts the wait d before the next retransmission or probe
+// so that it ends no later than the user timeout does: with backoff, the
+// timeout used to be noticed up to one whole RTO (its double) late.
+// (Linux's tcp_clamp_rto_to_user_timeout.)
+func (t *TCB) clampToTimeout(now, d time.Duration) time.Duration {
+	if !t.state.synchronized() || t.snd.una == t.snd.iss {
+		return d // SYN retries are counted, not timed
+	}
+	start := t.tmr.rexStart
+	if t.snd.wnd == 0 {
+		start = t.lastHeard
+	}
+	if start == 0 && t.snd.wnd != 0 {
+		return d
+	}
+	left := start + t.userTimeout() - now
+	return max(min(d, left), time.Millisecond)
+}
+
+// orphaned reports whether the user has closed the connection: nobody
+// will read or write it again, and only the stack keeps it going.
+func (t *TCB) orphaned() bool { return t.userClosed && t.state.synchronized() }
+
+// probesExhausted reports whether a connection whose peer keeps its window
+// closed must give up: when nothing acceptable came from the peer for the
+// user timeout, or, for an orphan, after Config.OrphanRetries probes
+// however they are answered. RFC 1122 §4.2.2.17 lets a sender probe for
+// as long as the receiver answers; Linux deviation, as Linux: a
+// connection nobody will use again must not let a peer that keeps
+// answering "window 0" hold it, and its buffer, forever.
+func (t *TCB) probesExhausted(now time.Duration) bool {
+	if t.orphaned() && t.tmr.backoffs >= t.cfg.orphanRetries() {
+		return true
+	}
+	return now-t.lastHeard >= t.userTimeout()
 }
 
 func (t *TCB) timerFired(name string) {
