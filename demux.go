@@ -69,11 +69,23 @@ func (s *Stack) deliver(pkt []byte, checked bool, seg *wire.TCPSegment, ev *trac
 		s.traceDrop(netip.AddrPortFrom(ip.Dst, 0), netip.AddrPortFrom(ip.Src, 0), "malformed")
 		return
 	}
-	if ip.Src.IsMulticast() || ip.Src.IsUnspecified() || ip.Src == ip.Dst && seg.SrcPort == seg.DstPort {
+	if s.badSource(ip.Src) && !(ip.Src.IsLoopback() && ip.Dst.IsLoopback()) ||
+		ip.Src == ip.Dst && seg.SrcPort == seg.DstPort {
 		// RFC 1122 §4.2.3.10: no connection from a broadcast or
-		// multicast source; a segment to itself is a LAND attack.
-		c.malformed.Add(1)
+		// multicast source (our subnets' directed broadcasts included),
+		// nor from an unspecified or, on a link, a loopback address; a
+		// segment to itself is a LAND attack. Answering any of them
+		// would reach everyone, or no one.
+		c.badSource.Add(1)
 		s.traceDrop(netip.AddrPortFrom(ip.Dst, seg.DstPort), netip.AddrPortFrom(ip.Src, seg.SrcPort), "bad-source")
+		return
+	}
+	if f := seg.Flags; f&wire.SYN != 0 && f&(wire.RST|wire.FIN) != 0 {
+		// SYN with RST or FIN means nothing in any state (Linux drops
+		// SYN+FIN in LISTEN, the RFC's first check drops a RST): drop it
+		// here, whatever it is addressed to, and count it.
+		c.badFlags.Add(1)
+		s.traceDrop(netip.AddrPortFrom(ip.Dst, seg.DstPort), netip.AddrPortFrom(ip.Src, seg.SrcPort), "bad-flags")
 		return
 	}
 	key := flowKey{netip.AddrPortFrom(ip.Dst, seg.DstPort), netip.AddrPortFrom(ip.Src, seg.SrcPort)}
@@ -109,6 +121,16 @@ func (s *Stack) deliver(pkt []byte, checked bool, seg *wire.TCPSegment, ev *trac
 // replyRST answers a segment that reached no connection: RFC 9293
 // §3.10.7.1. https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.1
 func (s *Stack) replyRST(key flowKey, seg *wire.TCPSegment, tx *txBatch) {
+	if seg.Flags&wire.RST != 0 {
+		return
+	}
+	if !s.strayRSTs.Allow(s.now()) {
+		// Every reply to an unacceptable segment is rate-limited: a
+		// stream of strays, perhaps with a victim's source address, draws
+		// out no more than Options.InvalidReplyLimit RSTs a second.
+		s.ctr.rstsLimited.Add(1)
+		return
+	}
 	if tcp.ReplyRST(seg, &tx.scratch) {
 		tx.to(key.local.Addr(), key.remote.Addr())
 		tx.Emit(&tx.scratch)

@@ -473,3 +473,89 @@ func TestMaxOrphans(t *testing.T) {
 		t.Fatalf("orphans %d, reset %d; want 1, 1", st.Orphans, st.OrphansReset)
 	}
 }
+
+// Echo replies are rate-limited like Linux's icmp_msgs_per_sec (1000 a
+// second, bursts of 50): a flood of pings draws out a burst and then the
+// rate, the rest is counted and dropped.
+func TestEchoRateLimit(t *testing.T) {
+	s, peer := icmpStack(t, Options{EchoRateLimit: 100})
+	me := clientAddr.Addr()
+	const flood = 400
+	pkts := make([][]byte, flood)
+	for i := range pkts {
+		pkts[i] = icmpPacket(router4, me, wire.ICMPMessage{Type: wire.ICMPv4EchoRequest, Ident: 1, SeqNum: uint16(i)})
+	}
+	start := time.Now()
+	peer.send(pkts...)
+	replies := 0
+	for {
+		if _, _, ok := peer.recvICMP(200 * time.Millisecond); !ok {
+			break
+		}
+		replies++
+	}
+	el := time.Since(start)
+	st := s.Stats()
+	if max := 50 + int(el.Seconds()*100) + 1; replies < 50 || replies > max {
+		t.Fatalf("%d replies to %d pings in %v, want 50 to %d", replies, flood, el, max)
+	}
+	if st.EchoRequests != uint64(replies) || st.Drops.ICMP.RateLimited != uint64(flood-replies) {
+		t.Fatalf("%d replies: stats %+v", replies, st)
+	}
+}
+
+// TCP from a source that names no single host (broadcast, our subnet's
+// directed broadcast, multicast, unspecified, loopback on a link) and SYNs
+// with RST or FIN are dropped and counted, never answered.
+func TestBadSourcesAndFlags(t *testing.T) {
+	s, peer := icmpStack(t, Options{})
+	ln, err := s.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dst := netip.MustParseAddrPort("10.0.0.1:80")
+	bad := []string{"255.255.255.255", "10.0.0.255", "224.0.0.1", "0.0.0.0", "127.0.0.1"}
+	for _, a := range bad {
+		peer.sendSeg(netip.AddrPortFrom(netip.MustParseAddr(a), 5000), dst, wire.TCPSegment{Seq: 1, Flags: wire.SYN, Window: 1000})
+	}
+	for _, a := range []string{"ff02::1", "::", "::1"} {
+		peer.sendSeg(netip.AddrPortFrom(netip.MustParseAddr(a), 5000), netip.MustParseAddrPort("[fd00::1]:80"),
+			wire.TCPSegment{Seq: 1, Flags: wire.SYN, Window: 1000})
+	}
+	src := netip.MustParseAddrPort("10.0.0.9:5000")
+	for _, f := range []wire.TCPFlags{wire.SYN | wire.RST, wire.SYN | wire.FIN, wire.SYN | wire.FIN | wire.ACK, wire.SYN | wire.RST | wire.ACK} {
+		peer.sendSeg(src, dst, wire.TCPSegment{Seq: 1, Flags: f, Window: 1000})
+	}
+	peer.sendSeg(src, dst, wire.TCPSegment{Seq: 1, Flags: wire.RST})
+	if _, seg, ok := peer.recvWithin(100 * time.Millisecond); ok {
+		t.Fatalf("the stack answered: %+v", seg)
+	}
+	st := s.Stats()
+	if st.Drops.BadSource != 8 || st.Drops.BadFlags != 4 || st.Drops.NoConn != 1 || st.PassiveOpens != 0 {
+		t.Fatalf("drops %+v, passive opens %d", st.Drops, st.PassiveOpens)
+	}
+}
+
+// RSTs to segments of no connection come out of a budget like the other
+// replies to unacceptable segments (Options.InvalidReplyLimit).
+func TestStrayRSTsLimited(t *testing.T) {
+	s, peer := icmpStack(t, Options{InvalidReplyLimit: 20})
+	pkts := make([][]byte, 500)
+	for i := range pkts {
+		pkts[i] = packet(netip.AddrPortFrom(netip.MustParseAddr("10.0.0.9"), uint16(1000+i)), netip.MustParseAddrPort("10.0.0.1:81"),
+			&wire.TCPSegment{Seq: 1, Ack: 1, Flags: wire.ACK, Window: 1000})
+	}
+	peer.send(pkts...)
+	rsts := 0
+	for {
+		if _, _, ok := peer.recvWithin(200 * time.Millisecond); !ok {
+			break
+		}
+		rsts++
+	}
+	st := s.Stats()
+	if rsts == 0 || rsts > 60 || st.Drops.RSTLimited != uint64(500-rsts) || st.Drops.NoConn != 500 {
+		t.Fatalf("%d RSTs for 500 strays: drops %+v", rsts, st.Drops)
+	}
+}

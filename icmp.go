@@ -18,6 +18,7 @@ const (
 	icmpIgnored
 	icmpNoConn
 	icmpOutOfWindow
+	icmpRateLimited
 	numICMPDrops
 )
 
@@ -28,6 +29,7 @@ var icmpDropNames = [numICMPDrops]string{
 	icmpIgnored:     "icmp-ignored",
 	icmpNoConn:      "icmp-no-conn",
 	icmpOutOfWindow: "icmp-out-of-window",
+	icmpRateLimited: "icmp-rate-limited",
 }
 
 // dropICMP counts and traces an ICMP message the stack does not act on.
@@ -79,6 +81,10 @@ func (s *Stack) deliverICMP(ip *wire.IPPacket, tx *txBatch) {
 	act, errno := icmpMeaning(v6, &m)
 	switch act {
 	case icmpEcho:
+		if s.echoes != nil && !s.echoes.allow(s.now()) {
+			s.dropICMP(icmpRateLimited, local, remote)
+			return
+		}
 		tx.emitEchoReply(ip, &m, v6)
 	case icmpSoft, icmpHard, icmpTooBig:
 		s.icmpError(ip, &m, act, errno, tx)

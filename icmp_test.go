@@ -200,9 +200,10 @@ func TestICMPDropped(t *testing.T) {
 
 // Random ICMP messages, well formed or not, with good checksums, some
 // quoting real connections: the stack never panics, answers nothing but the
-// echo requests, and accounts for every message.
+// echo requests, and accounts for every message. (Without the echo rate
+// limit: TestEchoRateLimit has it.)
 func TestICMPRandom(t *testing.T) {
-	s, peer := icmpStack(t, Options{})
+	s, peer := icmpStack(t, Options{EchoRateLimit: -1})
 	r := rand.New(rand.NewPCG(5927, 1))
 	me, me6 := clientAddr.Addr(), clientAddr6.Addr()
 	syn := packet(netip.AddrPortFrom(me, 40000), netip.MustParseAddrPort("10.0.0.9:80"), &wire.TCPSegment{Seq: 1, Flags: wire.SYN})
@@ -258,7 +259,7 @@ func TestICMPRandom(t *testing.T) {
 	ping(t, peer, router4, me, 9, 9, nil) // the last: nothing else was sent
 	st := s.Stats()
 	d := st.Drops.ICMP
-	dropped := d.Malformed + d.Checksum + d.BadSource + d.Ignored + d.NoConn + d.OutOfWindow
+	dropped := d.Malformed + d.Checksum + d.BadSource + d.Ignored + d.NoConn + d.OutOfWindow + d.RateLimited
 	if st.ICMPIn != n+1 || st.EchoRequests != uint64(echoes+1) || st.ICMPIn != st.EchoRequests+dropped+st.ICMPErrors {
 		t.Fatalf("%d messages, %d echo requests: stats %+v", n+1, echoes+1, st)
 	}

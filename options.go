@@ -76,11 +76,19 @@ type Options struct {
 	// segments sent per second: ACKs for out-of-window segments, segments
 	// that fail PAWS or acknowledge data never sent, and RFC 5961 challenge
 	// ACKs (§7). Each connection also sends at most one every 500 ms.
-	// Suppressed replies are counted in Stats.RepliesLimited. Zero means
+	// Suppressed replies are counted in Stats.RepliesLimited. RSTs to
+	// segments of no connection have a budget of the same size, counted
+	// in Stats.Drops.RSTLimited. Zero means
 	// about 1000 (Linux's tcp_challenge_ack_limit; each second's exact
 	// budget is secret, so that it reveals nothing about one connection);
 	// negative leaves only the per-connection limit.
 	InvalidReplyLimit int
+
+	// EchoRateLimit bounds the echo replies (ping) the stack sends per
+	// second, with bursts of up to 50: Linux's icmp_msgs_per_sec and
+	// icmp_msgs_burst. Requests beyond it are dropped and counted in
+	// Stats.Drops.ICMP.RateLimited. Zero means 1000; negative, no limit.
+	EchoRateLimit int
 
 	// MaxOrphans bounds the connections closed by their user that are
 	// still finishing in the background (FIN_WAIT_1 to LAST_ACK: data or
@@ -106,6 +114,8 @@ const (
 	defaultInvalidReplyLimit = 1000
 	defaultSynBacklog        = 128
 	defaultMaxOrphans        = 65536
+	defaultEchoRate          = 1000
+	defaultEchoBurst         = 50
 	defaultBacklog           = 128 // Listen's accept queue, and ListenAddrPort's for backlog <= 0
 	defaultKeepAlive         = 15 * time.Second
 	// ipTTL is the TTL (hop limit) of every packet we send: RFC 1700's

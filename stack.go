@@ -46,6 +46,7 @@
 package synack
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -80,11 +81,13 @@ type Stack struct {
 	synBacklog int
 	maxOrphans int
 
-	isn      *tcp.ISNGenerator
-	cookies  *tcp.SynCookies
-	portHash *tcp.ISNGenerator // RFC 6056's keyed hash F for ephemeral ports
-	tsOffset uint32            // one RFC 7323 clock offset for every TCB, so cookies match
-	replies  *tcp.ReplyLimiter // RFC 5961 §7's stack-wide limit, shared by every TCB
+	isn       *tcp.ISNGenerator
+	cookies   *tcp.SynCookies
+	portHash  *tcp.ISNGenerator // RFC 6056's keyed hash F for ephemeral ports
+	tsOffset  uint32            // one RFC 7323 clock offset for every TCB, so cookies match
+	replies   *tcp.ReplyLimiter // RFC 5961 §7's stack-wide limit, shared by every TCB
+	strayRSTs *tcp.ReplyLimiter // the same limit for RSTs to segments of no connection
+	echoes    *tokenBucket      // echo replies: Options.EchoRateLimit; nil: none
 
 	flows flowTable // connections by 4-tuple, sharded (flowtable.go)
 
@@ -134,7 +137,7 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	var key [16 + 32 + 16 + 8 + 16]byte
+	var key [16 + 32 + 16 + 8 + 16 + 16]byte
 	if _, err := io.ReadFull(rnd, key[:]); err != nil {
 		return nil, errors.New("synack: reading random keys: " + err.Error())
 	}
@@ -148,6 +151,7 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 		tsOffset:    binary.LittleEndian.Uint32(key[64:]),
 		portNext:    binary.LittleEndian.Uint32(key[68:]),
 		replies:     tcp.NewReplyLimiter(replyLimit(opts.InvalidReplyLimit), [16]byte(key[72:88])),
+		strayRSTs:   tcp.NewReplyLimiter(replyLimit(opts.InvalidReplyLimit), [16]byte(key[88:104])),
 		listeners:   make(map[netip.AddrPort]*Listener),
 		listenPorts: make(map[uint16]int),
 		done:        make(chan struct{}),
@@ -159,6 +163,10 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	}
 	if s.keepIdle == 0 {
 		s.keepIdle = defaultKeepAlive
+	}
+	if opts.EchoRateLimit >= 0 {
+		rate := cmp.Or(opts.EchoRateLimit, defaultEchoRate)
+		s.echoes = newTokenBucket(rate, min(rate, defaultEchoBurst))
 	}
 	s.maxOrphans = opts.MaxOrphans
 	switch {

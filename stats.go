@@ -42,13 +42,16 @@ type Stats struct {
 
 // Drops counts discarded packets and segments by reason.
 type Drops struct {
-	Malformed  uint64 // IP or TCP header that does not parse; bad source address
+	Malformed  uint64 // IP or TCP header that does not parse
 	Checksum   uint64 // bad TCP or IPv4 header checksum
 	Fragment   uint64 // IP fragments (not reassembled)
 	NotForUs   uint64 // destination is not one of Options.Addrs
 	Protocol   uint64 // neither TCP nor the ICMP of the packet's IP version
 	NoListener uint64 // SYN to a port nobody listens on: answered with RST
-	NoConn     uint64 // other segment for no connection: answered with RST
+	NoConn     uint64 // other segment for no connection: answered with RST (unless it is one, or the rate limit holds it back)
+	BadSource  uint64 // TCP from a broadcast, multicast, unspecified or (on a link) loopback source, or to itself (LAND)
+	BadFlags   uint64 // SYN with RST or FIN: meaningless in every state
+	RSTLimited uint64 // RSTs to strays held back by Options.InvalidReplyLimit
 	TooBig     uint64 // outgoing echo reply larger than the link MTU (TCP segments never are: the MSS is bounded by it)
 	LinkErrors uint64 // WriteBatch failures
 	// TCP counts the segments connections discarded, indexed by
@@ -70,6 +73,7 @@ type ICMPDrops struct {
 	Ignored     uint64
 	NoConn      uint64 // errors about a segment of no connection of ours
 	OutOfWindow uint64 // errors whose quoted sequence number is not in flight (RFC 5927 §4.1)
+	RateLimited uint64 // echo requests not answered: over Options.EchoRateLimit
 }
 
 // counters is Stats as atomics, owned by the stack.
@@ -83,6 +87,7 @@ type counters struct {
 	icmpIn, icmpOut, echoes, icmpErrors, pmtuReductions    atomic.Uint64
 	icmpDrops                                              [numICMPDrops]atomic.Uint64
 	orphansReset, orphansTimedOut                          atomic.Uint64
+	badSource, badFlags, rstsLimited                       atomic.Uint64
 }
 
 // Stats returns a snapshot of the stack's counters. It is safe to call at
@@ -105,11 +110,13 @@ func (s *Stack) Stats() Stats {
 			Malformed: c.malformed.Load(), Checksum: c.checksum.Load(), Fragment: c.fragment.Load(),
 			NotForUs: c.notForUs.Load(), Protocol: c.protocol.Load(),
 			NoListener: c.noListener.Load(), NoConn: c.noConn.Load(),
+			BadSource: c.badSource.Load(), BadFlags: c.badFlags.Load(), RSTLimited: c.rstsLimited.Load(),
 			TooBig: c.tooBig.Load(), LinkErrors: c.linkErrors.Load(),
 			ICMP: ICMPDrops{
 				Malformed: c.icmpDrops[icmpMalformed].Load(), Checksum: c.icmpDrops[icmpChecksum].Load(),
 				BadSource: c.icmpDrops[icmpBadSource].Load(), Ignored: c.icmpDrops[icmpIgnored].Load(),
 				NoConn: c.icmpDrops[icmpNoConn].Load(), OutOfWindow: c.icmpDrops[icmpOutOfWindow].Load(),
+				RateLimited: c.icmpDrops[icmpRateLimited].Load(),
 			},
 		},
 	}

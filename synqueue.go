@@ -16,7 +16,9 @@ func (l *Listener) input(key flowKey, seg *wire.TCPSegment, tx *txBatch, iss tcp
 	s := l.s
 	switch {
 	case seg.Flags&wire.RST != 0:
-		return // "An incoming RST should be ignored."
+		s.ctr.noConn.Add(1) // "An incoming RST should be ignored."
+		s.traceDrop(key.local, key.remote, "no-socket")
+		return
 	case seg.Flags&wire.ACK != 0:
 		// An ACK to LISTEN: the end of a cookie handshake, or a stray
 		// that gets a RST.
@@ -36,6 +38,8 @@ func (l *Listener) input(key flowKey, seg *wire.TCPSegment, tx *txBatch, iss tcp
 	l.mu.Unlock()
 	switch {
 	case closed:
+		s.ctr.noListener.Add(1)
+		s.traceDrop(key.local, key.remote, "no-socket")
 		return
 	case full:
 		// Linux drops SYNs while the accept queue is full; the client
@@ -58,6 +62,7 @@ func (l *Listener) input(key flowKey, seg *wire.TCPSegment, tx *txBatch, iss tcp
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
+		s.ctr.noListener.Add(1)
 		return
 	}
 	c.listener, c.halfOpen = l, true

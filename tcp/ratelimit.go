@@ -52,8 +52,9 @@ func (l *ReplyLimiter) Limited() uint64 {
 	return l.limited.Load()
 }
 
-// allow takes one reply from the budget of now's second.
-func (l *ReplyLimiter) allow(now time.Duration) bool {
+// Allow takes one reply from the budget of now's second (the clock of the
+// TCBs that share the limiter) and reports whether there was one left.
+func (l *ReplyLimiter) Allow(now time.Duration) bool {
 	if l == nil {
 		return true
 	}
@@ -99,7 +100,7 @@ func (t *TCB) replyUnacceptable(now time.Duration) bool {
 		t.cfg.ReplyLimiter.suppressed()
 		return false
 	}
-	if !t.cfg.ReplyLimiter.allow(now) {
+	if !t.cfg.ReplyLimiter.Allow(now) {
 		t.stats.RepliesLimited++
 		return false
 	}
