@@ -33,6 +33,7 @@ type Conn struct {
 	rdl, wdl time.Time // read and write deadlines; zero = none
 	keepIdle time.Duration
 	listener *Listener // set while in the listener's queues
+	owner    *Listener // the listener that made it, whose count it is in
 	retrans  uint64    // retransmissions already added to the stack's count
 
 	// rd and wr hold at most one "look again" token for the waiting Read
@@ -215,6 +216,9 @@ func (c *Conn) publishState() {
 			c.gone = true
 			c.s.unregister(c)
 			c.s.timers.remove(c)
+			if c.owner != nil {
+				c.owner.conns.Add(-1)
+			}
 		}
 		return
 	}

@@ -19,6 +19,7 @@ var (
 	errAddrNotAvail error = syscall.EADDRNOTAVAIL
 	errNoAddr             = errors.New("no local address of the destination's family")
 	errNoPorts            = errors.New("no free ephemeral port")
+	errTooManyConns error = syscall.ENOBUFS // Options.MaxConns reached
 	errClosed             = net.ErrClosed
 	errDeadline           = os.ErrDeadlineExceeded
 )

@@ -11,12 +11,18 @@ type flowKey struct{ local, remote netip.AddrPort }
 // register adds c to the flow table. It fails if the 4-tuple is taken or
 // the stack is closing.
 func (s *Stack) register(c *Conn) bool {
+	if s.connCount() >= s.maxConns {
+		return false
+	}
 	return s.flows.insert(c.key, c, s.closed.Load)
 }
 
 // unregister removes c from the flow table, which frees its 4-tuple (and
 // so its ephemeral port).
 func (s *Stack) unregister(c *Conn) { s.flows.remove(c) }
+
+// connCount returns the number of connections in the flow table.
+func (s *Stack) connCount() int { return int(s.flows.count.Load()) }
 
 // lookup finds the connection of a 4-tuple.
 func (s *Stack) lookup(k flowKey) *Conn { return s.flows.get(k) }

@@ -2,6 +2,7 @@ package synack
 
 import (
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -12,6 +13,7 @@ import (
 // flows rarely share one.
 type flowTable struct {
 	shards [flowShards]flowShard
+	count  atomic.Int64 // connections in the table, for Options.MaxConns
 }
 
 // flowShards is a power of two well above the cores a stack runs on.
@@ -59,6 +61,7 @@ func (t *flowTable) insert(k flowKey, c *Conn, closing func() bool) bool {
 		return false
 	}
 	sh.m[k] = c
+	t.count.Add(1)
 	return true
 }
 
@@ -73,6 +76,7 @@ func (t *flowTable) remove(c *Conn) {
 	sh.mu.Lock()
 	if sh.m[c.key] == c {
 		delete(sh.m, c.key)
+		t.count.Add(-1)
 	}
 	sh.mu.Unlock()
 }

@@ -129,8 +129,20 @@ func TestAckStormInjectedByte(t *testing.T) {
 // The time it took, on the stacks' clock, is returned.
 func upload(t testing.TB, c, s *Conn, size int, limit time.Duration) time.Duration {
 	t.Helper()
-	data := make([]byte, size)
-	rand.NewChaCha8([32]byte{byte(size), 7}).Read(data)
+	return uploadData(t, c, s, randomBytes(size), limit)
+}
+
+// randomBytes returns n bytes of a seeded random stream.
+func randomBytes(n int) []byte {
+	data := make([]byte, n)
+	rand.NewChaCha8([32]byte{byte(n), 7}).Read(data)
+	return data
+}
+
+// uploadData is upload with the data given.
+func uploadData(t testing.TB, c, s *Conn, data []byte, limit time.Duration) time.Duration {
+	t.Helper()
+	size := len(data)
 	want := sha256.Sum256(data)
 	sm := simOf(c.s)
 	began := sm.Now()
@@ -485,7 +497,7 @@ func TestEchoRateLimit(t *testing.T) {
 	for i := range pkts {
 		pkts[i] = icmpPacket(router4, me, wire.ICMPMessage{Type: wire.ICMPv4EchoRequest, Ident: 1, SeqNum: uint16(i)})
 	}
-	start := time.Now()
+	began := peer.sm.Now()
 	peer.send(pkts...)
 	replies := 0
 	for {
@@ -494,7 +506,7 @@ func TestEchoRateLimit(t *testing.T) {
 		}
 		replies++
 	}
-	el := time.Since(start)
+	el := peer.sm.Now().Sub(began) // virtual time
 	st := s.Stats()
 	if max := 50 + int(el.Seconds()*100) + 1; replies < 50 || replies > max {
 		t.Fatalf("%d replies to %d pings in %v, want 50 to %d", replies, flood, el, max)

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/synack-go/synack/tcp"
@@ -25,6 +26,8 @@ type Listener struct {
 
 	amu   sync.Mutex  // serializes Accepts; guards timer
 	timer *time.Timer // Accept's deadline timer, made on first use
+
+	conns atomic.Int32 // connections it made that are not yet closed: Options.MaxConnsPerListener
 
 	mu       sync.Mutex // guards the fields below
 	halfOpen map[*Conn]struct{}

@@ -99,6 +99,31 @@ type Options struct {
 	// negative resets every connection closed before it has finished.
 	MaxOrphans int
 
+	// MemoryLimit bounds the bytes of send and receive buffers the stack's
+	// connections hold together, like Linux's tcp_mem (see
+	// tcp.MemoryBudget). From three quarters of it on the stack is under
+	// memory pressure until use falls below half: windows stop growing,
+	// out-of-order data is refused and pruned (the peers send it again),
+	// and new connections are refused with RST (Stats.RefusedMemory). At
+	// the limit no buffer grows, but each still gets its first page, so
+	// every connection keeps moving. Stats.Memory shows the use and the
+	// pressure events. Zero means an eighth of what the process may use
+	// (the smallest of GOMEMLIMIT, the cgroup's memory limit and the
+	// host's memory), at least 16 MiB; negative means no limit.
+	MemoryLimit int64
+
+	// MaxConns bounds the connections in the stack's flow table (from
+	// SYN_SENT and SYN_RECV to TIME_WAIT). A SYN beyond it is refused with
+	// a RST (Stats.RefusedConnLimit) and a Dial fails with
+	// syscall.ENOBUFS. Zero means 1,048,576.
+	MaxConns int
+
+	// MaxConnsPerListener bounds the connections each listener has open
+	// (half-open, waiting for Accept, or accepted and not yet closed); a
+	// SYN beyond it is refused with a RST (Stats.RefusedConnLimit). Zero
+	// means MaxConns.
+	MaxConnsPerListener int
+
 	// TCP holds the tunables of every connection; see tcp.Config for each
 	// field's zero value (1 MiB buffers, 60 s TIME_WAIT, SACK, timestamps
 	// and window scaling on, NewReno). The stack overrides three fields:
@@ -116,6 +141,7 @@ const (
 	defaultMaxOrphans        = 65536
 	defaultEchoRate          = 1000
 	defaultEchoBurst         = 50
+	defaultMaxConns          = 1 << 20
 	defaultBacklog           = 128 // Listen's accept queue, and ListenAddrPort's for backlog <= 0
 	defaultKeepAlive         = 15 * time.Second
 	// ipTTL is the TTL (hop limit) of every packet we send: RFC 1700's

@@ -24,6 +24,9 @@ func (s *Stack) bindEphemeral(local netip.Addr, remote netip.AddrPort) (*Conn, e
 	if s.closed.Load() {
 		return nil, errClosed
 	}
+	if s.connCount() >= s.maxConns {
+		return nil, errTooManyConns
+	}
 	for range numEphemeral {
 		port := uint16(ephemeralMin + (offset+s.portNext)%numEphemeral)
 		s.portNext++
@@ -55,6 +58,9 @@ func (s *Stack) bindFixed(local, remote netip.AddrPort) (*Conn, error) {
 	key := flowKey{local, remote}
 	if s.flows.used(key) {
 		return nil, errAddrInUse
+	}
+	if s.connCount() >= s.maxConns {
+		return nil, errTooManyConns
 	}
 	c := newConn(s, key)
 	if !s.flows.insert(key, c, s.closed.Load) {

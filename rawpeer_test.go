@@ -24,9 +24,19 @@ func newRawPeer(t testing.TB, sm *sim.Sim, ep *sim.Endpoint) *rawPeer {
 
 // packet builds an IP packet carrying seg from src to dst.
 func packet(src, dst netip.AddrPort, seg *wire.TCPSegment) []byte {
+	return packetInto(nil, src, dst, seg)
+}
+
+// packetInto is packet, built in buf if it has the capacity.
+func packetInto(buf []byte, src, dst netip.AddrPort, seg *wire.TCPSegment) []byte {
 	seg.SrcPort, seg.DstPort = src.Port(), dst.Port()
 	hl := wire.IPHeaderLen(dst.Addr())
-	pkt := make([]byte, hl+seg.Len())
+	pkt := buf[:0]
+	if n := hl + seg.Len(); cap(pkt) >= n {
+		pkt = pkt[:n]
+	} else {
+		pkt = make([]byte, n)
+	}
 	wire.PutIPHeader(pkt, src.Addr(), dst.Addr(), wire.ProtoTCP, seg.Len(), 64)
 	seg.Emit(pkt[hl:])
 	wire.TCP(pkt[hl:]).SetChecksum(src.Addr(), dst.Addr())

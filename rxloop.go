@@ -72,6 +72,9 @@ func (s *Stack) readLoop(q int) {
 		}
 		tx.pollDeferred()
 		tx.flush()
+		if s.mem.UnderPressure() {
+			s.relieve()
+		}
 	}
 }
 

@@ -80,6 +80,10 @@ type Stack struct {
 	keepIdle   time.Duration
 	synBacklog int
 	maxOrphans int
+	maxConns   int // Options.MaxConns
+	maxPerLn   int // Options.MaxConnsPerListener
+	mem        *tcp.MemoryBudget
+	lastPrune  atomic.Int64 // when relieve last pruned, on the stack's clock
 
 	isn       *tcp.ISNGenerator
 	cookies   *tcp.SynCookies
@@ -168,6 +172,11 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 		rate := cmp.Or(opts.EchoRateLimit, defaultEchoRate)
 		s.echoes = newTokenBucket(rate, min(rate, defaultEchoBurst))
 	}
+	s.maxConns = cmp.Or(max(opts.MaxConns, 0), defaultMaxConns)
+	s.maxPerLn = cmp.Or(max(opts.MaxConnsPerListener, 0), s.maxConns)
+	if opts.MemoryLimit >= 0 {
+		s.mem = tcp.NewMemoryBudget(cmp.Or(opts.MemoryLimit, defaultMemoryLimit()))
+	}
 	s.maxOrphans = opts.MaxOrphans
 	switch {
 	case s.maxOrphans == 0:
@@ -184,6 +193,7 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	}
 	s.cfg4, s.cfg6 = opts.TCP, opts.TCP
 	s.cfg4.Buffers, s.cfg6.Buffers = pool, pool
+	s.cfg4.Memory, s.cfg6.Memory = s.mem, s.mem
 	s.cfg4.ReplyLimiter, s.cfg6.ReplyLimiter = s.replies, s.replies
 	s.cfg4.NoDelay, s.cfg6.NoDelay = true, true
 	s.cfg4.KeepAliveIdle, s.cfg6.KeepAliveIdle = 0, 0 // set per connection from Options.KeepAlive

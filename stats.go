@@ -37,7 +37,14 @@ type Stats struct {
 	// OrphansTimedOut the orphans that gave up: retries, zero-window
 	// probes or keepalives exhausted (TCP.OrphanRetries).
 	Orphans, OrphansReset, OrphansTimedOut uint64
-	Drops                                  Drops
+	// RefusedMemory and RefusedConnLimit count SYNs (and SYN-cookie
+	// ACKs) answered with a RST: the memory budget under pressure;
+	// Options.MaxConns or MaxConnsPerListener reached.
+	RefusedMemory, RefusedConnLimit uint64
+	// Memory is the buffer budget's state (Options.MemoryLimit): bytes
+	// held now, pressure events, refusals, out-of-order bytes pruned.
+	Memory tcp.MemoryStats
+	Drops  Drops
 }
 
 // Drops counts discarded packets and segments by reason.
@@ -88,6 +95,7 @@ type counters struct {
 	icmpDrops                                              [numICMPDrops]atomic.Uint64
 	orphansReset, orphansTimedOut                          atomic.Uint64
 	badSource, badFlags, rstsLimited                       atomic.Uint64
+	refusedMemory, refusedConnLimit                        atomic.Uint64
 }
 
 // Stats returns a snapshot of the stack's counters. It is safe to call at
@@ -106,6 +114,8 @@ func (s *Stack) Stats() Stats {
 		RepliesLimited: s.replies.Limited(),
 		Orphans:        uint64(max(s.orphans.Load(), 0)),
 		OrphansReset:   c.orphansReset.Load(), OrphansTimedOut: c.orphansTimedOut.Load(),
+		RefusedMemory: c.refusedMemory.Load(), RefusedConnLimit: c.refusedConnLimit.Load(),
+		Memory: s.mem.Stats(),
 		Drops: Drops{
 			Malformed: c.malformed.Load(), Checksum: c.checksum.Load(), Fragment: c.fragment.Load(),
 			NotForUs: c.notForUs.Load(), Protocol: c.protocol.Load(),

@@ -47,6 +47,8 @@ func (l *Listener) input(key flowKey, seg *wire.TCPSegment, tx *txBatch, iss tcp
 		s.ctr.acceptDrops.Add(1)
 		s.traceDrop(key.local, key.remote, "accept-queue-full")
 		return
+	case l.refuse(key, seg, tx):
+		return
 	case synFull:
 		l.sendCookie(key, seg, tx)
 		return
@@ -65,12 +67,15 @@ func (l *Listener) input(key flowKey, seg *wire.TCPSegment, tx *txBatch, iss tcp
 		s.ctr.noListener.Add(1)
 		return
 	}
+	c.owner = l
+	l.conns.Add(1)
 	c.listener, c.halfOpen = l, true
 	l.halfOpen[c] = struct{}{}
 	l.mu.Unlock()
 	if !s.register(c) {
 		c.halfOpen = false
 		l.forget(c)
+		l.conns.Add(-1)
 		return
 	}
 	s.ctr.passive.Add(1)
@@ -120,6 +125,9 @@ func (l *Listener) acceptCookie(key flowKey, ack *wire.TCPSegment, tx *txBatch) 
 		s.traceDrop(key.local, key.remote, "accept-queue-full")
 		return true
 	}
+	if l.refuse(key, ack, tx) {
+		return true
+	}
 	c := newConn(s, key)
 	l.configure(c)
 	c.mu.Lock()
@@ -127,12 +135,35 @@ func (l *Listener) acceptCookie(key flowKey, ack *wire.TCPSegment, tx *txBatch) 
 	if !s.register(c) {
 		return true
 	}
+	c.owner = l
+	l.conns.Add(1)
 	s.ctr.cookiesValid.Add(1)
 	c.tcb.OpenFromCookie(ack, &opts, now)
 	c.pollLocked(now, tx)
 	if c.tcb.Established() && !c.gone {
 		l.enqueueLocked(c)
 	}
+	return true
+}
+
+// refuse answers a SYN (or the ACK of a SYN cookie) with a RST, and
+// reports true, when the stack takes no new connection: its memory budget
+// is under pressure, or Options.MaxConns or MaxConnsPerListener is
+// reached. A refusal costs nothing to keep, unlike a SYN-ACK, and tells
+// the client at once (ECONNREFUSED) rather than after its retries.
+func (l *Listener) refuse(key flowKey, seg *wire.TCPSegment, tx *txBatch) bool {
+	s := l.s
+	switch {
+	case s.mem.UnderPressure():
+		s.ctr.refusedMemory.Add(1)
+		s.traceDrop(key.local, key.remote, "memory-pressure")
+	case int(l.conns.Load()) >= s.maxPerLn || s.connCount() >= s.maxConns:
+		s.ctr.refusedConnLimit.Add(1)
+		s.traceDrop(key.local, key.remote, "too-many-connections")
+	default:
+		return false
+	}
+	s.replyRST(key, seg, tx)
 	return true
 }
 

@@ -117,7 +117,7 @@ func (t *TCB) ackAdvanced(ack Seq, now time.Duration) {
 		t.snd.buf.discard(n)
 		t.snd.bufSeq = t.snd.bufSeq.Add(uint32(n))
 		t.stats.BytesAcked += uint64(n)
-		t.snd.buf.release(t.cfg.Buffers, false)
+		t.snd.buf.release(t.cfg.Buffers, t.cfg.Memory)
 	}
 }
 

@@ -55,10 +55,29 @@ func (t *TCB) CloseRead() {
 
 func (t *TCB) discardReceived() {
 	if t.rcv.buf.n > 0 {
-		t.rcv.buf.discard(t.rcv.buf.n)
-		t.rcv.buf.release(t.cfg.Buffers, t.rcv.ooo.n > 0)
+		t.rcv.buf.discard(t.cfg.Buffers, t.cfg.Memory, t.rcv.buf.n)
+		t.releaseRecv()
 		t.ackNow = true // the window opened
 	}
+}
+
+// PruneOutOfOrder drops the out-of-order data the TCB holds, freeing its
+// pages, and returns how many bytes it dropped. The peer, told of that
+// data by SACK, sends it again: RFC 2018 §8 lets a receiver renege, and
+// RFC 9293 §3.10.7.4 only says such data SHOULD be held. The stack calls it
+// under memory pressure (MemoryBudget); a TCB does it itself when the
+// budget refuses in-order data.
+func (t *TCB) PruneOutOfOrder() int {
+	if t.rcv.ooo.n == 0 {
+		return 0
+	}
+	n := t.rcv.ooo.bytes()
+	t.rcv.ooo.reset()
+	t.rcv.buf.prune(t.cfg.Buffers, t.cfg.Memory, t.rcv.buf.n)
+	if m := t.cfg.Memory; m != nil {
+		m.pruned.Add(uint64(n))
+	}
+	return n
 }
 
 // Abort resets the connection (RFC 9293 §3.10.5): a RST goes out if the

@@ -70,6 +70,9 @@ type Config struct {
 	// Buffers recycles send and receive buffers between connections. Nil
 	// means each TCB allocates its own.
 	Buffers *BufferPool
+	// Memory, when set, is the budget every buffer is charged to: the
+	// stack's connections share one (MemoryBudget). Nil means no limit.
+	Memory *MemoryBudget
 }
 
 func (c *Config) mss() uint32 {

@@ -353,21 +353,43 @@ func (t *TCB) receiveData(seq Seq, payload []byte, full bool, now time.Duration)
 	if uint32(len(payload)) > room-off {
 		payload = payload[:room-off]
 	}
-	t.rcv.buf.acquire(t.cfg.Buffers)
-	base := t.rcv.buf.n // ring offset of RCV.NXT
+	base := t.rcv.buf.n // buffer offset of RCV.NXT
 	if off > 0 {
-		// Out of order: keep it in place in the ring and remember the range
-		// (RFC 9293 §3.10.7.4 "segments with higher beginning sequence
-		// numbers SHOULD be held"); answer at once with SACK: RFC 5681 §4.2.
-		if !t.rcv.ooo.add(seq, seq.Add(uint32(len(payload)))) {
+		// Out of order: keep it in place in the buffer and remember the
+		// range (RFC 9293 §3.10.7.4 "segments with higher beginning
+		// sequence numbers SHOULD be held"); answer at once with SACK:
+		// RFC 5681 §4.2. Under memory pressure it is not kept: it is what
+		// a receiver may drop first.
+		t.ackNow = true
+		if !t.rcv.ooo.fits(seq, seq.Add(uint32(len(payload)))) {
 			t.drop(DropNoRoom)
-			t.ackNow = true
 			return
 		}
-		t.rcv.buf.copyIn(base+int(off), payload)
-		t.ackNow = true
+		if t.cfg.Memory.UnderPressure() {
+			t.drop(DropNoMemory)
+			return
+		}
+		k := t.rcv.buf.reserve(t.cfg.Buffers, t.cfg.Memory, base+int(off), len(payload), false)
+		if k == 0 {
+			t.drop(DropNoMemory)
+			return
+		}
+		t.rcv.ooo.add(seq, seq.Add(uint32(k)))
+		t.rcv.buf.copyIn(base+int(off), payload[:k])
 		return
 	}
+	k := t.rcv.buf.reserve(t.cfg.Buffers, t.cfg.Memory, base, len(payload), true)
+	if k < len(payload) && t.rcv.ooo.n > 0 {
+		// At the memory limit: out-of-order data goes first (its pages
+		// past the in-order bytes), then try again.
+		t.PruneOutOfOrder()
+		k = t.rcv.buf.reserve(t.cfg.Buffers, t.cfg.Memory, base, len(payload), true)
+	}
+	if k == 0 {
+		t.drop(DropNoMemory) // the peer sends it again
+		return
+	}
+	payload = payload[:k]
 	t.rcv.buf.copyIn(base, payload)
 	end := seq.Add(uint32(len(payload)))
 	filled := t.rcv.ooo.n > 0

@@ -40,6 +40,29 @@ func (q *reassembly) add(lo, hi Seq) bool {
 	return true
 }
 
+// fits reports whether add(lo, hi) would find room: the range merges with
+// one already held, or a slot is free.
+func (q *reassembly) fits(lo, hi Seq) bool {
+	if q.n < len(q.r) {
+		return true
+	}
+	for i := 0; i < q.n; i++ {
+		if !q.r[i].hi.Less(lo) && q.r[i].lo.LessEq(hi) {
+			return true
+		}
+	}
+	return false
+}
+
+// bytes returns how many bytes the ranges cover.
+func (q *reassembly) bytes() int {
+	n := 0
+	for i := 0; i < q.n; i++ {
+		n += int(q.r[i].hi.Sub(q.r[i].lo))
+	}
+	return n
+}
+
 // advance returns the new RCV.NXT when in-order data has reached end: every
 // range that now touches it is merged and removed.
 func (q *reassembly) advance(end Seq) Seq {

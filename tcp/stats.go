@@ -19,6 +19,7 @@ const (
 	DropNoRoom                        // out-of-order data with no reassembly slot left
 	DropAfterClose                    // data after the user closed the read side
 	DropInvalid                       // contradictory flags or a segment wrong for the state
+	DropNoMemory                      // data the memory budget had no room for (MemoryBudget)
 	numDropReasons
 )
 
@@ -32,6 +33,7 @@ var dropNames = [...]string{
 	DropNoRoom:      "reassembly-full",
 	DropAfterClose:  "data-after-close",
 	DropInvalid:     "invalid",
+	DropNoMemory:    "no-memory",
 }
 
 // String returns the reason's short name, as traces and counters print it.

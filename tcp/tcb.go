@@ -100,7 +100,7 @@ type sendState struct {
 	wl2     Seq    // SND.WL2
 	shift   uint8  // peer's window scale
 	mss     uint32 // effective send MSS
-	buf     ring
+	buf     sendBuf
 	bufSeq  Seq // sequence of buf's first byte
 	finSent bool
 	finSeq  Seq // sequence the FIN occupies, once sent
@@ -115,7 +115,7 @@ type recvState struct {
 	adv     Seq    // right edge of the window we last advertised
 	shift   uint8  // our window scale
 	mss     uint32 // our advertised MSS
-	buf     ring
+	buf     recvBuf
 	ooo     reassembly
 	unacked int    // full segments received since the last ACK we sent
 	segMSS  uint32 // the peer's segment size as we measure it (rcvmss.go)
@@ -186,8 +186,8 @@ func (t *TCB) Writable() bool {
 // connection's error after a reset or timeout.
 func (t *TCB) Read(p []byte) (int, error) {
 	if t.rcv.buf.n > 0 && !t.userClosed && !t.readShut {
-		n := t.rcv.buf.read(p)
-		t.rcv.buf.release(t.cfg.Buffers, t.rcv.ooo.n > 0)
+		n := t.rcv.buf.read(t.cfg.Buffers, t.cfg.Memory, p)
+		t.releaseRecv()
 		t.stats.BytesRead += uint64(n)
 		t.maybeWindowUpdate()
 		return n, nil
@@ -213,7 +213,7 @@ func (t *TCB) Write(p []byte) (int, error) {
 	if t.shutWr || (t.state != StateSynSent && t.state != StateSynReceived && !t.state.canSend()) {
 		return 0, syscall.EPIPE
 	}
-	n := t.snd.buf.write(t.cfg.Buffers, p)
+	n := t.snd.buf.write(t.cfg.Buffers, t.cfg.Memory, p)
 	return n, nil
 }
 
@@ -237,10 +237,10 @@ func (t *TCB) SetKeepAlive(idle, interval time.Duration, count int, now time.Dur
 // The receive buffer changes only before the connection is synchronized.
 func (t *TCB) SetBuffers(send, recv int) {
 	if send > 0 {
-		t.snd.buf.resize(t.cfg.Buffers, clampBuf(send))
+		t.snd.buf.resize(clampBuf(send))
 	}
-	if recv > 0 && !t.state.synchronized() && t.rcv.ooo.n == 0 {
-		t.rcv.buf.resize(t.cfg.Buffers, clampBuf(recv))
+	if recv > 0 && !t.state.synchronized() && t.rcv.buf.n == 0 && t.rcv.ooo.n == 0 {
+		t.rcv.buf.size = clampBuf(recv)
 	}
 }
 
@@ -270,11 +270,18 @@ func (t *TCB) teardown() {
 	t.tmr.reset()
 	t.rcv.ooo.reset()
 	t.snd.buf.n = 0
-	t.snd.buf.release(t.cfg.Buffers, false)
+	t.snd.buf.release(t.cfg.Buffers, t.cfg.Memory)
 	if t.err != nil || t.userClosed {
-		t.rcv.buf.n = 0
+		t.rcv.buf.discard(t.cfg.Buffers, t.cfg.Memory, t.rcv.buf.n)
 	}
-	t.rcv.buf.release(t.cfg.Buffers, false)
+	t.rcv.buf.prune(t.cfg.Buffers, t.cfg.Memory, t.rcv.buf.n) // what is unread stays for Read
+}
+
+// releaseRecv gives the receive buffer's pages back when it holds no byte.
+func (t *TCB) releaseRecv() {
+	if t.rcv.ooo.n == 0 {
+		t.rcv.buf.release(t.cfg.Buffers, t.cfg.Memory)
+	}
 }
 
 // fail ends the connection with err (RFC 9293's "connection reset" or

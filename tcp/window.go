@@ -17,7 +17,14 @@ func (t *TCB) rcvWindow() uint32 {
 // right only by at least min(buffer/2, MSS) at a time: receiver-side
 // silly-window avoidance, RFC 9293 §3.8.6.2.2.
 func (t *TCB) advertise() uint16 {
-	edge := t.rcv.nxt.Add(t.rcvFree())
+	free := t.rcvFree()
+	if t.cfg.Memory.UnderPressure() {
+		// Under memory pressure the window offers no more than the pages
+		// held already (or one page) can take: it stops growing, though
+		// its right edge never moves left.
+		free = min(free, uint32(t.rcv.buf.tailRoom()))
+	}
+	edge := t.rcv.nxt.Add(free)
 	if edge.Greater(t.rcv.adv) {
 		grow := uint32(edge.Sub(t.rcv.adv))
 		if grow >= min(uint32(t.rcv.buf.size/2), t.rcv.mss) || t.rcv.adv.LessEq(t.rcv.nxt) && grow >= t.rcv.mss ||

@@ -1,0 +1,35 @@
+package synack
+
+import "time"
+
+// pruneInterval spaces the sweeps that prune out-of-order data while the
+// stack is under memory pressure.
+const pruneInterval = 100 * time.Millisecond
+
+// relieve runs after each batch of packets while the memory budget is
+// under pressure: at most every pruneInterval it drops the out-of-order
+// data of every connection (tcp.TCB.PruneOutOfOrder), which is what a
+// receiver may drop first and its peer sends again (RFC 2018 §8). It takes
+// each connection's lock with TryLock under its shard's read lock (the
+// other order, c.mu then the shard's, is publishState's): a connection busy
+// right now waits for the next sweep.
+func (s *Stack) relieve() {
+	now := s.now()
+	last := time.Duration(s.lastPrune.Load())
+	if last != 0 && now-last < pruneInterval || !s.lastPrune.CompareAndSwap(int64(last), int64(max(now, 1))) {
+		return
+	}
+	for i := range s.flows.shards {
+		sh := &s.flows.shards[i]
+		sh.mu.RLock()
+		for _, c := range sh.m {
+			if c.mu.TryLock() {
+				if !c.gone {
+					c.tcb.PruneOutOfOrder()
+				}
+				c.mu.Unlock()
+			}
+		}
+		sh.mu.RUnlock()
+	}
+}
