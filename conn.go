@@ -32,8 +32,7 @@ type Conn struct {
 	tcb      *tcp.TCB
 	rdl, wdl time.Time // read and write deadlines; zero = none
 	keepIdle time.Duration
-	listener *Listener // set while in the listener's queues
-	owner    *Listener // the listener that made it, whose count it is in
+	listener *Listener // the listener that made it (its queues while halfOpen; its count until gone)
 	retrans  uint64    // retransmissions already added to the stack's count
 
 	// rd and wr hold at most one "look again" token for the waiting Read
@@ -216,8 +215,8 @@ func (c *Conn) publishState() {
 			c.gone = true
 			c.s.unregister(c)
 			c.s.timers.remove(c)
-			if c.owner != nil {
-				c.owner.conns.Add(-1)
+			if c.listener != nil {
+				c.listener.conns.Add(-1)
 			}
 		}
 		return

@@ -111,6 +111,7 @@ func (s *Stack) dialFrom(ctx context.Context, laddr, remote netip.AddrPort, cfg 
 	rd := waitChan(&c.rd)
 	for {
 		if c.tcb.Established() {
+			c.rd = nil // made for this wait; a Read makes its own when it waits
 			return c, nil
 		}
 		if c.tcb.State() == tcp.StateClosed {

@@ -41,6 +41,7 @@ type txBatch struct {
 	rsts     uint64
 	ev       trace.Event     // reused for SegmentOut events
 	scratch  wire.TCPSegment // for segments the stack builds: RSTs, cookie SYN-ACKs
+	lent     wire.TCPSegment // for the TCBs' segments (tcp.SegmentLender)
 }
 
 // gsoOpen is the packet a TSO batch may still extend: the TCP header it
@@ -59,6 +60,10 @@ type gsoOpen struct {
 	dport uint16          // ...
 	opts  wire.TCPOptions // ... but for the timestamps
 }
+
+// Segment implements tcp.SegmentLender: the TCBs emitting into b fill it,
+// so that none of them keeps a segment of its own.
+func (b *txBatch) Segment() *wire.TCPSegment { return &b.lent }
 
 // batchAlign keeps each packet in the slab 8-byte aligned.
 const batchAlign = 8

@@ -67,7 +67,6 @@ func (l *Listener) input(key flowKey, seg *wire.TCPSegment, tx *txBatch, iss tcp
 		s.ctr.noListener.Add(1)
 		return
 	}
-	c.owner = l
 	l.conns.Add(1)
 	c.listener, c.halfOpen = l, true
 	l.halfOpen[c] = struct{}{}
@@ -135,7 +134,7 @@ func (l *Listener) acceptCookie(key flowKey, ack *wire.TCPSegment, tx *txBatch) 
 	if !s.register(c) {
 		return true
 	}
-	c.owner = l
+	c.listener = l
 	l.conns.Add(1)
 	s.ctr.cookiesValid.Add(1)
 	c.tcb.OpenFromCookie(ack, &opts, now)
@@ -179,7 +178,6 @@ func (l *Listener) queueFull() bool {
 // forgets it if it died (c.mu held).
 func (l *Listener) handshakeDone(c *Conn, ok bool) {
 	l.forget(c)
-	c.listener = nil
 	if ok {
 		l.enqueueLocked(c)
 	}

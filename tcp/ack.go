@@ -15,6 +15,9 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 	inflight := t.inflight()
 	newSACK := false
 	if t.sackOK && seg.Options.NumSACK > 0 {
+		if t.rec.sb == nil {
+			t.rec.sb = t.cfg.Buffers.getScoreboard()
+		}
 		newSACK = t.rec.sb.update(seg.Options.SACK[:seg.Options.NumSACK], t.snd.una, t.snd.max)
 	}
 	newWnd := uint32(seg.Window) << t.snd.shift
@@ -24,7 +27,7 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 		t.tlpAcked()
 		t.sampleRTT(seg, ack, now)
 		t.rec.sb.trim(ack)
-		if t.rec.sb.n > 0 && t.rec.sb.r[0].lo == ack {
+		if t.rec.sb.len() > 0 && t.rec.sb.r[0].lo == ack {
 			t.sackReneged(now)
 		}
 		switch {
@@ -83,6 +86,18 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 	if ack.Greater(una) {
 		t.armPTO(now) // RFC 8985 §7.2: an ACK of new data restarts the probe timer
 	}
+	if t.rec.sb != nil && t.rec.sb.n == 0 {
+		t.forgetSACKs() // nothing SACKed now: the list goes back
+	}
+}
+
+// forgetSACKs empties the scoreboard and gives its list back.
+func (t *TCB) forgetSACKs() {
+	if t.rec.sb != nil {
+		t.rec.sb.reset()
+		t.cfg.Buffers.putScoreboard(t.rec.sb)
+		t.rec.sb = nil
+	}
 }
 
 // sackReneged handles an ACK that stops at (or inside) a range the peer
@@ -93,8 +108,8 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 // from SND.UNA on, as Linux's tcp_check_sack_reneging does: more ACKs may
 // still come and show the data was there after all.
 func (t *TCB) sackReneged(now time.Duration) {
-	t.rec.sb.reset()
-	t.stats.SACKReneging++
+	t.forgetSACKs()
+	t.rare().SACKReneging++
 	if t.tmr.kind != rexmitRTO && t.tmr.kind != rexmitProbe {
 		return
 	}
@@ -113,7 +128,7 @@ func (t *TCB) ackAdvanced(ack Seq, now time.Duration) {
 	// Bytes of the buffer below ack are delivered. The SYN and FIN occupy
 	// sequence numbers that are not in the buffer.
 	if ack.Greater(t.snd.bufSeq) {
-		n := min(int(ack.Sub(t.snd.bufSeq)), t.snd.buf.n)
+		n := min(int(ack.Sub(t.snd.bufSeq)), int(t.snd.buf.n))
 		t.snd.buf.discard(n)
 		t.snd.bufSeq = t.snd.bufSeq.Add(uint32(n))
 		t.stats.BytesAcked += uint64(n)
@@ -142,7 +157,7 @@ func (t *TCB) sampleRTT(seg *wire.TCPSegment, ack Seq, now time.Duration) {
 // RFC 5681 §3.2, RFC 6582 §3.2 step 2 (not again until the ACK passes
 // "recover").
 func (t *TCB) onDupAck(now time.Duration) {
-	t.stats.DupAcksIn++
+	t.rare().DupAcksIn++
 	t.rec.dupAcks++
 	if t.rec.active || (t.rec.dupAcks < dupThresh && !t.lostBySACK()) {
 		return
@@ -166,7 +181,7 @@ func (t *TCB) enterRecovery(now time.Duration) {
 	t.rec.recover = t.snd.max
 	t.rec.rexmitNxt = t.snd.una
 	t.rec.forceHead = true
-	t.stats.FastRecov++
+	t.rare().FastRecov++
 	t.cc.OnFastRetransmit(t.inflight(), now)
 	t.congestionChanged()
 }
@@ -174,7 +189,7 @@ func (t *TCB) enterRecovery(now time.Duration) {
 // lostBySACK is RFC 6675's IsLost(SND.UNA): at least DupThresh segments'
 // worth of data above it has been SACKed.
 func (t *TCB) lostBySACK() bool {
-	return t.sackOK && t.rec.sb.sacked >= dupThresh*t.snd.mss
+	return t.sackOK && t.rec.sb.sackedBytes() >= dupThresh*t.snd.mss
 }
 
 // inflight is the data sent and not yet acknowledged.

@@ -12,11 +12,15 @@ import (
 type queue struct {
 	segs  []wire.TCPSegment
 	arena []byte
+	seg   wire.TCPSegment
 }
 
 func newQueue() *queue {
 	return &queue{segs: make([]wire.TCPSegment, 0, 1024), arena: make([]byte, 0, 4<<20)}
 }
+
+// Segment lends the TCB the segment it fills, as the stack's emitter does.
+func (q *queue) Segment() *wire.TCPSegment { return &q.seg }
 
 func (q *queue) Emit(seg *wire.TCPSegment) {
 	s := *seg

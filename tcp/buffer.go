@@ -40,9 +40,11 @@ const (
 // is no lock. It is safe for concurrent use; one pool serves a whole stack.
 // The zero value is ready to use.
 type BufferPool struct {
-	pages sync.Pool // *page
-	rings [numRingClasses]sync.Pool
-	dirs  [numDirClasses]sync.Pool
+	reasm  sync.Pool // *reassembly
+	boards sync.Pool // *scoreboard
+	pages  sync.Pool // *page
+	rings  [numRingClasses]sync.Pool
+	dirs   [numDirClasses]sync.Pool
 }
 
 // NewBufferPool returns an empty pool.
@@ -79,6 +81,40 @@ func (p *BufferPool) getPage() *page {
 func (p *BufferPool) putPage(pg *page) {
 	if p != nil {
 		p.pages.Put(pg)
+	}
+}
+
+// getReassembly returns an empty out-of-order list.
+func (p *BufferPool) getReassembly() *reassembly {
+	if p != nil {
+		if q, ok := p.reasm.Get().(*reassembly); ok {
+			return q
+		}
+	}
+	return new(reassembly)
+}
+
+// putReassembly takes back an empty list.
+func (p *BufferPool) putReassembly(q *reassembly) {
+	if p != nil {
+		p.reasm.Put(q)
+	}
+}
+
+// getScoreboard returns an empty SACK scoreboard.
+func (p *BufferPool) getScoreboard() *scoreboard {
+	if p != nil {
+		if s, ok := p.boards.Get().(*scoreboard); ok {
+			return s
+		}
+	}
+	return new(scoreboard)
+}
+
+// putScoreboard takes back an empty scoreboard.
+func (p *BufferPool) putScoreboard(s *scoreboard) {
+	if p != nil {
+		p.boards.Put(s)
 	}
 }
 
@@ -119,16 +155,24 @@ func (p *BufferPool) putDir(d *[]*page) {
 }
 
 // sendBuf is the send buffer: a byte ring whose array grows by doubling as
-// the bytes queued grow, and exists only while it holds bytes.
+// the bytes queued grow, and exists only while it holds bytes. Offsets and
+// counts are int32: buffers are at most maxBufSize (64 MiB).
 type sendBuf struct {
-	box  *[]byte // the pooled array behind buf
-	buf  []byte  // nil while empty and released; len is a power of two
-	size int     // capacity in bytes: the most the user may queue
-	head int     // index of the first byte
-	n    int     // bytes stored
+	box  *[]byte // the pooled array; nil while empty and released; its length is a power of two
+	size int32   // capacity in bytes: the most the user may queue
+	head int32   // index of the first byte
+	n    int32   // bytes stored
 }
 
-func (r *sendBuf) free() int { return r.size - r.n }
+func (r *sendBuf) free() int { return int(r.size - r.n) }
+
+// array returns the ring's array, nil while released.
+func (r *sendBuf) array() []byte {
+	if r.box == nil {
+		return nil
+	}
+	return *r.box
+}
 
 // write appends as much of p as fits and returns the count. The array
 // grows to hold it if mem allows; the first page is always allowed, so a
@@ -140,14 +184,14 @@ func (r *sendBuf) write(pool *BufferPool, mem *MemoryBudget, p []byte) int {
 	if len(p) == 0 {
 		return 0
 	}
-	if need := r.n + len(p); need > len(r.buf) {
+	if need := int(r.n) + len(p); need > len(r.array()) {
 		r.grow(pool, mem, need)
-		if room := len(r.buf) - r.n; len(p) > room {
+		if room := len(r.array()) - int(r.n); len(p) > room {
 			p = p[:room]
 		}
 	}
-	r.copyIn(r.n, p)
-	r.n += len(p)
+	r.copyIn(int(r.n), p)
+	r.n += int32(len(p))
 	return len(p)
 }
 
@@ -155,81 +199,91 @@ func (r *sendBuf) write(pool *BufferPool, mem *MemoryBudget, p []byte) int {
 // two, at most the buffer's size rounded up), or leaves the ring as it is
 // if mem refuses; an empty ring always gets a page.
 func (r *sendBuf) grow(pool *BufferPool, mem *MemoryBudget, need int) {
-	class := ringClass(min(need, r.size))
-	if r.buf != nil && pageSize<<class <= len(r.buf) {
+	old := r.array()
+	class := ringClass(min(need, int(r.size)))
+	if old != nil && pageSize<<class <= len(old) {
 		return
 	}
-	delta := int64(pageSize<<class - len(r.buf))
-	if !mem.charge(delta, false) {
-		if r.buf != nil {
+	if !mem.charge(int64(pageSize<<class-len(old)), false) {
+		if old != nil {
 			return
 		}
-		class, delta = 0, pageSize
-		mem.charge(delta, true)
+		class = 0
+		mem.charge(pageSize, true)
 	}
 	box := pool.getRing(class)
-	nb := *box
-	if r.buf != nil {
-		c := copy(nb, r.buf[r.head:min(r.head+r.n, len(r.buf))])
-		copy(nb[c:r.n], r.buf)
+	if old != nil {
+		nb, h, n := *box, int(r.head), int(r.n)
+		c := copy(nb, old[h:min(h+n, len(old))])
+		copy(nb[c:n], old)
 		pool.putRing(r.box)
 	}
-	r.box, r.buf, r.head = box, nb, 0
+	r.box, r.head = box, 0
 }
 
-// copyIn writes p at offset off from head (wrapping); off+len(p) <= len(buf).
+// copyIn writes p at offset off from head (wrapping); off+len(p) <= the
+// array's length.
 func (r *sendBuf) copyIn(off int, p []byte) {
-	i := (r.head + off) & (len(r.buf) - 1)
-	c := copy(r.buf[i:], p)
-	copy(r.buf, p[c:])
+	b := *r.box
+	i := (int(r.head) + off) & (len(b) - 1)
+	c := copy(b[i:], p)
+	copy(b, p[c:])
 }
 
 // discard drops n bytes from the front.
 func (r *sendBuf) discard(n int) {
-	r.n -= n
-	if r.buf != nil {
-		r.head = (r.head + n) & (len(r.buf) - 1)
+	r.n -= int32(n)
+	if b := r.array(); b != nil {
+		r.head = int32((int(r.head) + n) & (len(b) - 1))
 	}
 }
 
 // peek returns up to n bytes starting at offset off, cut at the wrap point.
 func (r *sendBuf) peek(off, n int) []byte {
-	i := (r.head + off) & (len(r.buf) - 1)
-	return r.buf[i:min(i+n, len(r.buf))]
+	b := *r.box
+	i := (int(r.head) + off) & (len(b) - 1)
+	return b[i:min(i+n, len(b))]
 }
 
 // release gives the array back once nothing is stored.
 func (r *sendBuf) release(pool *BufferPool, mem *MemoryBudget) {
-	if r.n == 0 && r.buf != nil {
-		mem.uncharge(int64(len(r.buf)))
+	if r.n == 0 && r.box != nil {
+		mem.uncharge(int64(len(*r.box)))
 		pool.putRing(r.box)
-		r.box, r.buf, r.head = nil, nil, 0
+		r.box, r.head = nil, 0
 	}
 }
 
 // resize changes the capacity, never below what is stored.
-func (r *sendBuf) resize(size int) { r.size = max(size, r.n) }
+func (r *sendBuf) resize(size int) { r.size = max(int32(size), r.n) }
 
 // recvBuf is the receive buffer: the bytes received and not yet read (n of
 // them, from the first unread byte on) and out-of-order bytes past them at
 // their final offsets, in pages that exist only while they hold bytes.
 // Offsets count from the first unread byte.
 type recvBuf struct {
-	dir   *[]*page // the pooled directory behind pages; nil while no page is held
-	pages []*page  // a ring of page slots: len is a power of two
-	first int      // slot of the page holding the first unread byte
-	off   int      // offset of the first unread byte in that page
-	n     int      // contiguous bytes received, not yet read
-	held  int      // pages held
-	size  int      // capacity in bytes: the most the window offers
+	dir   *[]*page // a ring of page slots, pooled, its length a power of two; nil while no page is held
+	first int32    // slot of the page holding the first unread byte
+	off   int32    // offset of the first unread byte in that page
+	n     int32    // contiguous bytes received, not yet read
+	held  int32    // pages held
+	size  int32    // capacity in bytes: the most the window offers
 }
 
-func (r *recvBuf) free() int { return r.size - r.n }
+func (r *recvBuf) free() int { return int(r.size - r.n) }
+
+// pages returns the page slots, nil while released.
+func (r *recvBuf) pages() []*page {
+	if r.dir == nil {
+		return nil
+	}
+	return *r.dir
+}
 
 // slot returns the directory slot and in-page offset of buffer offset o.
-func (r *recvBuf) slot(o int) (int, int) {
-	p := r.off + o
-	return (r.first + p/pageSize) & (len(r.pages) - 1), p % pageSize
+func (r *recvBuf) slot(pages []*page, o int) (int, int) {
+	p := int(r.off) + o
+	return (int(r.first) + p/pageSize) & (len(pages) - 1), p % pageSize
 }
 
 // reserve makes sure pages exist for the bytes [o, o+n) and returns how
@@ -240,19 +294,21 @@ func (r *recvBuf) reserve(pool *BufferPool, mem *MemoryBudget, o, n int, must bo
 	if n == 0 {
 		return 0
 	}
-	span := (r.off+o+n-1)/pageSize + 1 // directory slots needed from first
-	if span > len(r.pages) {
+	start := (int(r.off) + o) / pageSize
+	span := (int(r.off)+o+n-1)/pageSize + 1 // directory slots needed from first
+	if span > len(r.pages()) {
 		r.growDir(pool, span)
 	}
-	for p := (r.off + o) / pageSize; p < span; p++ {
-		i := (r.first + p) & (len(r.pages) - 1)
-		if r.pages[i] != nil {
+	pages := *r.dir
+	for p := start; p < span; p++ {
+		i := (int(r.first) + p) & (len(pages) - 1)
+		if pages[i] != nil {
 			continue
 		}
 		if !mem.charge(pageSize, must && r.held == 0) {
-			return max(0, min(n, p*pageSize-r.off-o))
+			return max(0, min(n, p*pageSize-int(r.off)-o))
 		}
-		r.pages[i] = pool.getPage()
+		pages[i] = pool.getPage()
 		r.held++
 	}
 	return n
@@ -262,22 +318,23 @@ func (r *recvBuf) reserve(pool *BufferPool, mem *MemoryBudget, o, n int, must bo
 // order from first.
 func (r *recvBuf) growDir(pool *BufferPool, n int) {
 	box := pool.getDir(dirClass(n))
-	nd := *box
-	if r.dir != nil {
-		for i := range r.pages {
-			j := (r.first + i) & (len(r.pages) - 1)
-			nd[i], r.pages[j] = r.pages[j], nil
+	if old := r.pages(); old != nil {
+		nd := *box
+		for i := range old {
+			j := (int(r.first) + i) & (len(old) - 1)
+			nd[i], old[j] = old[j], nil
 		}
 		pool.putDir(r.dir)
 	}
-	r.dir, r.pages, r.first = box, nd, 0
+	r.dir, r.first = box, 0
 }
 
 // copyIn writes p at offset o; reserve must have succeeded for it.
 func (r *recvBuf) copyIn(o int, p []byte) {
+	pages := *r.dir
 	for len(p) > 0 {
-		i, in := r.slot(o)
-		c := copy(r.pages[i][in:], p)
+		i, in := r.slot(pages, o)
+		c := copy(pages[i][in:], p)
 		p, o = p[c:], o+c
 	}
 }
@@ -285,10 +342,14 @@ func (r *recvBuf) copyIn(o int, p []byte) {
 // read copies up to len(p) unread bytes out, consumes them, and frees the
 // pages it empties.
 func (r *recvBuf) read(pool *BufferPool, mem *MemoryBudget, p []byte) int {
-	n := min(len(p), r.n)
+	n := min(len(p), int(r.n))
+	if n == 0 {
+		return 0
+	}
+	pages := *r.dir
 	for o := 0; o < n; {
-		i, in := r.slot(o)
-		o += copy(p[o:n], r.pages[i][in:])
+		i, in := r.slot(pages, o)
+		o += copy(p[o:n], pages[i][in:])
 	}
 	r.discard(pool, mem, n)
 	return n
@@ -296,18 +357,21 @@ func (r *recvBuf) read(pool *BufferPool, mem *MemoryBudget, p []byte) int {
 
 // discard drops n unread bytes and frees the pages they leave empty.
 func (r *recvBuf) discard(pool *BufferPool, mem *MemoryBudget, n int) {
-	r.n -= n
-	r.off += n
-	for r.off >= pageSize {
-		r.freeSlot(pool, mem, r.first)
-		r.first = (r.first + 1) & (len(r.pages) - 1)
-		r.off -= pageSize
+	r.n -= int32(n)
+	off := int(r.off) + n
+	if off >= pageSize {
+		pages := *r.dir
+		for ; off >= pageSize; off -= pageSize {
+			r.freeSlot(pool, mem, pages, int(r.first))
+			r.first = int32((int(r.first) + 1) & (len(pages) - 1))
+		}
 	}
+	r.off = int32(off)
 }
 
-func (r *recvBuf) freeSlot(pool *BufferPool, mem *MemoryBudget, i int) {
-	if pg := r.pages[i]; pg != nil {
-		r.pages[i] = nil
+func (r *recvBuf) freeSlot(pool *BufferPool, mem *MemoryBudget, pages []*page, i int) {
+	if pg := pages[i]; pg != nil {
+		pages[i] = nil
 		r.held--
 		pool.putPage(pg)
 		mem.uncharge(pageSize)
@@ -317,11 +381,9 @@ func (r *recvBuf) freeSlot(pool *BufferPool, mem *MemoryBudget, i int) {
 // prune frees every page that holds no byte below offset from: the
 // out-of-order data past the unread bytes, when from is n.
 func (r *recvBuf) prune(pool *BufferPool, mem *MemoryBudget, from int) {
-	if r.dir == nil {
-		return
-	}
-	for p := (r.off + from + pageSize - 1) / pageSize; p < len(r.pages); p++ {
-		r.freeSlot(pool, mem, (r.first+p)&(len(r.pages)-1))
+	pages := r.pages()
+	for p := (int(r.off) + from + pageSize - 1) / pageSize; p < len(pages); p++ {
+		r.freeSlot(pool, mem, pages, (int(r.first)+p)&(len(pages)-1))
 	}
 	r.release(pool, mem)
 }
@@ -333,12 +395,13 @@ func (r *recvBuf) release(pool *BufferPool, mem *MemoryBudget) {
 		return
 	}
 	if r.held > 0 {
-		for i := range r.pages {
-			r.freeSlot(pool, mem, i)
+		pages := *r.dir
+		for i := range pages {
+			r.freeSlot(pool, mem, pages, i)
 		}
 	}
 	pool.putDir(r.dir)
-	r.dir, r.pages, r.first, r.off = nil, nil, 0, 0
+	r.dir, r.first, r.off = nil, 0, 0
 }
 
 // tailRoom is how many bytes past the unread ones fit in pages already
@@ -348,12 +411,13 @@ func (r *recvBuf) tailRoom() int {
 	if r.held == 0 {
 		return pageSize
 	}
+	pages := *r.dir
 	room := 0
-	for p := (r.off + r.n) / pageSize; p < len(r.pages); p++ {
-		if r.pages[(r.first+p)&(len(r.pages)-1)] == nil {
+	for p := (int(r.off) + int(r.n)) / pageSize; p < len(pages); p++ {
+		if pages[(int(r.first)+p)&(len(pages)-1)] == nil {
 			break
 		}
-		room = (p+1)*pageSize - r.off - r.n
+		room = (p+1)*pageSize - int(r.off) - int(r.n)
 	}
 	return room
 }

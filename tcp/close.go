@@ -55,7 +55,7 @@ func (t *TCB) CloseRead() {
 
 func (t *TCB) discardReceived() {
 	if t.rcv.buf.n > 0 {
-		t.rcv.buf.discard(t.cfg.Buffers, t.cfg.Memory, t.rcv.buf.n)
+		t.rcv.buf.discard(t.cfg.Buffers, t.cfg.Memory, int(t.rcv.buf.n))
 		t.releaseRecv()
 		t.ackNow = true // the window opened
 	}
@@ -68,12 +68,12 @@ func (t *TCB) discardReceived() {
 // under memory pressure (MemoryBudget); a TCB does it itself when the
 // budget refuses in-order data.
 func (t *TCB) PruneOutOfOrder() int {
-	if t.rcv.ooo.n == 0 {
+	if t.rcv.ooo.len() == 0 {
 		return 0
 	}
 	n := t.rcv.ooo.bytes()
-	t.rcv.ooo.reset()
-	t.rcv.buf.prune(t.cfg.Buffers, t.cfg.Memory, t.rcv.buf.n)
+	t.releaseOOO()
+	t.rcv.buf.prune(t.cfg.Buffers, t.cfg.Memory, int(t.rcv.buf.n))
 	if m := t.cfg.Memory; m != nil {
 		m.pruned.Add(uint64(n))
 	}

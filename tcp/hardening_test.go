@@ -48,8 +48,8 @@ func TestSYNInEstablishedChallengeACK(t *testing.T) {
 	if b.State() != StateEstablished {
 		t.Fatalf("SYN changed state to %v", b.State())
 	}
-	if len(out.segs) != 1 || b.stats.ChallengeAcks != 1 || b.stats.RepliesLimited != 49 {
-		t.Fatalf("%d challenge ACKs (%d limited) for 50 SYNs at once, want 1 (49)", len(out.segs), b.stats.RepliesLimited)
+	if len(out.segs) != 1 || b.Stats().ChallengeAcks != 1 || b.Stats().RepliesLimited != 49 {
+		t.Fatalf("%d challenge ACKs (%d limited) for 50 SYNs at once, want 1 (49)", len(out.segs), b.Stats().RepliesLimited)
 	}
 	b.Input(&wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: b.rcv.nxt + 1<<30, Flags: wire.SYN}, s.now+invalidReplyInterval)
 	b.Poll(s.now+invalidReplyInterval, &out)
@@ -75,8 +75,8 @@ func TestPAWS(t *testing.T) {
 	if n, _ := b.Buffered(); n != 0 {
 		t.Fatal("PAWS let an old segment's data in")
 	}
-	if b.stats.Drops[DropPAWS] != 1 || len(out.segs) != 1 {
-		t.Fatalf("drops %v, replies %d", b.stats.Drops, len(out.segs))
+	if b.Stats().Drops[DropPAWS] != 1 || len(out.segs) != 1 {
+		t.Fatalf("drops %v, replies %d", b.Stats().Drops, len(out.segs))
 	}
 }
 

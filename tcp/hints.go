@@ -20,4 +20,4 @@ func (t *TCB) SendRate() (cwnd, ssthresh uint32, srtt time.Duration, mss uint32)
 // HoldsOutOfOrder reports whether data above a hole is held: the peer is
 // repairing a loss, and every segment should be answered at once (RFC 5681
 // §4.2), not batched.
-func (t *TCB) HoldsOutOfOrder() bool { return t.rcv.ooo.n > 0 }
+func (t *TCB) HoldsOutOfOrder() bool { return t.rcv.ooo.len() > 0 }

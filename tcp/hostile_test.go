@@ -29,7 +29,7 @@ func TestInjectedByteNoAckStorm(t *testing.T) {
 	if a.State() != StateEstablished || b.State() != StateEstablished {
 		t.Fatalf("states %v/%v", a.State(), b.State())
 	}
-	if a.stats.RepliesLimited+b.stats.RepliesLimited == 0 {
+	if a.Stats().RepliesLimited+b.Stats().RepliesLimited == 0 {
 		t.Fatal("no reply was rate-limited: the loop ended by itself?")
 	}
 }
@@ -100,22 +100,22 @@ func TestDupAckNeedsNewSACK(t *testing.T) {
 	for range 50 {
 		dup()
 	}
-	if a.stats.FastRecov != 0 || a.stats.Retransmits != 0 || a.stats.DupAcksIn != 0 {
+	if a.Stats().FastRecov != 0 || a.Stats().Retransmits != 0 || a.Stats().DupAcksIn != 0 {
 		t.Fatalf("50 ACKs without SACK news: %d fast recoveries, %d retransmits, %d dup ACKs counted",
-			a.stats.FastRecov, a.stats.Retransmits, a.stats.DupAcksIn)
+			a.Stats().FastRecov, a.Stats().Retransmits, a.Stats().DupAcksIn)
 	}
 	blk := wire.SACKBlock{Left: una + 1448, Right: una + 2*1448}
 	for range 20 {
 		dup(blk) // the same block again and again is news once
 	}
-	if a.stats.DupAcksIn != 1 || a.stats.FastRecov != 0 {
-		t.Fatalf("one SACK block repeated: %d dup ACKs counted, %d recoveries", a.stats.DupAcksIn, a.stats.FastRecov)
+	if a.Stats().DupAcksIn != 1 || a.Stats().FastRecov != 0 {
+		t.Fatalf("one SACK block repeated: %d dup ACKs counted, %d recoveries", a.Stats().DupAcksIn, a.Stats().FastRecov)
 	}
 	dup(wire.SACKBlock{Left: una + 1448, Right: una + 3*1448})
 	dup(wire.SACKBlock{Left: una + 1448, Right: una + 4*1448})
-	if a.stats.DupAcksIn != 3 || a.stats.FastRecov != 1 || a.stats.Retransmits == 0 {
+	if a.Stats().DupAcksIn != 3 || a.Stats().FastRecov != 1 || a.Stats().Retransmits == 0 {
 		t.Fatalf("three ACKs with news: %d dup ACKs, %d recoveries, %d retransmits, want 3, 1, >0",
-			a.stats.DupAcksIn, a.stats.FastRecov, a.stats.Retransmits)
+			a.Stats().DupAcksIn, a.Stats().FastRecov, a.Stats().Retransmits)
 	}
 }
 
@@ -208,11 +208,11 @@ func renegingReceiver(t *testing.T, nSACKed uint32) {
 	}
 	if rcvNxt != end {
 		t.Fatalf("%d segments SACKed: the reneging receiver got %d of %d bytes in 12 s (state %v, %d RTOs, %d recoveries)",
-			nSACKed, rcvNxt.Sub(first), total, a.State(), a.stats.RTOs, a.stats.FastRecov)
+			nSACKed, rcvNxt.Sub(first), total, a.State(), a.Stats().RTOs, a.Stats().FastRecov)
 	}
-	if !sacked || nSACKed > 2 && (a.stats.SACKReneging == 0 || a.stats.FastRecov == 0) {
+	if !sacked || nSACKed > 2 && (a.Stats().SACKReneging == 0 || a.Stats().FastRecov == 0) {
 		t.Fatalf("%d segments SACKed (sent %v): %d recoveries, reneging noticed %d times",
-			nSACKed, sacked, a.stats.FastRecov, a.stats.SACKReneging)
+			nSACKed, sacked, a.Stats().FastRecov, a.Stats().SACKReneging)
 	}
 }
 

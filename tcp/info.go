@@ -99,7 +99,7 @@ func (t *TCB) Info() Info {
 	flight := uint32(t.snd.max.Sub(t.snd.una))
 	in.Unacked = segs(flight)
 	if t.sackOK {
-		in.Sacked = segs(t.rec.sb.sacked)
+		in.Sacked = segs(t.rec.sb.sackedBytes())
 	}
 	switch {
 	case t.rec.active:
@@ -116,7 +116,7 @@ func (t *TCB) Info() Info {
 		in.CAState = 4
 		in.Lost = in.Unacked - in.Sacked
 		in.Retrans = segs(uint32(t.snd.nxt.Sub(t.snd.una)))
-	case t.rec.dupAcks > 0 || t.rec.sb.n > 0:
+	case t.rec.dupAcks > 0 || t.rec.sb.len() > 0:
 		in.CAState = 1
 	}
 	s := &t.stats
@@ -126,9 +126,11 @@ func (t *TCB) Info() Info {
 	in.BytesSent = s.BytesSent
 	in.SegsOut = uint32(s.SegsOut)
 	in.SegsIn = uint32(s.SegsIn)
-	in.TotalRTO = uint16(min(s.RTOs, math.MaxUint16))
+	if r := s.rare; r != nil {
+		in.TotalRTO = uint16(min(r.RTOs, math.MaxUint16))
+	}
 	in.Delivered = uint32((s.BytesAcked+uint64(mss)-1)/uint64(mss)) + 1 // the SYN counts
-	if !s.Established {
+	if !t.wasEstablished {
 		in.Delivered = 0
 	}
 	return in

@@ -164,7 +164,7 @@ func (t *TCB) inputRST(seg *wire.TCPSegment, now time.Duration) {
 		t.drop(DropRST)
 		return
 	}
-	t.stats.RSTsIn++
+	t.rare().RSTsIn++
 	switch t.state {
 	case StateSynReceived:
 		if t.passive {
@@ -197,7 +197,7 @@ func (t *TCB) backToListen() {
 // to an unacceptable segment is (§7, ratelimit.go).
 func (t *TCB) challengeAck(now time.Duration) {
 	if t.replyUnacceptable(now) {
-		t.stats.ChallengeAcks++
+		t.rare().ChallengeAcks++
 	}
 }
 
@@ -353,7 +353,7 @@ func (t *TCB) receiveData(seq Seq, payload []byte, full bool, now time.Duration)
 	if uint32(len(payload)) > room-off {
 		payload = payload[:room-off]
 	}
-	base := t.rcv.buf.n // buffer offset of RCV.NXT
+	base := int(t.rcv.buf.n) // buffer offset of RCV.NXT
 	if off > 0 {
 		// Out of order: keep it in place in the buffer and remember the
 		// range (RFC 9293 §3.10.7.4 "segments with higher beginning
@@ -374,12 +374,15 @@ func (t *TCB) receiveData(seq Seq, payload []byte, full bool, now time.Duration)
 			t.drop(DropNoMemory)
 			return
 		}
+		if t.rcv.ooo == nil {
+			t.rcv.ooo = t.cfg.Buffers.getReassembly()
+		}
 		t.rcv.ooo.add(seq, seq.Add(uint32(k)))
 		t.rcv.buf.copyIn(base+int(off), payload[:k])
 		return
 	}
 	k := t.rcv.buf.reserve(t.cfg.Buffers, t.cfg.Memory, base, len(payload), true)
-	if k < len(payload) && t.rcv.ooo.n > 0 {
+	if k < len(payload) && t.rcv.ooo.len() > 0 {
 		// At the memory limit: out-of-order data goes first (its pages
 		// past the in-order bytes), then try again.
 		t.PruneOutOfOrder()
@@ -392,10 +395,13 @@ func (t *TCB) receiveData(seq Seq, payload []byte, full bool, now time.Duration)
 	payload = payload[:k]
 	t.rcv.buf.copyIn(base, payload)
 	end := seq.Add(uint32(len(payload)))
-	filled := t.rcv.ooo.n > 0
+	filled := t.rcv.ooo.len() > 0
 	end = t.rcv.ooo.advance(end)
+	if filled && t.rcv.ooo.len() == 0 {
+		t.releaseOOO()
+	}
 	n := int(end.Sub(t.rcv.nxt))
-	t.rcv.buf.n += n
+	t.rcv.buf.n += int32(n)
 	t.rcv.nxt = end
 	t.stats.BytesReceived += uint64(n)
 	if t.readShut {
@@ -406,7 +412,7 @@ func (t *TCB) receiveData(seq Seq, payload []byte, full bool, now time.Duration)
 	}
 	// Delayed ACK: at least every second full-sized segment (RFC 9293
 	// §3.8.6.3), at most DelayedAck later.
-	t.rcv.unacked += t.rcv.fullSegments(n, full)
+	t.rcv.unacked += int32(min(t.rcv.fullSegments(n, full), 1<<20))
 	if t.rcv.unacked >= 2 {
 		t.ackNow = true
 	} else {

@@ -74,7 +74,7 @@ func (t *TCB) sendBudget() uint32 {
 			if from.Less(high) {
 				lost = uint32(high.Sub(from)) - t.rec.sb.sackedAbove(from) + t.rec.sb.sackedAbove(high)
 			}
-			sub := t.rec.sb.sacked + lost
+			sub := t.rec.sb.sackedBytes() + lost
 			if sub < out {
 				pipe = out - sub
 			}
@@ -87,7 +87,7 @@ func (t *TCB) sendBudget() uint32 {
 	} else {
 		pipe = uint32(t.snd.nxt.Sub(t.snd.una))
 		if t.sackOK {
-			pipe -= min(pipe, t.rec.sb.sacked)
+			pipe -= min(pipe, t.rec.sb.sackedBytes())
 		}
 		if t.rec.dupAcks > 0 {
 			cwnd += uint32(min(t.rec.dupAcks, 2)) * t.snd.mss
@@ -189,10 +189,10 @@ func (t *TCB) canSendFIN() bool {
 // bytes of options with the timestamps). Without this, a segment that
 // carries SACK blocks would exceed the path MTU.
 func (t *TCB) segSize() uint32 {
-	if !t.sackOK || t.rcv.ooo.n == 0 {
+	if !t.sackOK || t.rcv.ooo.len() == 0 {
 		return t.snd.mss
 	}
-	k := uint32(min(t.rcv.ooo.n, t.maxSACKBlocks()))
+	k := uint32(min(t.rcv.ooo.len(), t.maxSACKBlocks()))
 	return t.snd.mss - (4 + 8*k) // NOP, NOP, kind, length, k blocks
 }
 
@@ -289,7 +289,7 @@ func (t *TCB) sendFIN(now time.Duration, out Emitter, seq Seq) {
 // RFC 7323 and RFC 2018. A SYN-ACK carries only the options the SYN offered.
 func (t *TCB) emitSYN(now time.Duration, out Emitter, synAck bool) {
 	t.synNow = false
-	s := &t.out
+	s := t.segment(out)
 	*s = wire.TCPSegment{SrcPort: t.lport, DstPort: t.rport, Seq: t.snd.iss, Flags: wire.SYN}
 	s.Window = uint16(min(t.rcvFree(), 65535)) // never scaled in a SYN: RFC 7323 §2.2
 	s.Options.MSS = uint16(t.rcv.mss)
@@ -332,13 +332,13 @@ func (t *TCB) emitSYN(now time.Duration, out Emitter, synAck bool) {
 // emit sends one segment with the current ACK, window and options; every
 // segment after the handshake carries an ACK (RFC 9293 §3.10.7.4).
 func (t *TCB) emit(out Emitter, now time.Duration, flags wire.TCPFlags, seq Seq, payload []byte) {
-	s := &t.out
+	s := t.segment(out)
 	*s = wire.TCPSegment{SrcPort: t.lport, DstPort: t.rport, Seq: seq, Ack: t.rcv.nxt, Flags: flags, Payload: payload}
 	s.Window = t.advertise()
 	if t.ts.ok {
 		s.Options.HasTS, s.Options.TSVal, s.Options.TSEcr = true, t.tsNow(now), t.ts.recent
 	}
-	if t.sackOK && t.rcv.ooo.n > 0 {
+	if t.sackOK && t.rcv.ooo.len() > 0 {
 		var blocks [4]seqRange
 		k := t.rcv.ooo.sackBlocks(blocks[:t.maxSACKBlocks()])
 		for i := 0; i < k; i++ {
@@ -354,16 +354,28 @@ func (t *TCB) emit(out Emitter, now time.Duration, flags wire.TCPFlags, seq Seq,
 	out.Emit(s)
 }
 
+// segment returns the segment the next emission fills: out's, if it lends
+// one, else the TCB's own, made on first use.
+func (t *TCB) segment(out Emitter) *wire.TCPSegment {
+	if l, ok := out.(SegmentLender); ok {
+		return l.Segment()
+	}
+	if t.scratch == nil {
+		t.scratch = new(wire.TCPSegment)
+	}
+	return t.scratch
+}
+
 // emitRST sends the pending reset.
 func (t *TCB) emitRST(out Emitter) {
-	s := &t.out
+	s := t.segment(out)
 	*s = wire.TCPSegment{SrcPort: t.lport, DstPort: t.rport, Seq: t.rstSeq, Flags: wire.RST}
 	if t.rstAck {
 		s.Flags |= wire.ACK
 		s.Ack = t.rcv.nxt
 	}
 	t.stats.SegsOut++
-	t.stats.RSTsOut++
+	t.rare().RSTsOut++
 	out.Emit(s)
 }
 

@@ -96,12 +96,12 @@ func (l *ReplyLimiter) suppressed() {
 // or the stack's budget is spent. It reports whether the ACK is owed.
 func (t *TCB) replyUnacceptable(now time.Duration) bool {
 	if t.lastInvalidReply != 0 && now-t.lastInvalidReply < invalidReplyInterval {
-		t.stats.RepliesLimited++
+		t.rare().RepliesLimited++
 		t.cfg.ReplyLimiter.suppressed()
 		return false
 	}
 	if !t.cfg.ReplyLimiter.Allow(now) {
-		t.stats.RepliesLimited++
+		t.rare().RepliesLimited++
 		return false
 	}
 	t.lastInvalidReply = max(now, 1) // zero means "never"

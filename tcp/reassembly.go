@@ -12,6 +12,14 @@ type reassembly struct {
 
 func (q *reassembly) reset() { q.n, q.latest = 0, 0 }
 
+// len returns the number of ranges; a nil list has none.
+func (q *reassembly) len() int {
+	if q == nil {
+		return 0
+	}
+	return q.n
+}
+
 // add records [lo, hi). It returns false when a new range would need a slot
 // and none is free.
 func (q *reassembly) add(lo, hi Seq) bool {
@@ -43,7 +51,7 @@ func (q *reassembly) add(lo, hi Seq) bool {
 // fits reports whether add(lo, hi) would find room: the range merges with
 // one already held, or a slot is free.
 func (q *reassembly) fits(lo, hi Seq) bool {
-	if q.n < len(q.r) {
+	if q == nil || q.n < len(q.r) {
 		return true
 	}
 	for i := 0; i < q.n; i++ {
@@ -57,7 +65,7 @@ func (q *reassembly) fits(lo, hi Seq) bool {
 // bytes returns how many bytes the ranges cover.
 func (q *reassembly) bytes() int {
 	n := 0
-	for i := 0; i < q.n; i++ {
+	for i := 0; i < q.len(); i++ {
 		n += int(q.r[i].hi.Sub(q.r[i].lo))
 	}
 	return n
@@ -66,6 +74,9 @@ func (q *reassembly) bytes() int {
 // advance returns the new RCV.NXT when in-order data has reached end: every
 // range that now touches it is merged and removed.
 func (q *reassembly) advance(end Seq) Seq {
+	if q == nil {
+		return end
+	}
 	k := 0
 	for k < q.n && q.r[k].lo.LessEq(end) {
 		end = end.Max(q.r[k].hi)
@@ -82,7 +93,7 @@ func (q *reassembly) advance(end Seq) Seq {
 // sackBlocks writes up to len(dst) SACK blocks, the most recently changed
 // range first as RFC 2018 §4 requires, and returns how many.
 func (q *reassembly) sackBlocks(dst []seqRange) int {
-	if q.n == 0 || len(dst) == 0 {
+	if q.len() == 0 || len(dst) == 0 {
 		return 0
 	}
 	k := 0

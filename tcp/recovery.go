@@ -9,13 +9,13 @@ import (
 // recovery is the loss-recovery state: NewReno's (RFC 6582) and, when both
 // sides allow SACK, a scoreboard (RFC 6675) that tells which holes to resend.
 type recovery struct {
-	active     bool
-	recover    Seq // SND.MAX when recovery began: RFC 6582 "recover"
-	dupAcks    int
-	rexmitNxt  Seq           // holes below this were retransmitted in this episode
-	forceHead  bool          // retransmit the segment at SND.UNA now
 	headSentAt time.Duration // when the segment at SND.UNA was last resent
-	sb         scoreboard
+	sb         *scoreboard   // the SACKed ranges; nil while there are none
+	recover    Seq           // SND.MAX when recovery began: RFC 6582 "recover"
+	rexmitNxt  Seq           // holes below this were retransmitted in this episode
+	dupAcks    int32
+	active     bool
+	forceHead  bool // retransmit the segment at SND.UNA now
 }
 
 // scoreboard holds the SACKed ranges above SND.UNA: RFC 6675 §3.
@@ -88,6 +88,9 @@ func (s *scoreboard) insert(lo, hi Seq) {
 
 // trim forgets what lies below una.
 func (s *scoreboard) trim(una Seq) {
+	if s == nil {
+		return
+	}
 	k := 0
 	for i := 0; i < s.n; i++ {
 		r := s.r[i]
@@ -112,9 +115,25 @@ func (s *scoreboard) recount() {
 // reset forgets every SACKed range.
 func (s *scoreboard) reset() { s.n, s.sacked = 0, 0 }
 
+// len returns the number of SACKed ranges; a nil scoreboard has none.
+func (s *scoreboard) len() int {
+	if s == nil {
+		return 0
+	}
+	return s.n
+}
+
+// sackedBytes returns the bytes SACKed.
+func (s *scoreboard) sackedBytes() uint32 {
+	if s == nil {
+		return 0
+	}
+	return s.sacked
+}
+
 // highest returns the end of the highest SACKed range, or una if none.
 func (s *scoreboard) highest(una Seq) Seq {
-	if s.n == 0 {
+	if s.len() == 0 {
 		return una
 	}
 	return s.r[s.n-1].hi
@@ -123,7 +142,7 @@ func (s *scoreboard) highest(una Seq) Seq {
 // nextHole returns the first unSACKed range at or after from and below the
 // highest SACKed byte: the data RFC 6675's NextSeg rule (1) resends.
 func (s *scoreboard) nextHole(from Seq) (lo, hi Seq, ok bool) {
-	for i := 0; i < s.n; i++ {
+	for i := 0; i < s.len(); i++ {
 		r := s.r[i]
 		if from.Less(r.lo) {
 			return from, r.lo, true
@@ -138,7 +157,7 @@ func (s *scoreboard) nextHole(from Seq) (lo, hi Seq, ok bool) {
 // sackedAbove counts SACKed bytes at or after from.
 func (s *scoreboard) sackedAbove(from Seq) uint32 {
 	var n uint32
-	for i := 0; i < s.n; i++ {
+	for i := 0; i < s.len(); i++ {
 		r := s.r[i]
 		if r.hi.LessEq(from) {
 			continue
@@ -150,7 +169,7 @@ func (s *scoreboard) sackedAbove(from Seq) uint32 {
 
 // skip returns seq moved past any SACKed range containing it.
 func (s *scoreboard) skip(seq Seq) Seq {
-	for i := 0; i < s.n; i++ {
+	for i := 0; i < s.len(); i++ {
 		if seq.Within(s.r[i].lo, s.r[i].hi) {
 			return s.r[i].hi
 		}

@@ -35,13 +35,13 @@ func (t *TCB) own() *Config {
 // inherited from a listener do. cfg must stay unchanged while the TCB
 // lives. It does nothing to a TCB already open.
 func (t *TCB) Reconfigure(cfg *Config) {
-	if t.state != StateClosed || t.stats.Established {
+	if t.state != StateClosed || t.wasEstablished {
 		return
 	}
 	t.cfg = cfg
 	t.opt.base = nil
-	t.snd.buf.size = clampBuf(cfg.SendBuf)
-	t.rcv.buf.size = clampBuf(cfg.RecvBuf)
+	t.snd.buf.size = int32(clampBuf(cfg.SendBuf))
+	t.rcv.buf.size = int32(clampBuf(cfg.RecvBuf))
 	t.rcv.mss = cfg.mss()
 	t.rcv.initRcvMSS()
 	t.tmr.noDelay = cfg.NoDelay
@@ -221,5 +221,5 @@ func (c *Config) WindowScale() uint8 {
 // KeepAlive returns the keepalive idle time (zero: off), probe interval
 // and probe count.
 func (t *TCB) KeepAlive() (idle, interval time.Duration, count int) {
-	return t.tmr.keepIdle, t.tmr.keepIntvl, t.tmr.keepCount
+	return t.tmr.keepIdle, t.tmr.keepIntvl, int(t.tmr.keepCount)
 }

@@ -107,9 +107,40 @@ func (d DropCounts) String() string {
 	return string(b)
 }
 
+// counters are a TCB's statistics: those that every segment moves inline,
+// the rest (timeouts, recoveries, drops, ...) in rare, made on first use,
+// so that a quiet connection carries none of them.
+type counters struct {
+	BytesSent, BytesAcked, BytesReceived, BytesRead uint64
+	SegsOut, SegsIn, Retransmits                    uint64
+	rare                                            *rareCounters
+}
+
+type rareCounters struct {
+	RTOs, LossProbes, FastRecov, SACKReneging, DupAcksIn uint64
+	ChallengeAcks, RepliesLimited, RSTsIn, RSTsOut       uint64
+	Drops                                                [NumDropReasons]uint64
+}
+
+// rare returns the TCB's rare counters, making them on first use.
+func (t *TCB) rare() *rareCounters {
+	if t.stats.rare == nil {
+		t.stats.rare = new(rareCounters)
+	}
+	return t.stats.rare
+}
+
 // Stats returns a snapshot of the connection's statistics.
 func (t *TCB) Stats() Stats {
-	s := t.stats
+	c := &t.stats
+	s := Stats{Established: t.wasEstablished, BytesSent: c.BytesSent, BytesAcked: c.BytesAcked,
+		BytesReceived: c.BytesReceived, BytesRead: c.BytesRead, SegsOut: c.SegsOut, SegsIn: c.SegsIn,
+		Retransmits: c.Retransmits}
+	if r := c.rare; r != nil {
+		s.RTOs, s.LossProbes, s.FastRecov, s.SACKReneging, s.DupAcksIn = r.RTOs, r.LossProbes, r.FastRecov, r.SACKReneging, r.DupAcksIn
+		s.ChallengeAcks, s.RepliesLimited, s.RSTsIn, s.RSTsOut = r.ChallengeAcks, r.RepliesLimited, r.RSTsIn, r.RSTsOut
+		s.Drops = r.Drops
+	}
 	s.State = t.state
 	s.RTT = t.rtt.srtt
 	s.RTTVar = t.rtt.rttvar

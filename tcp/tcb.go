@@ -23,6 +23,15 @@ type Emitter interface {
 	Emit(seg *wire.TCPSegment)
 }
 
+// A SegmentLender is an Emitter that lends the TCB the segment it is about
+// to emit: the TCB fills the one Segment returns and passes it to Emit.
+// With one, a TCB keeps no segment of its own (about 100 bytes less per
+// connection); with another Emitter it makes one on first use.
+type SegmentLender interface {
+	Emitter
+	Segment() *wire.TCPSegment
+}
+
 // Observer is told what happens inside a TCB, for tracing and counting. Its
 // methods are called synchronously from Input, Poll and the user calls.
 type Observer interface {
@@ -55,6 +64,17 @@ type TCB struct {
 	readShut   bool  // CloseRead: reads see io.EOF, arriving data is discarded
 	finRcvd    bool  // the peer's FIN has been consumed: reads see io.EOF
 	passive    bool  // opened from LISTEN (RST in SYN_RECV returns there)
+	sackOK     bool  // both sides sent SACK-permitted
+	rstAck     bool  // the pending RST carries an ACK
+
+	wasEstablished bool // the handshake completed at some point
+
+	// What the next Poll must emit beyond data.
+	ackNow   bool // an ACK is owed now
+	rstNow   bool // send a RST (abort) with sndNxt
+	synNow   bool // (re)send SYN or SYN-ACK
+	probeNow bool // send a zero-window or keepalive probe
+	tlpNow   bool // send a tail loss probe (tlp.go)
 
 	snd sendState
 	rcv recvState
@@ -65,25 +85,16 @@ type TCB struct {
 
 	tmr timers
 
-	ts     tsState
-	sackOK bool // both sides sent SACK-permitted
+	ts tsState
 
-	out    wire.TCPSegment // the segment being emitted, reused
-	rstSeq Seq
-	rstAck bool
-
-	// What the next Poll must emit beyond data.
-	ackNow   bool // an ACK is owed now
-	rstNow   bool // send a RST (abort) with sndNxt
-	synNow   bool // (re)send SYN or SYN-ACK
-	probeNow bool // send a zero-window or keepalive probe
-	tlpNow   bool // send a tail loss probe (tlp.go)
+	scratch *wire.TCPSegment // the segment being emitted, when the Emitter lends none
+	rstSeq  Seq
 
 	lastInvalidReply time.Duration // the last reply to an unacceptable segment (ratelimit.go); 0: none
 	lastHeard        time.Duration // the last acceptable segment from the peer, for probe timeouts
 	ccReported       [2]uint32     // cwnd and ssthresh last told to the observer
 
-	stats Stats
+	stats counters
 	opt   sockopts // per-connection options (sockopt.go)
 }
 
@@ -98,12 +109,12 @@ type sendState struct {
 	maxWnd  uint32 // largest window the peer has offered
 	wl1     Seq    // SND.WL1
 	wl2     Seq    // SND.WL2
-	shift   uint8  // peer's window scale
 	mss     uint32 // effective send MSS
-	buf     sendBuf
-	bufSeq  Seq // sequence of buf's first byte
+	bufSeq  Seq    // sequence of buf's first byte
+	finSeq  Seq    // sequence the FIN occupies, once sent
+	shift   uint8  // peer's window scale
 	finSent bool
-	finSeq  Seq // sequence the FIN occupies, once sent
+	buf     sendBuf
 	lastTx  time.Duration
 }
 
@@ -113,25 +124,25 @@ type recvState struct {
 	irs     Seq
 	nxt     Seq    // RCV.NXT
 	adv     Seq    // right edge of the window we last advertised
-	shift   uint8  // our window scale
 	mss     uint32 // our advertised MSS
-	buf     recvBuf
-	ooo     reassembly
-	unacked int    // full segments received since the last ACK we sent
+	unacked int32  // full segments received since the last ACK we sent
 	segMSS  uint32 // the peer's segment size as we measure it (rcvmss.go)
 	lastSeg uint32 // the length of the last segment below segMSS
 	finSeq  Seq    // sequence of the peer's FIN once seen out of order
+	urgent  Seq    // the last urgent pointer (RFC 6093: urgent data stays inline)
+	shift   uint8  // our window scale
 	finSeen bool   // a FIN arrived (maybe beyond a hole)
 	urgSeen bool
-	urgent  Seq // the last urgent pointer (RFC 6093: urgent data stays inline)
+	ooo     *reassembly // out-of-order ranges; nil while there are none
+	buf     recvBuf
 }
 
 // New returns a closed TCB for a connection between the given ports. cfg must
 // stay unchanged while the TCB lives.
 func New(cfg *Config, localPort, remotePort uint16) *TCB {
 	t := &TCB{cfg: cfg, lport: localPort, rport: remotePort}
-	t.snd.buf.size = clampBuf(cfg.SendBuf)
-	t.rcv.buf.size = clampBuf(cfg.RecvBuf)
+	t.snd.buf.size = int32(clampBuf(cfg.SendBuf))
+	t.rcv.buf.size = int32(clampBuf(cfg.RecvBuf))
 	t.rcv.mss = cfg.mss()
 	t.rcv.initRcvMSS()
 	t.snd.mss = defaultMSS
@@ -139,7 +150,7 @@ func New(cfg *Config, localPort, remotePort uint16) *TCB {
 	t.tmr.noDelay = cfg.NoDelay
 	t.tmr.keepIdle = cfg.KeepAliveIdle
 	t.tmr.keepIntvl = cmp.Or(cfg.KeepAliveInterval, defaultKeepIntvl)
-	t.tmr.keepCount = cmp.Or(cfg.KeepAliveCount, defaultKeepCount)
+	t.tmr.keepCount = int32(cmp.Or(cfg.KeepAliveCount, defaultKeepCount))
 	return t
 }
 
@@ -163,14 +174,14 @@ func (t *TCB) Err() error { return t.err }
 
 // Established reports whether the handshake has completed at some point.
 func (t *TCB) Established() bool {
-	return t.state.synchronized() || (t.state == StateClosed && t.stats.Established)
+	return t.state.synchronized() || (t.state == StateClosed && t.wasEstablished)
 }
 
 // Readable reports whether Read would return without blocking: data, end of
 // stream or an error.
 func (t *TCB) Readable() bool {
 	return t.rcv.buf.n > 0 || t.finRcvd || t.err != nil || t.userClosed || t.readShut ||
-		(t.state == StateClosed && t.stats.Established)
+		(t.state == StateClosed && t.wasEstablished)
 }
 
 // Writable reports whether Write would accept at least one byte or fail.
@@ -197,7 +208,7 @@ func (t *TCB) Read(p []byte) (int, error) {
 		return 0, t.err
 	case t.finRcvd || t.userClosed || t.readShut:
 		return 0, io.EOF
-	case t.state == StateClosed && t.stats.Established:
+	case t.state == StateClosed && t.wasEstablished:
 		return 0, io.EOF
 	}
 	return 0, nil
@@ -223,7 +234,7 @@ func (t *TCB) SetNoDelay(on bool) { t.tmr.noDelay = on }
 // SetKeepAlive sets the keepalive idle time, probe interval and count; a zero
 // idle time turns keepalive off.
 func (t *TCB) SetKeepAlive(idle, interval time.Duration, count int, now time.Duration) {
-	t.tmr.keepIdle, t.tmr.keepIntvl, t.tmr.keepCount = idle, interval, count
+	t.tmr.keepIdle, t.tmr.keepIntvl, t.tmr.keepCount = idle, interval, int32(min(count, 1<<30))
 	if t.tmr.keepIntvl <= 0 {
 		t.tmr.keepIntvl = defaultKeepIntvl
 	}
@@ -239,14 +250,14 @@ func (t *TCB) SetBuffers(send, recv int) {
 	if send > 0 {
 		t.snd.buf.resize(clampBuf(send))
 	}
-	if recv > 0 && !t.state.synchronized() && t.rcv.buf.n == 0 && t.rcv.ooo.n == 0 {
-		t.rcv.buf.size = clampBuf(recv)
+	if recv > 0 && !t.state.synchronized() && t.rcv.buf.n == 0 && t.rcv.ooo.len() == 0 {
+		t.rcv.buf.size = int32(clampBuf(recv))
 	}
 }
 
 // Buffered returns the bytes waiting to be read and the bytes waiting to be
 // sent or acknowledged.
-func (t *TCB) Buffered() (recv, send int) { return t.rcv.buf.n, t.snd.buf.n }
+func (t *TCB) Buffered() (recv, send int) { return int(t.rcv.buf.n), int(t.snd.buf.n) }
 
 func (t *TCB) setState(to State, why string) {
 	from := t.state
@@ -255,7 +266,7 @@ func (t *TCB) setState(to State, why string) {
 	}
 	t.state = to
 	if to.synchronized() {
-		t.stats.Established = true
+		t.wasEstablished = true
 	}
 	if t.obs != nil {
 		t.obs.StateChanged(from, to, why)
@@ -268,19 +279,29 @@ func (t *TCB) setState(to State, why string) {
 // teardown releases everything a closed TCB holds.
 func (t *TCB) teardown() {
 	t.tmr.reset()
-	t.rcv.ooo.reset()
+	t.releaseOOO()
 	t.snd.buf.n = 0
 	t.snd.buf.release(t.cfg.Buffers, t.cfg.Memory)
 	if t.err != nil || t.userClosed {
-		t.rcv.buf.discard(t.cfg.Buffers, t.cfg.Memory, t.rcv.buf.n)
+		t.rcv.buf.discard(t.cfg.Buffers, t.cfg.Memory, int(t.rcv.buf.n))
 	}
-	t.rcv.buf.prune(t.cfg.Buffers, t.cfg.Memory, t.rcv.buf.n) // what is unread stays for Read
+	t.rcv.buf.prune(t.cfg.Buffers, t.cfg.Memory, int(t.rcv.buf.n)) // what is unread stays for Read
 }
 
 // releaseRecv gives the receive buffer's pages back when it holds no byte.
 func (t *TCB) releaseRecv() {
-	if t.rcv.ooo.n == 0 {
+	if t.rcv.ooo.len() == 0 {
 		t.rcv.buf.release(t.cfg.Buffers, t.cfg.Memory)
+	}
+}
+
+// releaseOOO forgets the out-of-order ranges (not their bytes: see
+// PruneOutOfOrder) and gives their list back.
+func (t *TCB) releaseOOO() {
+	if t.rcv.ooo != nil {
+		t.rcv.ooo.reset()
+		t.cfg.Buffers.putReassembly(t.rcv.ooo)
+		t.rcv.ooo = nil
 	}
 }
 
@@ -294,7 +315,7 @@ func (t *TCB) fail(err error, why string) {
 }
 
 func (t *TCB) drop(r DropReason) {
-	t.stats.Drops[r]++
+	t.rare().Drops[r]++
 	if t.obs != nil {
 		t.obs.Dropped(r)
 	}

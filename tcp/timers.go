@@ -18,20 +18,20 @@ const (
 // timers holds every deadline of a TCB as plain data (zero = unarmed). The
 // event hooks below decide what each event arms; Poll fires what is due.
 type timers struct {
-	kind      rexmitKind
 	at        time.Duration // retransmission or persist deadline
-	backoffs  int           // consecutive expirations of at
 	rexStart  time.Duration // first timeout of the current episode
 	delack    time.Duration
 	keep      time.Duration
-	keepSent  int
 	close     time.Duration // TIME_WAIT expiry, or the orphaned FIN_WAIT2 limit
-	noDelay   bool
 	keepIdle  time.Duration
 	keepIntvl time.Duration
-	keepCount int
+	backoffs  int32 // consecutive expirations of at
+	keepSent  int32
+	keepCount int32
+	tlpEnd    Seq // SND.MAX when the loss probe was sent
+	kind      rexmitKind
+	noDelay   bool
 	tlpOn     bool // a loss probe is outstanding (tlp.go)
-	tlpEnd    Seq  // SND.MAX when it was sent
 }
 
 func (tm *timers) reset() {
@@ -181,7 +181,7 @@ func (t *TCB) fireTimers(now time.Duration) {
 
 // onRTO handles a retransmission timeout: RFC 6298 §5.4–5.6, RFC 5681 §3.1.
 func (t *TCB) onRTO(now time.Duration) {
-	t.stats.RTOs++
+	t.rare().RTOs++
 	t.tmr.tlpOn = false
 	if t.tmr.backoffs == 0 {
 		t.tmr.rexStart = now
@@ -189,7 +189,7 @@ func (t *TCB) onRTO(now time.Duration) {
 	t.tmr.backoffs++
 	switch t.state {
 	case StateSynSent, StateSynReceived:
-		if t.tmr.backoffs > t.synRetries() {
+		if int(t.tmr.backoffs) > t.synRetries() {
 			t.fail(t.timeoutErr(), "SYN retries exhausted")
 			return
 		}
@@ -197,7 +197,7 @@ func (t *TCB) onRTO(now time.Duration) {
 	default:
 		if t.snd.una == t.snd.iss {
 			// Our SYN-ACK is still unacknowledged (we closed in SYN_RECEIVED).
-			if t.tmr.backoffs > t.synRetries() {
+			if int(t.tmr.backoffs) > t.synRetries() {
 				t.fail(t.timeoutErr(), "SYN retries exhausted")
 				return
 			}
@@ -217,7 +217,7 @@ func (t *TCB) onRTO(now time.Duration) {
 		case now-t.tmr.rexStart >= t.userTimeout():
 			t.fail(t.timeoutErr(), "retransmissions exhausted")
 			return
-		case t.orphaned() && t.tmr.backoffs > t.cfg.orphanRetries():
+		case t.orphaned() && int(t.tmr.backoffs) > t.cfg.orphanRetries():
 			t.fail(t.timeoutErr(), "orphan retries exhausted")
 			return
 		}
@@ -231,7 +231,7 @@ func (t *TCB) onRTO(now time.Duration) {
 		// RFC 6675 §5.1 and RFC 2018 §8: the timeout may mean the peer
 		// reneged, so the scoreboard is forgotten and every byte from
 		// SND.UNA on is sent again, SACKed or not.
-		t.rec.sb.reset()
+		t.forgetSACKs()
 		t.snd.nxt = t.snd.una // go back N
 		if t.snd.wnd == 0 {
 			// The peer's window is closed, so nothing can be resent: probe
@@ -289,7 +289,7 @@ func (t *TCB) orphaned() bool { return t.userClosed && t.state.synchronized() }
 // connection nobody will use again must not let a peer that keeps
 // answering "window 0" hold it, and its buffer, forever.
 func (t *TCB) probesExhausted(now time.Duration) bool {
-	if t.orphaned() && t.tmr.backoffs >= t.cfg.orphanRetries() {
+	if t.orphaned() && int(t.tmr.backoffs) >= t.cfg.orphanRetries() {
 		return true
 	}
 	return now-t.lastHeard >= t.userTimeout()

@@ -81,7 +81,7 @@ func (t *TCB) sendProbe(now time.Duration, out Emitter, end Seq) {
 		}
 		t.sendSegment(now, out, from, uint32(last.Sub(from)), end)
 	}
-	t.stats.LossProbes++
+	t.rare().LossProbes++
 	t.tmr.tlpEnd = t.snd.max
 }
 

@@ -28,7 +28,7 @@ func (t *TCB) advertise() uint16 {
 	if edge.Greater(t.rcv.adv) {
 		grow := uint32(edge.Sub(t.rcv.adv))
 		if grow >= min(uint32(t.rcv.buf.size/2), t.rcv.mss) || t.rcv.adv.LessEq(t.rcv.nxt) && grow >= t.rcv.mss ||
-			edge.Sub(t.rcv.nxt) == int32(t.rcv.buf.size) {
+			edge.Sub(t.rcv.nxt) == t.rcv.buf.size {
 			t.rcv.adv = edge
 		}
 	}
