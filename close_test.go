@@ -15,14 +15,16 @@ import (
 
 // Each side half-closes in turn: the peer reads io.EOF and still writes
 // back; then the four-way close leaves the side that closed first in
-// TIME_WAIT and the other CLOSED.
+// TIME_WAIT (in its stack's table: its Conn is CLOSED) and the other
+// CLOSED.
 func TestHalfCloseBothWays(t *testing.T) {
 	for _, clientFirst := range []bool{true, false} {
 		sm, client, server := pair(t, pipe.Config{Delay: time.Millisecond})
 		c, s := connected(t, client, server, "10.0.0.2:80")
 		first, second := c, s
+		firstStack := client
 		if !clientFirst {
-			first, second = s, c
+			first, second, firstStack = s, c, server
 		}
 		if _, err := first.Write([]byte("request")); err != nil {
 			t.Fatal(err)
@@ -48,7 +50,7 @@ func TestHalfCloseBothWays(t *testing.T) {
 		first.Close()
 		second.Close()
 		waitFor(t, sm, "first closer in TIME_WAIT, other CLOSED", func() bool {
-			return state(first) == tcp.StateTimeWait && state(second) == tcp.StateClosed
+			return firstStack.Stats().TimeWait == 1 && state(first) == tcp.StateClosed && state(second) == tcp.StateClosed
 		})
 		if first.Stats().RSTsOut+second.Stats().RSTsOut != 0 {
 			t.Fatal("a RST was sent during an orderly close")
@@ -69,12 +71,12 @@ func TestFourWayClose(t *testing.T) {
 	}
 	s.Close()
 	waitFor(t, sm, "TIME_WAIT and CLOSED", func() bool {
-		return state(c) == tcp.StateTimeWait && state(s) == tcp.StateClosed
+		return client.Stats().TimeWait == 1 && state(s) == tcp.StateClosed
 	})
-	// The server's side is gone from its table; the client's stays for
-	// TIME_WAIT.
-	if server.lookup(s.key) != nil || client.lookup(c.key) != c {
-		t.Fatal("flow tables: the closed conn should be gone, the TIME_WAIT one kept")
+	// Both sides are gone from the flow tables; the client's 4-tuple stays
+	// in its TIME_WAIT table, without its Conn.
+	if server.lookup(s.key) != nil || client.lookup(c.key) != nil || !client.inTimeWait(c.key) || state(c) != tcp.StateClosed {
+		t.Fatal("flow tables: both conns should be gone, the client's 4-tuple in TIME_WAIT")
 	}
 }
 
@@ -86,9 +88,12 @@ func TestTimeWaitExpires(t *testing.T) {
 		c, s := connected(t, client, server, "10.0.0.2:80")
 		c.Close()
 		s.Close()
-		waitFor(t, sm, "TIME_WAIT", func() bool { return state(c) == tcp.StateTimeWait })
+		waitFor(t, sm, "TIME_WAIT", func() bool { return client.Stats().TimeWait == 1 })
 		entered := sm.Now()
-		waitFor(t, sm, "TIME_WAIT over", func() bool { return state(c) == tcp.StateClosed && client.lookup(c.key) == nil })
+		if state(c) != tcp.StateClosed || client.lookup(c.key) != nil {
+			t.Fatalf("in TIME_WAIT the connection keeps its Conn: %v", state(c))
+		}
+		waitFor(t, sm, "TIME_WAIT over", func() bool { return client.Stats().TimeWait == 0 })
 		want := tw
 		if want == 0 {
 			want = 60 * time.Second
@@ -112,7 +117,7 @@ func TestTimeWaitReuse(t *testing.T) {
 	s.Close() // the server closes first: its side enters TIME_WAIT
 	io.ReadAll(c)
 	c.Close()
-	waitFor(t, sm, "server TIME_WAIT", func() bool { return state(s) == tcp.StateTimeWait && state(c) == tcp.StateClosed })
+	waitFor(t, sm, "server TIME_WAIT", func() bool { return server.Stats().TimeWait == 1 && state(c) == tcp.StateClosed })
 	sm.Sleep(2 * time.Millisecond) // the new SYN's timestamp must be newer (1 ms clock)
 	client.mu.Lock()
 	client.portNext-- // RFC 6056 algorithm 3 then picks the same port again
@@ -122,7 +127,7 @@ func TestTimeWaitReuse(t *testing.T) {
 	if c2.LocalAddr().String() != c.LocalAddr().String() {
 		t.Fatalf("redial from %v, want %v", c2.LocalAddr(), c.LocalAddr())
 	}
-	if server.Stats().TimeWaitReused != 1 || state(s) != tcp.StateClosed || state(s2) != tcp.StateEstablished {
+	if st := server.Stats(); st.TimeWaitReused != 1 || st.TimeWait != 0 || state(s2) != tcp.StateEstablished {
 		t.Fatalf("TIME_WAIT not reused: %+v", server.Stats())
 	}
 	// The SYN is taken at once: the handshake's three segments take 1 ms

@@ -100,24 +100,13 @@ func signal(ch chan struct{}) {
 }
 
 // input runs one arriving segment through the TCB and emits the answers
-// into tx. It returns false, having done nothing, when the segment belongs
-// to the listener instead: the connection is gone, or the segment is a SYN
-// that may open a new incarnation of this 4-tuple in TIME_WAIT (RFC 6191)
-// and a listener waits for it; the old one is then closed and iss is the
-// ISS the new one should use.
-func (c *Conn) input(seg *wire.TCPSegment, tx *txBatch) (ok bool, iss tcp.Seq) {
+// into tx. It returns false, having done nothing, when the connection is
+// gone: the segment is then the listener's, or the TIME_WAIT table's.
+func (c *Conn) input(seg *wire.TCPSegment, tx *txBatch) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gone {
-		return false, 0
-	}
-	if c.tcb.State() == tcp.StateTimeWait && c.tcb.AcceptsNewSYN(seg) && c.s.listenerFor(c.key.local) != nil {
-		// As Linux: without a listener, TIME_WAIT stays and answers.
-		iss = c.tcb.NextISS()
-		c.tcb.Abort()
-		c.publishState()
-		c.s.ctr.timeWaitReused.Add(1)
-		return false, iss
+		return false
 	}
 	if c.halfOpen && c.tcb.State() == tcp.StateSynReceived &&
 		seg.Flags&(wire.SYN|wire.RST|wire.ACK) == wire.ACK && c.listener.queueFull() {
@@ -126,16 +115,16 @@ func (c *Conn) input(seg *wire.TCPSegment, tx *txBatch) (ok bool, iss tcp.Seq) {
 		// retransmitted and the client's answer may find room later.
 		c.s.ctr.acceptDrops.Add(1)
 		c.s.traceDrop(c.key.local, c.key.remote, "accept-queue-full")
-		return true, 0
+		return true
 	}
 	now := c.s.now()
 	rcv, _ := c.tcb.Buffered()
 	c.tcb.Input(seg, now)
 	if tx.deferPoll(c, seg, rcv) {
-		return true, 0
+		return true
 	}
 	c.pollLocked(now, tx)
-	return true, 0
+	return true
 }
 
 // pollLocked lets the TCB emit what is due into tx, then wakes waiters and
@@ -171,6 +160,10 @@ func (c *Conn) onTimer(tx *txBatch) {
 func (c *Conn) publishState() {
 	t := c.tcb
 	st := t.State()
+	if st == tcp.StateTimeWait {
+		c.enterTimeWait() // a small entry in the stack's table takes over
+		st = t.State()
+	}
 	if r := t.Retransmits(); r != c.retrans {
 		c.s.ctr.retrans.Add(r - c.retrans)
 		c.retrans = r

@@ -44,8 +44,14 @@ func (s *Stack) AppendConnections(dst []ConnInfo) []ConnInfo {
 		}
 		sh.mu.RUnlock()
 	}
+	tws := len(dst)
+	dst = s.appendTimeWait(dst)
 	out := dst[:start]
-	for _, ci := range dst[start:] {
+	for j, ci := range dst[start:] {
+		if start+j >= tws {
+			out = append(out, ci) // in TIME_WAIT: no Conn to lock
+			continue
+		}
 		c := s.lookup(flowKey{ci.Local, ci.Remote})
 		if c == nil {
 			continue

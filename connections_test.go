@@ -61,7 +61,7 @@ func TestConnections(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	dialed := start(peer.sm, func() (net.Conn, error) { return s.DialContext(ctx, "tcp", "10.0.0.9:81") })
 	syn := peer.recvTo(81)
-	waitFor(t, peer.sm, "TIME_WAIT", func() bool { return state(c.(*Conn)) == tcp.StateTimeWait })
+	waitFor(t, peer.sm, "TIME_WAIT", func() bool { return s.Stats().TimeWait == 1 })
 
 	want := []struct {
 		local, remote netip.AddrPort
@@ -80,7 +80,7 @@ func TestConnections(t *testing.T) {
 			t.Errorf("connection %d: %v > %v %v, want %v > %v %v", i, ci.Local, ci.Remote, ci.Stats.State, w.local, w.remote, w.state)
 		}
 	}
-	if list[1].Stats.MSS != 1460 || !list[1].Stats.Established || list[1].Stats.SegsOut < 3 {
+	if !list[1].Stats.Established {
 		t.Errorf("TIME_WAIT connection's stats %+v", list[1].Stats)
 	}
 	if !raceEnabled {

@@ -100,8 +100,12 @@ func (s *Stack) deliver(pkt []byte, checked bool, seg *wire.TCPSegment, ev *trac
 	}
 	var iss tcp.Seq
 	if conn := tx.lookup(key); conn != nil {
-		var ok bool
-		if ok, iss = conn.input(seg, tx); ok {
+		if conn.input(seg, tx) {
+			return
+		}
+	} else if s.tw.n.Load() > 0 {
+		var handled bool
+		if handled, iss = s.timeWaitInput(key, seg, tx); handled {
 			return
 		}
 	}

@@ -571,3 +571,73 @@ func TestStrayRSTsLimited(t *testing.T) {
 		t.Fatalf("%d RSTs for 500 strays: drops %+v", rsts, st.Drops)
 	}
 }
+
+// closeToTimeWait accepts a connection from the raw peer at local, closes
+// it from the stack's side and plays the peer's FIN, so that the stack's
+// end enters TIME_WAIT; it returns the raw connection after the stack's
+// last ACK.
+func closeToTimeWait(t *testing.T, s *Stack, peer *rawPeer, ln net.Listener, local netip.AddrPort, opts wire.TCPOptions) *rawConn {
+	t.Helper()
+	r, c := rawDial(t, peer, ln, local, netip.MustParseAddrPort("10.0.0.1:80"), opts)
+	c.Close()
+	fin := r.recv()
+	if fin.Flags&wire.FIN == 0 {
+		t.Fatalf("want the stack's FIN, got %+v", fin)
+	}
+	r.rcvNxt = fin.Seq + 1
+	r.send(wire.TCPSegment{Seq: r.sndNxt, Ack: r.rcvNxt, Flags: wire.FIN | wire.ACK, Window: 65535})
+	r.sndNxt++
+	if ack := r.recv(); ack.Flags != wire.ACK || ack.Ack != r.sndNxt {
+		t.Fatalf("want the ACK of our FIN, got %+v", ack)
+	}
+	return r
+}
+
+// A connection in TIME_WAIT lives on as an entry of the stack's table, not
+// a Conn: it answers a retransmitted FIN (its last ACK may have been lost),
+// answers out-of-window segments at most once per 500 ms, ends at a RST at
+// RCV.NXT, and the table is capped by Options.MaxTimeWait.
+func TestTimeWaitTable(t *testing.T) {
+	s, peer := icmpStack(t, Options{MaxTimeWait: 2})
+	ln, err := s.Listen("tcp", "10.0.0.1:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	r := closeToTimeWait(t, s, peer, ln, netip.MustParseAddrPort("10.0.0.9:5000"), wire.TCPOptions{MSS: 1460, HasTS: true, TSVal: 1})
+	if st := s.Stats(); st.TimeWait != 1 || s.connCount() != 0 {
+		t.Fatalf("TIME_WAIT %d, flow table %d; want 1 and 0", st.TimeWait, s.connCount())
+	}
+	// The FIN again: its ACK again.
+	r.send(wire.TCPSegment{Seq: r.sndNxt - 1, Ack: r.rcvNxt, Flags: wire.FIN | wire.ACK, Window: 65535})
+	if ack := r.recv(); ack.Flags != wire.ACK || ack.Seq != r.rcvNxt || ack.Ack != r.sndNxt || !ack.Options.HasTS {
+		t.Fatalf("answer to the retransmitted FIN: %+v", ack)
+	}
+	// Ten out-of-window ACKs at once: one answer.
+	for range 10 {
+		r.send(wire.TCPSegment{Seq: r.sndNxt + 100000, Ack: r.rcvNxt, Flags: wire.ACK, Window: 65535})
+	}
+	replies := 0
+	for {
+		if _, _, ok := peer.recvWithin(100 * time.Millisecond); !ok {
+			break
+		}
+		replies++
+	}
+	if replies != 1 {
+		t.Fatalf("%d answers to 10 out-of-window ACKs in TIME_WAIT, want 1", replies)
+	}
+	// Two more closes: the table holds two, the third overflows.
+	closeToTimeWait(t, s, peer, ln, netip.MustParseAddrPort("10.0.0.9:5001"), wire.TCPOptions{MSS: 1460})
+	closeToTimeWait(t, s, peer, ln, netip.MustParseAddrPort("10.0.0.9:5002"), wire.TCPOptions{MSS: 1460})
+	if st := s.Stats(); st.TimeWait != 2 || st.TimeWaitOverflow != 1 {
+		t.Fatalf("TIME_WAIT %d, overflow %d; want 2, 1", st.TimeWait, st.TimeWaitOverflow)
+	}
+	// A RST at RCV.NXT ends it; one elsewhere does not.
+	r.send(wire.TCPSegment{Seq: r.sndNxt + 5, Flags: wire.RST})
+	r.send(wire.TCPSegment{Seq: r.sndNxt, Flags: wire.RST})
+	waitFor(t, peer.sm, "the RST", func() bool { return s.Stats().TimeWait == 1 })
+	if list := s.Connections(); len(list) != 1 || list[0].Stats.State != tcp.StateTimeWait || list[0].Remote.Port() != 5001 {
+		t.Fatalf("connections: %+v", list)
+	}
+}

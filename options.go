@@ -124,6 +124,13 @@ type Options struct {
 	// means MaxConns.
 	MaxConnsPerListener int
 
+	// MaxTimeWait bounds the connections kept in TIME_WAIT (each about 60
+	// bytes in the stack's table, not a connection), like Linux's
+	// tcp_max_tw_buckets. A connection that finds the table full closes
+	// without TIME_WAIT, counted in Stats.TimeWaitOverflow. Zero means
+	// 262,144.
+	MaxTimeWait int
+
 	// TCP holds the tunables of every connection; see tcp.Config for each
 	// field's zero value (1 MiB buffers, 60 s TIME_WAIT, SACK, timestamps
 	// and window scaling on, NewReno). The stack overrides three fields:
@@ -142,6 +149,7 @@ const (
 	defaultEchoRate          = 1000
 	defaultEchoBurst         = 50
 	defaultMaxConns          = 1 << 20
+	defaultMaxTimeWait       = 1 << 18
 	defaultBacklog           = 128 // Listen's accept queue, and ListenAddrPort's for backlog <= 0
 	defaultKeepAlive         = 15 * time.Second
 	// ipTTL is the TTL (hop limit) of every packet we send: RFC 1700's

@@ -31,7 +31,7 @@ func (s *Stack) bindEphemeral(local netip.Addr, remote netip.AddrPort) (*Conn, e
 		port := uint16(ephemeralMin + (offset+s.portNext)%numEphemeral)
 		s.portNext++
 		key := flowKey{netip.AddrPortFrom(local, port), remote}
-		if s.listenPorts[port] > 0 || s.flows.used(key) {
+		if s.listenPorts[port] > 0 || s.flows.used(key) || s.inTimeWait(key) {
 			continue
 		}
 		// Still free: another Dial to remote holds s.mu, and a
@@ -56,7 +56,7 @@ func (s *Stack) bindFixed(local, remote netip.AddrPort) (*Conn, error) {
 		return nil, errClosed
 	}
 	key := flowKey{local, remote}
-	if s.flows.used(key) {
+	if s.flows.used(key) || s.inTimeWait(key) {
 		return nil, errAddrInUse
 	}
 	if s.connCount() >= s.maxConns {

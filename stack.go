@@ -102,6 +102,7 @@ type Stack struct {
 
 	lk      linkIO // the link's queues and offloads (linkio.go)
 	timers  timerQueue
+	tw      twTable // connections in TIME_WAIT (timewait.go)
 	batches batchPool
 	nl      netLayer // UDP, fragments: netlayer.go
 
@@ -172,6 +173,7 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 		rate := cmp.Or(opts.EchoRateLimit, defaultEchoRate)
 		s.echoes = newTokenBucket(rate, min(rate, defaultEchoBurst))
 	}
+	s.tw.init(cmp.Or(max(opts.MaxTimeWait, 0), defaultMaxTimeWait))
 	s.maxConns = cmp.Or(max(opts.MaxConns, 0), defaultMaxConns)
 	s.maxPerLn = cmp.Or(max(opts.MaxConnsPerListener, 0), s.maxConns)
 	if opts.MemoryLimit >= 0 {
@@ -234,8 +236,8 @@ func (s *Stack) config(remote netip.Addr) *tcp.Config {
 	return &s.cfg6
 }
 
-// Close aborts every connection (each synchronized peer gets a RST), closes
-// every listener and the link, and waits for every goroutine the stack
+// Close aborts every connection (each synchronized peer gets a RST),
+// forgets those in TIME_WAIT, closes every listener and the link, and waits for every goroutine the stack
 // started. Blocked and later calls on the stack's connections and listeners
 // return net.ErrClosed. Close returns the link's Close error, if any; a
 // second Close returns nil.
@@ -259,6 +261,7 @@ func (s *Stack) Close() error {
 	for _, c := range conns {
 		c.abort()
 	}
+	s.tw.clear()
 	close(s.done)
 	err := s.ep.Close()
 	s.waitGoroutines()

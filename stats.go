@@ -21,6 +21,8 @@ type Stats struct {
 	SynCookiesValid       uint64 // connections opened by a valid cookie
 	AcceptQueueDrops      uint64 // SYNs and handshake-ending ACKs dropped: accept queue full
 	TimeWaitReused        uint64 // TIME_WAIT connections ended early by a new SYN (RFC 6191)
+	TimeWait              uint64 // connections in TIME_WAIT now (not a counter)
+	TimeWaitOverflow      uint64 // connections closed without TIME_WAIT: Options.MaxTimeWait reached
 	ICMPIn                uint64 // ICMPv4 and ICMPv6 messages to our addresses, dropped ones included
 	ICMPOut               uint64 // ICMP messages sent: echo replies only (the stack sends no ICMP errors)
 	EchoRequests          uint64 // echo requests answered (ping, ping -6)
@@ -95,7 +97,7 @@ type counters struct {
 	icmpDrops                                              [numICMPDrops]atomic.Uint64
 	orphansReset, orphansTimedOut                          atomic.Uint64
 	badSource, badFlags, rstsLimited                       atomic.Uint64
-	refusedMemory, refusedConnLimit                        atomic.Uint64
+	refusedMemory, refusedConnLimit, timeWaitOverflow      atomic.Uint64
 }
 
 // Stats returns a snapshot of the stack's counters. It is safe to call at
@@ -109,6 +111,7 @@ func (s *Stack) Stats() Stats {
 		ActiveOpens: c.active.Load(), PassiveOpens: c.passive.Load(), ConnsEstablished: c.established.Load(),
 		SynCookiesSent: c.cookiesSent.Load(), SynCookiesValid: c.cookiesValid.Load(),
 		AcceptQueueDrops: c.acceptDrops.Load(), TimeWaitReused: c.timeWaitReused.Load(),
+		TimeWait: uint64(max(s.tw.n.Load(), 0)), TimeWaitOverflow: c.timeWaitOverflow.Load(),
 		ICMPIn: c.icmpIn.Load(), ICMPOut: c.icmpOut.Load(), EchoRequests: c.echoes.Load(),
 		ICMPErrors: c.icmpErrors.Load(), PMTUReductions: c.pmtuReductions.Load(),
 		RepliesLimited: s.replies.Limited(),

@@ -53,6 +53,17 @@ func (q *timerQueue) schedule(c *Conn, at time.Duration) {
 	}
 }
 
+// wakeBy makes sure the goroutine wakes no later than at, for something
+// that is not a connection (the TIME_WAIT table).
+func (q *timerQueue) wakeBy(at time.Duration) {
+	q.mu.Lock()
+	early := at < q.next
+	q.mu.Unlock()
+	if early {
+		signal(q.wake)
+	}
+}
+
 // remove takes c out of the queue.
 func (q *timerQueue) remove(c *Conn) {
 	q.mu.Lock()
@@ -99,6 +110,12 @@ func (q *timerQueue) run() {
 			due.onTimer(tx)
 			tx.flush()
 			continue
+		}
+		// TIME_WAIT entries live in their own table (timewait.go).
+		if tw := q.s.expireTimeWait(now); tw < q.next {
+			q.mu.Lock()
+			q.next = min(q.next, tw)
+			q.mu.Unlock()
 		}
 		if q.s.clock != nil {
 			if !q.clockWait(q.next) {

@@ -94,6 +94,10 @@ func clampBuf(n int) int {
 	return n
 }
 
+// TimeWaitDuration returns how long TIME_WAIT lasts: TimeWait, or its
+// default.
+func (c *Config) TimeWaitDuration() time.Duration { return c.timeWait() }
+
 func (c *Config) timeWait() time.Duration {
 	if c.TimeWait <= 0 {
 		return 2 * msl
