@@ -641,3 +641,24 @@ func TestTimeWaitTable(t *testing.T) {
 		t.Fatalf("connections: %+v", list)
 	}
 }
+
+// At the memory limit, orphans that still hold data are reset (Linux's
+// tcp_out_of_resources): nobody waits for them, and their buffers could
+// not drain otherwise.
+func TestOrphanResetAtMemoryLimit(t *testing.T) {
+	s, r, c := zeroWindowPeer(t, Options{MemoryLimit: 64 << 10}, 5004)
+	if st := s.Stats().Memory; st.Used < st.Limit {
+		t.Fatalf("memory %+v: the test wants the limit reached", st)
+	}
+	c.Close()
+	r.ack(0) // any segment: the sweep runs after a batch
+	for {
+		if seg := r.recv(); seg.Flags&wire.RST != 0 {
+			break
+		}
+	}
+	waitFor(t, r.peer.sm, "the reset", func() bool { return len(s.Connections()) == 0 })
+	if st := s.Stats(); st.OrphansReset != 1 || st.Memory.Used != 0 {
+		t.Fatalf("orphans reset %d, memory %+v", st.OrphansReset, st.Memory)
+	}
+}

@@ -73,7 +73,7 @@ func (s *Stack) readLoop(q int) {
 		tx.pollDeferred()
 		tx.flush()
 		if s.mem.UnderPressure() {
-			s.relieve()
+			s.relieve(tx)
 		}
 	}
 }

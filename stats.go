@@ -36,6 +36,7 @@ type Stats struct {
 	// Orphans is the number of connections closed by their user and still
 	// finishing now (not a counter); OrphansReset counts Closes that reset
 	// the connection because there were Options.MaxOrphans already, and
+	// orphans holding data reset at the memory limit; and
 	// OrphansTimedOut the orphans that gave up: retries, zero-window
 	// probes or keepalives exhausted (TCP.OrphanRetries).
 	Orphans, OrphansReset, OrphansTimedOut uint64

@@ -50,6 +50,9 @@ func (m *MemoryBudget) Stats() MemoryStats {
 		Pressures: m.pressures.Load(), Refused: m.refused.Load(), Pruned: m.pruned.Load()}
 }
 
+// AtLimit reports whether the buffers held have reached the limit.
+func (m *MemoryBudget) AtLimit() bool { return m != nil && m.used.Load() >= m.limit }
+
 // UnderPressure reports whether the budget is under pressure.
 func (m *MemoryBudget) UnderPressure() bool { return m != nil && m.pressure.Load() }
 
