@@ -331,6 +331,9 @@ func (r *recvBuf) growDir(pool *BufferPool, n int) {
 
 // copyIn writes p at offset o; reserve must have succeeded for it.
 func (r *recvBuf) copyIn(o int, p []byte) {
+	if len(p) == 0 {
+		return
+	}
 	pages := *r.dir
 	for len(p) > 0 {
 		i, in := r.slot(pages, o)
