@@ -117,13 +117,12 @@ func TestMemoryLimitOutOfOrderFlood(t *testing.T) {
 	}
 
 	for i := range attackers {
-		x := &attacker{src: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(100 + i)}), 6000), seq: 1}
+		x := &attacker{src: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(100 + i)}), 6000), seq: 2}
 		mu.Lock()
 		atk[x.src] = x
 		mu.Unlock()
-		rt.Endpoint.WriteBatch([][]byte{packet(x.src, dst, &wire.TCPSegment{Flags: wire.SYN, Window: 65535,
+		rt.Endpoint.WriteBatch([][]byte{packet(x.src, dst, &wire.TCPSegment{Seq: 1, Flags: wire.SYN, Window: 65535,
 			Options: wire.TCPOptions{MSS: 1460, SACKPermitted: true, HasWScale: true, WScale: 7}})})
-		x.seq++
 	}
 	waitFor(t, sm, "the attackers' handshakes", func() bool { return ready.Load() == attackers })
 
