@@ -39,8 +39,8 @@ func (s *Stack) AppendConnections(dst []ConnInfo) []ConnInfo {
 	for i := range s.flows.shards {
 		sh := &s.flows.shards[i]
 		sh.mu.RLock()
-		for k := range sh.m {
-			dst = append(dst, ConnInfo{Local: k.local, Remote: k.remote})
+		for _, c := range sh.m {
+			dst = append(dst, ConnInfo{Local: c.key.local, Remote: c.key.remote})
 		}
 		sh.mu.RUnlock()
 	}

@@ -21,13 +21,25 @@ const flowShards = 64
 
 type flowShard struct {
 	mu sync.RWMutex
-	m  map[flowKey]*Conn
-	_  [64 - (unsafe.Sizeof(sync.RWMutex{})+unsafe.Sizeof(map[flowKey]*Conn(nil)))%64]byte
+	m  map[connKey]*Conn
+	_  [64 - (unsafe.Sizeof(sync.RWMutex{})+unsafe.Sizeof(map[connKey]*Conn(nil)))%64]byte
+}
+
+// connKey is a flowKey packed for the table: 36 bytes rather than 64, which
+// the table holds once per connection. The addresses are in their 16-byte
+// form; the local one tells the families apart.
+type connKey struct {
+	local, remote [16]byte
+	lport, rport  uint16
+}
+
+func (k flowKey) packed() connKey {
+	return connKey{k.local.Addr().As16(), k.remote.Addr().As16(), k.local.Port(), k.remote.Port()}
 }
 
 func (t *flowTable) init() {
 	for i := range t.shards {
-		t.shards[i].m = make(map[flowKey]*Conn)
+		t.shards[i].m = make(map[connKey]*Conn)
 	}
 }
 
@@ -44,8 +56,9 @@ func (t *flowTable) shard(k flowKey) *flowShard {
 // get returns k's connection, or nil.
 func (t *flowTable) get(k flowKey) *Conn {
 	sh := t.shard(k)
+	pk := k.packed()
 	sh.mu.RLock()
-	c := sh.m[k]
+	c := sh.m[pk]
 	sh.mu.RUnlock()
 	return c
 }
@@ -55,12 +68,13 @@ func (t *flowTable) get(k flowKey) *Conn {
 // misses no connection).
 func (t *flowTable) insert(k flowKey, c *Conn, closing func() bool) bool {
 	sh := t.shard(k)
+	pk := k.packed()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if _, ok := sh.m[k]; ok || closing() {
+	if _, ok := sh.m[pk]; ok || closing() {
 		return false
 	}
-	sh.m[k] = c
+	sh.m[pk] = c
 	t.count.Add(1)
 	return true
 }
@@ -73,9 +87,10 @@ func (t *flowTable) used(k flowKey) bool { return t.get(k) != nil }
 func (t *flowTable) remove(c *Conn) {
 	c.unlisted.Store(true)
 	sh := t.shard(c.key)
+	pk := c.key.packed()
 	sh.mu.Lock()
-	if sh.m[c.key] == c {
-		delete(sh.m, c.key)
+	if sh.m[pk] == c {
+		delete(sh.m, pk)
 		t.count.Add(-1)
 	}
 	sh.mu.Unlock()

@@ -336,6 +336,7 @@ func connMemoryRun(t testing.TB, n int) connMemory {
 		}
 		return c.(*Conn), s
 	}
+	conns := make([]*Conn, 0, 2*n) // the test's own, not counted
 	h0 := heap()
 	// n connections closed by the client first: its end stays in TIME_WAIT.
 	var one [1]byte
@@ -357,7 +358,6 @@ func connMemoryRun(t testing.TB, n int) connMemory {
 	}
 	h1 := heap()
 	// n established connections, idle.
-	conns := make([]*Conn, 0, 2*n)
 	for i := range n {
 		c, s := dial(i)
 		conns = append(conns, c, s)

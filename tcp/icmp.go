@@ -38,7 +38,7 @@ func (t *TCB) SoftError(err error) {
 	if t.state == StateClosed || t.state == StateListen {
 		return
 	}
-	t.softErr = err
+	t.rare().softErr = err
 }
 
 // HardError applies err (such as syscall.ECONNREFUSED for port unreachable),
@@ -60,11 +60,18 @@ func (t *TCB) HardError(err error) {
 	}
 }
 
+// forgetSoftError drops the ICMP soft error kept for a timeout.
+func (t *TCB) forgetSoftError() {
+	if r := t.stats.rare; r != nil {
+		r.softErr = nil
+	}
+}
+
 // timeoutErr is the error a connection that timed out ends with: the soft
 // error that explains the timeout, if one came, else ETIMEDOUT.
 func (t *TCB) timeoutErr() error {
-	if t.softErr != nil {
-		return t.softErr
+	if r := t.stats.rare; r != nil && r.softErr != nil {
+		return r.softErr
 	}
 	return syscall.ETIMEDOUT
 }

@@ -90,7 +90,7 @@ func (t *TCB) negotiate(o *wire.TCPOptions, weOffer bool) {
 
 // established runs once when the handshake completes.
 func (t *TCB) established(now time.Duration) {
-	t.softErr = nil // the handshake got through despite any ICMP error
+	t.forgetSoftError() // the handshake got through despite any ICMP error
 	t.tmr.backoffs = 0
 	t.tmr.rexStart = 0
 	if t.snd.una == t.snd.max {

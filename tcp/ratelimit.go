@@ -95,7 +95,7 @@ func (l *ReplyLimiter) suppressed() {
 // unless this connection answered one less than invalidReplyInterval ago
 // or the stack's budget is spent. It reports whether the ACK is owed.
 func (t *TCB) replyUnacceptable(now time.Duration) bool {
-	if t.lastInvalidReply != 0 && now-t.lastInvalidReply < invalidReplyInterval {
+	if r := t.stats.rare; r != nil && r.lastInvalidReply != 0 && now-r.lastInvalidReply < invalidReplyInterval {
 		t.rare().RepliesLimited++
 		t.cfg.ReplyLimiter.suppressed()
 		return false
@@ -104,7 +104,7 @@ func (t *TCB) replyUnacceptable(now time.Duration) bool {
 		t.rare().RepliesLimited++
 		return false
 	}
-	t.lastInvalidReply = max(now, 1) // zero means "never"
+	t.rare().lastInvalidReply = max(now, 1) // zero means "never"
 	t.ackNow = true
 	return true
 }

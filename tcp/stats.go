@@ -120,6 +120,10 @@ type rareCounters struct {
 	RTOs, LossProbes, FastRecov, SACKReneging, DupAcksIn uint64
 	ChallengeAcks, RepliesLimited, RSTsIn, RSTsOut       uint64
 	Drops                                                [NumDropReasons]uint64
+
+	// State most connections never need lives here too.
+	softErr          error         // the last ICMP soft error, reported on a timeout (icmp.go)
+	lastInvalidReply time.Duration // the last reply to an unacceptable segment (ratelimit.go); 0: none
 }
 
 // rare returns the TCB's rare counters, making them on first use.

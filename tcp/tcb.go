@@ -58,7 +58,6 @@ type TCB struct {
 	lport      uint16
 	rport      uint16
 	err        error // the error that ended the connection, if any
-	softErr    error // the last ICMP soft error, reported on a timeout (icmp.go)
 	userClosed bool  // Close was called: data arriving afterwards is answered with RST
 	shutWr     bool  // the user shut down the write side (FIN queued)
 	readShut   bool  // CloseRead: reads see io.EOF, arriving data is discarded
@@ -90,9 +89,8 @@ type TCB struct {
 	scratch *wire.TCPSegment // the segment being emitted, when the Emitter lends none
 	rstSeq  Seq
 
-	lastInvalidReply time.Duration // the last reply to an unacceptable segment (ratelimit.go); 0: none
-	lastHeard        time.Duration // the last acceptable segment from the peer, for probe timeouts
-	ccReported       [2]uint32     // cwnd and ssthresh last told to the observer
+	ccReported [2]uint32     // cwnd and ssthresh last told to the observer
+	lastHeard  time.Duration // the last acceptable segment from the peer, for probe timeouts
 
 	stats counters
 	opt   sockopts // per-connection options (sockopt.go)

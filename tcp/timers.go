@@ -78,7 +78,7 @@ func (t *TCB) onNewDataSent(now time.Duration) {
 // onAckAdvanced restarts or stops the retransmission timer: RFC 6298 §5.2
 // and §5.3.
 func (t *TCB) onAckAdvanced(now time.Duration) {
-	t.softErr = nil // something got through: an old ICMP error explains nothing
+	t.forgetSoftError() // something got through: an old ICMP error explains nothing
 	t.tmr.backoffs = 0
 	t.tmr.rexStart = 0
 	if t.snd.una == t.snd.max {

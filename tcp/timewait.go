@@ -49,8 +49,8 @@ func (t *TCB) TakeTimeWait() (w TimeWait, ok bool) {
 	}
 	w = TimeWait{sndNxt: t.snd.max, rcvNxt: t.rcv.nxt, tsRecent: t.ts.recent, ts: t.ts.ok}
 	w.window = uint16(min(t.rcvWindow()>>t.rcv.shift, 65535))
-	if t.lastInvalidReply != 0 {
-		w.lastReply = uint32(t.lastInvalidReply/time.Millisecond) + 1
+	if r := t.stats.rare; r != nil && r.lastInvalidReply != 0 {
+		w.lastReply = uint32(r.lastInvalidReply/time.Millisecond) + 1
 	}
 	t.state = StateClosed
 	t.teardown()
