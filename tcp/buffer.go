@@ -260,30 +260,38 @@ func (r *sendBuf) resize(size int) { r.size = max(int32(size), r.n) }
 // recvBuf is the receive buffer: the bytes received and not yet read (n of
 // them, from the first unread byte on) and out-of-order bytes past them at
 // their final offsets, in pages that exist only while they hold bytes.
-// Offsets count from the first unread byte.
+// Offsets count from the first unread byte. While every byte held fits in
+// one page, that page is kept without a directory (one), so that a small
+// exchange takes one page from the pool, not a page and a directory.
 type recvBuf struct {
-	dir   *[]*page // a ring of page slots, pooled, its length a power of two; nil while no page is held
-	first int32    // slot of the page holding the first unread byte
-	off   int32    // offset of the first unread byte in that page
+	dir   *[]*page // a ring of page slots, pooled, its length a power of two; nil in one-page mode
+	one   *page    // in one-page mode (dir nil), the page holding the first unread byte, if any
+	first int32    // slot of the page holding the first unread byte (directory mode)
+	off   int32    // offset of the first unread byte in its page
 	n     int32    // contiguous bytes received, not yet read
 	held  int32    // pages held
 	size  int32    // capacity in bytes: the most the window offers
+	hint  uint8    // the largest directory class used: the next directory starts there
 }
 
 func (r *recvBuf) free() int { return int(r.size - r.n) }
 
-// pages returns the page slots, nil while released.
-func (r *recvBuf) pages() []*page {
+// slots returns how many pages the buffer can index now.
+func (r *recvBuf) slots() int {
 	if r.dir == nil {
-		return nil
+		return 1
 	}
-	return *r.dir
+	return len(*r.dir)
 }
 
-// slot returns the directory slot and in-page offset of buffer offset o.
-func (r *recvBuf) slot(pages []*page, o int) (int, int) {
-	p := int(r.off) + o
-	return (int(r.first) + p/pageSize) & (len(pages) - 1), p % pageSize
+// pageAt returns the slot of page p, counted from the one holding the
+// first unread byte; p < slots().
+func (r *recvBuf) pageAt(p int) **page {
+	if r.dir == nil {
+		return &r.one
+	}
+	d := *r.dir
+	return &d[(int(r.first)+p)&(len(d)-1)]
 }
 
 // reserve makes sure pages exist for the bytes [o, o+n) and returns how
@@ -295,31 +303,36 @@ func (r *recvBuf) reserve(pool *BufferPool, mem *MemoryBudget, o, n int, must bo
 		return 0
 	}
 	start := (int(r.off) + o) / pageSize
-	span := (int(r.off)+o+n-1)/pageSize + 1 // directory slots needed from first
-	if span > len(r.pages()) {
+	span := (int(r.off)+o+n-1)/pageSize + 1 // pages needed, from the first
+	if span > r.slots() {
 		r.growDir(pool, span)
 	}
-	pages := *r.dir
 	for p := start; p < span; p++ {
-		i := (int(r.first) + p) & (len(pages) - 1)
-		if pages[i] != nil {
+		pg := r.pageAt(p)
+		if *pg != nil {
 			continue
 		}
 		if !mem.charge(pageSize, must && r.held == 0) {
 			return max(0, min(n, p*pageSize-int(r.off)-o))
 		}
-		pages[i] = pool.getPage()
+		*pg = pool.getPage()
 		r.held++
 	}
 	return n
 }
 
-// growDir moves the page slots into a directory of at least n entries, in
-// order from first.
+// growDir moves the pages into a directory of at least n entries (and of
+// the largest class this buffer used before: a bulk receiver gets its
+// directory in one step), in order from the first.
 func (r *recvBuf) growDir(pool *BufferPool, n int) {
-	box := pool.getDir(dirClass(n))
-	if old := r.pages(); old != nil {
-		nd := *box
+	class := max(dirClass(n), int(r.hint))
+	r.hint = uint8(class)
+	box := pool.getDir(class)
+	nd := *box
+	if r.dir == nil {
+		nd[0], r.one = r.one, nil
+	} else {
+		old := *r.dir
 		for i := range old {
 			j := (int(r.first) + i) & (len(old) - 1)
 			nd[i], old[j] = old[j], nil
@@ -331,13 +344,9 @@ func (r *recvBuf) growDir(pool *BufferPool, n int) {
 
 // copyIn writes p at offset o; reserve must have succeeded for it.
 func (r *recvBuf) copyIn(o int, p []byte) {
-	if len(p) == 0 {
-		return
-	}
-	pages := *r.dir
 	for len(p) > 0 {
-		i, in := r.slot(pages, o)
-		c := copy(pages[i][in:], p)
+		q := int(r.off) + o
+		c := copy((*r.pageAt(q / pageSize))[q%pageSize:], p)
 		p, o = p[c:], o+c
 	}
 }
@@ -346,13 +355,9 @@ func (r *recvBuf) copyIn(o int, p []byte) {
 // pages it empties.
 func (r *recvBuf) read(pool *BufferPool, mem *MemoryBudget, p []byte) int {
 	n := min(len(p), int(r.n))
-	if n == 0 {
-		return 0
-	}
-	pages := *r.dir
 	for o := 0; o < n; {
-		i, in := r.slot(pages, o)
-		o += copy(p[o:n], pages[i][in:])
+		q := int(r.off) + o
+		o += copy(p[o:n], (*r.pageAt(q / pageSize))[q%pageSize:])
 	}
 	r.discard(pool, mem, n)
 	return n
@@ -362,19 +367,18 @@ func (r *recvBuf) read(pool *BufferPool, mem *MemoryBudget, p []byte) int {
 func (r *recvBuf) discard(pool *BufferPool, mem *MemoryBudget, n int) {
 	r.n -= int32(n)
 	off := int(r.off) + n
-	if off >= pageSize {
-		pages := *r.dir
-		for ; off >= pageSize; off -= pageSize {
-			r.freeSlot(pool, mem, pages, int(r.first))
-			r.first = int32((int(r.first) + 1) & (len(pages) - 1))
+	for ; off >= pageSize; off -= pageSize {
+		r.freePage(pool, mem, r.pageAt(0))
+		if r.dir != nil {
+			r.first = int32((int(r.first) + 1) & (len(*r.dir) - 1))
 		}
 	}
 	r.off = int32(off)
 }
 
-func (r *recvBuf) freeSlot(pool *BufferPool, mem *MemoryBudget, pages []*page, i int) {
-	if pg := pages[i]; pg != nil {
-		pages[i] = nil
+func (r *recvBuf) freePage(pool *BufferPool, mem *MemoryBudget, slot **page) {
+	if pg := *slot; pg != nil {
+		*slot = nil
 		r.held--
 		pool.putPage(pg)
 		mem.uncharge(pageSize)
@@ -384,9 +388,8 @@ func (r *recvBuf) freeSlot(pool *BufferPool, mem *MemoryBudget, pages []*page, i
 // prune frees every page that holds no byte below offset from: the
 // out-of-order data past the unread bytes, when from is n.
 func (r *recvBuf) prune(pool *BufferPool, mem *MemoryBudget, from int) {
-	pages := r.pages()
-	for p := (int(r.off) + from + pageSize - 1) / pageSize; p < len(pages); p++ {
-		r.freeSlot(pool, mem, pages, (int(r.first)+p)&(len(pages)-1))
+	for p := (int(r.off) + from + pageSize - 1) / pageSize; p < r.slots(); p++ {
+		r.freePage(pool, mem, r.pageAt(p))
 	}
 	r.release(pool, mem)
 }
@@ -394,16 +397,17 @@ func (r *recvBuf) prune(pool *BufferPool, mem *MemoryBudget, from int) {
 // release gives every page and the directory back once no byte is held:
 // nothing unread and no out-of-order data (the caller knows).
 func (r *recvBuf) release(pool *BufferPool, mem *MemoryBudget) {
-	if r.n != 0 || r.dir == nil {
+	if r.n != 0 {
 		return
 	}
 	if r.held > 0 {
-		pages := *r.dir
-		for i := range pages {
-			r.freeSlot(pool, mem, pages, i)
+		for p := range r.slots() {
+			r.freePage(pool, mem, r.pageAt(p))
 		}
 	}
-	pool.putDir(r.dir)
+	if r.dir != nil {
+		pool.putDir(r.dir)
+	}
 	r.dir, r.first, r.off = nil, 0, 0
 }
 
@@ -414,10 +418,9 @@ func (r *recvBuf) tailRoom() int {
 	if r.held == 0 {
 		return pageSize
 	}
-	pages := *r.dir
 	room := 0
-	for p := (int(r.off) + int(r.n)) / pageSize; p < len(pages); p++ {
-		if pages[(int(r.first)+p)&(len(pages)-1)] == nil {
+	for p := (int(r.off) + int(r.n)) / pageSize; p < r.slots(); p++ {
+		if *r.pageAt(p) == nil {
 			break
 		}
 		room = (p+1)*pageSize - int(r.off) - int(r.n)

@@ -91,7 +91,7 @@ func FuzzRecvBuf(f *testing.F) {
 		}
 		r.discard(pool, mem, int(r.n))
 		r.prune(pool, mem, 0)
-		if r.held != 0 || r.dir != nil || mem.Stats().Used != 0 {
+		if r.held != 0 || r.dir != nil || r.one != nil || mem.Stats().Used != 0 {
 			t.Fatalf("emptied, the buffer holds %d pages (directory %v), the budget %d bytes", r.held, r.dir != nil, mem.Stats().Used)
 		}
 	})

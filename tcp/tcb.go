@@ -52,19 +52,18 @@ type Observer interface {
 //
 // A TCB is not safe for concurrent use.
 type TCB struct {
-	cfg        *Config
-	obs        Observer
-	state      State
-	lport      uint16
-	rport      uint16
-	err        error // the error that ended the connection, if any
-	userClosed bool  // Close was called: data arriving afterwards is answered with RST
-	shutWr     bool  // the user shut down the write side (FIN queued)
-	readShut   bool  // CloseRead: reads see io.EOF, arriving data is discarded
-	finRcvd    bool  // the peer's FIN has been consumed: reads see io.EOF
-	passive    bool  // opened from LISTEN (RST in SYN_RECV returns there)
-	sackOK     bool  // both sides sent SACK-permitted
-	rstAck     bool  // the pending RST carries an ACK
+	cfg   *Config
+	obs   Observer
+	err   error // the error that ended the connection, if any
+	state State
+
+	userClosed bool // Close was called: data arriving afterwards is answered with RST
+	shutWr     bool // the user shut down the write side (FIN queued)
+	readShut   bool // CloseRead: reads see io.EOF, arriving data is discarded
+	finRcvd    bool // the peer's FIN has been consumed: reads see io.EOF
+	passive    bool // opened from LISTEN (RST in SYN_RECV returns there)
+	sackOK     bool // both sides sent SACK-permitted
+	rstAck     bool // the pending RST carries an ACK
 
 	wasEstablished bool // the handshake completed at some point
 
@@ -74,6 +73,10 @@ type TCB struct {
 	synNow   bool // (re)send SYN or SYN-ACK
 	probeNow bool // send a zero-window or keepalive probe
 	tlpNow   bool // send a tail loss probe (tlp.go)
+
+	lport  uint16
+	rport  uint16
+	rstSeq Seq // the pending RST's sequence number
 
 	snd sendState
 	rcv recvState
@@ -86,11 +89,9 @@ type TCB struct {
 
 	ts tsState
 
-	scratch *wire.TCPSegment // the segment being emitted, when the Emitter lends none
-	rstSeq  Seq
-
-	ccReported [2]uint32     // cwnd and ssthresh last told to the observer
-	lastHeard  time.Duration // the last acceptable segment from the peer, for probe timeouts
+	scratch    *wire.TCPSegment // the segment being emitted, when the Emitter lends none
+	lastHeard  time.Duration    // the last acceptable segment from the peer, for probe timeouts
+	ccReported [2]uint32        // cwnd and ssthresh last told to the observer
 
 	stats counters
 	opt   sockopts // per-connection options (sockopt.go)
