@@ -20,10 +20,19 @@ type sockopts struct {
 	mssUser uint16  // TCP_MAXSEG
 }
 
+// opts returns the TCB's options, made on first use: most connections
+// never set one, and carry none (40 bytes less each).
+func (t *TCB) opts() *sockopts {
+	if t.opt == nil {
+		t.opt = new(sockopts)
+	}
+	return t.opt
+}
+
 // own makes t.cfg the TCB's own copy, to be changed.
 func (t *TCB) own() *Config {
-	if t.opt.base == nil {
-		t.opt.base = t.cfg
+	if o := t.opts(); o.base == nil {
+		o.base = t.cfg
 		c := *t.cfg
 		t.cfg = &c
 	}
@@ -39,7 +48,9 @@ func (t *TCB) Reconfigure(cfg *Config) {
 		return
 	}
 	t.cfg = cfg
-	t.opt.base = nil
+	if t.opt != nil {
+		t.opt.base = nil
+	}
 	t.snd.buf.size = int32(clampBuf(cfg.SendBuf))
 	t.rcv.buf.size = int32(clampBuf(cfg.RecvBuf))
 	t.rcv.mss = cfg.mss()
@@ -54,14 +65,14 @@ func (t *TCB) Reconfigure(cfg *Config) {
 func (t *TCB) SetUserTimeout(d time.Duration) {
 	c := t.own()
 	if d <= 0 {
-		d = t.opt.base.DataRetryTimeout
+		d = t.opts().base.DataRetryTimeout
 	}
 	c.DataRetryTimeout = d
 }
 
 // UserTimeout returns the user timeout set with SetUserTimeout, or zero.
 func (t *TCB) UserTimeout() time.Duration {
-	if t.opt.base == nil || t.cfg.DataRetryTimeout == t.opt.base.DataRetryTimeout {
+	if t.opt == nil || t.opt.base == nil || t.cfg.DataRetryTimeout == t.opt.base.DataRetryTimeout {
 		return 0
 	}
 	return t.cfg.DataRetryTimeout
@@ -81,7 +92,7 @@ func (t *TCB) SetQuickAck(on bool) {
 		}
 		return
 	}
-	c.DelayedAck = t.opt.base.DelayedAck
+	c.DelayedAck = t.opts().base.DelayedAck
 }
 
 // QuickAck reports whether delayed ACKs are off.
@@ -92,13 +103,17 @@ func (t *TCB) QuickAck() bool { return t.cfg.delayedAck() == 0 }
 // turning it off lets the held data go at the next Poll. A FIN is never
 // held. Linux also sends corked data after 200 ms; this cork waits for the
 // user.
-func (t *TCB) SetCork(on bool) { t.opt.cork = on }
+func (t *TCB) SetCork(on bool) {
+	if on || t.opt != nil {
+		t.opts().cork = on
+	}
+}
 
 // Corked reports whether SetCork is on.
-func (t *TCB) Corked() bool { return t.opt.cork }
+func (t *TCB) Corked() bool { return t.opt != nil && t.opt.cork }
 
 // corked reports whether a partial segment must wait for more data.
-func (t *TCB) corked() bool { return t.opt.cork && !t.shutWr }
+func (t *TCB) corked() bool { return t.opt != nil && t.opt.cork && !t.shutWr }
 
 // SetMSS clamps the segment size, Linux's TCP_MAXSEG: before the handshake
 // it lowers the MSS we advertise and the one we send with (min of ours and
@@ -108,10 +123,10 @@ func (t *TCB) SetMSS(mss int) bool {
 	if mss < 88 || mss > 65495 {
 		return false
 	}
-	t.opt.mssUser = uint16(mss)
+	t.opts().mssUser = uint16(mss)
 	if !t.state.synchronized() && t.state != StateSynReceived {
 		c := t.own()
-		c.MSS = min(uint16(mss), t.opt.base.mssOrZero())
+		c.MSS = min(uint16(mss), t.opts().base.mssOrZero())
 		t.rcv.mss = c.mss()
 		t.rcv.initRcvMSS()
 		return true
@@ -140,7 +155,7 @@ func (t *TCB) MSS() int {
 	if t.cc != nil {
 		return int(t.snd.mss)
 	}
-	if t.opt.mssUser != 0 {
+	if t.opt != nil && t.opt.mssUser != 0 {
 		return int(t.opt.mssUser)
 	}
 	return defaultMSS
@@ -170,7 +185,7 @@ func (t *TCB) SetCongestion(name string) bool {
 	}
 	c := t.own()
 	c.NewCC = newCC
-	t.opt.ccName = name
+	t.opts().ccName = name
 	if t.cc != nil {
 		t.cc = c.newCC(t.snd.mss)
 		t.congestionChanged()
@@ -183,7 +198,7 @@ func (t *TCB) Congestion() string {
 	if t.cc != nil {
 		return t.cc.c.Name()
 	}
-	if t.opt.ccName != "" {
+	if t.opt != nil && t.opt.ccName != "" {
 		return t.opt.ccName
 	}
 	return t.cfg.newCC(t.cfg.mss()).c.Name()

@@ -94,7 +94,7 @@ type TCB struct {
 	ccReported [2]uint32        // cwnd and ssthresh last told to the observer
 
 	stats counters
-	opt   sockopts // per-connection options (sockopt.go)
+	opt   *sockopts // per-connection options (sockopt.go), nil until one is set
 }
 
 // sendState is the send sequence space of RFC 9293 §3.3.1 and the send
