@@ -42,6 +42,7 @@ type txBatch struct {
 	ev       trace.Event     // reused for SegmentOut events
 	scratch  wire.TCPSegment // for segments the stack builds: RSTs, cookie SYN-ACKs
 	lent     wire.TCPSegment // for the TCBs' segments (tcp.SegmentLender)
+	gather   []byte          // for payloads the TCBs gather (tcp.SegmentLender)
 }
 
 // gsoOpen is the packet a TSO batch may still extend: the TCP header it
@@ -64,6 +65,15 @@ type gsoOpen struct {
 // Segment implements tcp.SegmentLender: the TCBs emitting into b fill it,
 // so that none of them keeps a segment of its own.
 func (b *txBatch) Segment() *wire.TCPSegment { return &b.lent }
+
+// Scratch implements tcp.SegmentLender: room for a payload the TCB must
+// gather (one that wraps around its send ring), made once per batch.
+func (b *txBatch) Scratch(n int) []byte {
+	if cap(b.gather) < n {
+		b.gather = make([]byte, max(n, b.s.mtu))
+	}
+	return b.gather[:n]
+}
 
 // batchAlign keeps each packet in the slab 8-byte aligned.
 const batchAlign = 8

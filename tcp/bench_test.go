@@ -10,9 +10,10 @@ import (
 // queue is an Emitter that keeps segments (and copies of their payloads) in
 // preallocated storage, so benchmarks measure the TCB and not the harness.
 type queue struct {
-	segs  []wire.TCPSegment
-	arena []byte
-	seg   wire.TCPSegment
+	segs   []wire.TCPSegment
+	arena  []byte
+	seg    wire.TCPSegment
+	gather []byte
 }
 
 func newQueue() *queue {
@@ -21,6 +22,14 @@ func newQueue() *queue {
 
 // Segment lends the TCB the segment it fills, as the stack's emitter does.
 func (q *queue) Segment() *wire.TCPSegment { return &q.seg }
+
+// Scratch lends the TCB room to gather a payload that wraps its ring.
+func (q *queue) Scratch(n int) []byte {
+	if cap(q.gather) < n {
+		q.gather = make([]byte, n)
+	}
+	return q.gather[:n]
+}
 
 func (q *queue) Emit(seg *wire.TCPSegment) {
 	s := *seg

@@ -228,6 +228,15 @@ func (t *TCB) sendHoles(now time.Duration, out Emitter, end Seq) {
 func (t *TCB) sendSegment(now time.Duration, out Emitter, seq Seq, n uint32, end Seq) {
 	off := int(seq.Sub(t.snd.bufSeq))
 	p := t.snd.buf.peek(off, int(n))
+	if l, ok := out.(SegmentLender); ok && len(p) < int(n) {
+		// The payload wraps around the ring's end: gathered into the
+		// emitter's scratch (it copies the payload anyway), rather than a
+		// short segment at every lap of the ring.
+		buf := l.Scratch(int(n))
+		c := copy(buf, p)
+		copy(buf[c:], t.snd.buf.peek(off+c, int(n)-c))
+		p = buf
+	}
 	n = uint32(len(p))
 	flags := wire.ACK
 	segEnd := seq.Add(n)

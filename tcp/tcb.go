@@ -23,13 +23,17 @@ type Emitter interface {
 	Emit(seg *wire.TCPSegment)
 }
 
-// A SegmentLender is an Emitter that lends the TCB the segment it is about
-// to emit: the TCB fills the one Segment returns and passes it to Emit.
-// With one, a TCB keeps no segment of its own (about 100 bytes less per
-// connection); with another Emitter it makes one on first use.
+// A SegmentLender is an Emitter that lends the TCB what it emits with:
+// the TCB fills the segment Segment returns and passes it to Emit, so it
+// keeps no segment of its own (about 100 bytes less per connection); and
+// when a segment's payload wraps around the end of the send ring, the TCB
+// gathers it into Scratch(n), n bytes valid until Emit returns, instead of
+// cutting the segment short there. With another Emitter a TCB makes a
+// segment on first use, and cuts at the wrap.
 type SegmentLender interface {
 	Emitter
 	Segment() *wire.TCPSegment
+	Scratch(n int) []byte
 }
 
 // Observer is told what happens inside a TCB, for tracing and counting. Its
