@@ -32,8 +32,8 @@ type Conn struct {
 	tcb      *tcp.TCB
 	rdl, wdl time.Time // read and write deadlines; zero = none
 	keepIdle time.Duration
-	listener *Listener // the listener that made it (its queues while halfOpen; its count until gone)
-	retrans  uint64    // retransmissions already added to the stack's count
+	listener *Listener     // the listener that made it (its queues while halfOpen; its count until gone)
+	timerAt  time.Duration // guarded by the timer queue
 
 	// rd and wr hold at most one "look again" token for the waiting Read
 	// (or Dial) and Write. They are made by the first call that waits, so
@@ -41,28 +41,26 @@ type Conn struct {
 	// is sent under mu after the waiter registered under mu.
 	rd, wr chan struct{}
 
-	wrLow    int32     // a Write waits on wr until this few bytes are queued; -1: none
-	linger   int32     // < 0: Close sends a FIN (the default); 0: Close resets
-	state    tcp.State // the state publishState last saw
-	closed   bool      // the user called Close
-	gone     bool      // out of the flow table and the timer heap
-	errSeen  bool      // the connection's error was returned once (Linux's sk_err)
-	counted  bool      // counted in Stats.ConnsEstablished
-	halfOpen bool      // in the listener's SYN queue
-	orphaned bool      // closed by the user, still finishing: counted in the stack's orphans
-	rdWait   bool      // a Read waits on rd
-
+	wrLow      int32       // a Write waits on wr until this few bytes are queued; -1: none
+	retrans    uint32      // retransmissions already added to the stack's count (mod 2^32)
+	rxDeferred int32       // in-order bytes taken since the last Poll
 	unlisted   atomic.Bool // out of the flow table (flowCache)
-	txq        int         // the link queue the connection's packets leave by
+	timerIdx   int32       // position in the timer heap, -1: none; guarded by the timer queue
+	txq        uint16      // the link queue the connection's packets leave by
+	linger     int8        // < 0: Close sends a FIN (the default); 0: Close resets
+	state      tcp.State   // the state publishState last saw
+	closed     bool        // the user called Close
+	gone       bool        // out of the flow table and the timer heap
+	errSeen    bool        // the connection's error was returned once (Linux's sk_err)
+	counted    bool        // counted in Stats.ConnsEstablished
+	halfOpen   bool        // in the listener's SYN queue
+	orphaned   bool        // closed by the user, still finishing: counted in the stack's orphans
+	rdWait     bool        // a Read waits on rd
 	rxPending  bool        // a read loop will poll the connection at the end of its batch
-	rxDeferred int         // in-order bytes taken since the last Poll
-
-	timerIdx int32         // position in the timer heap, -1: none; guarded by the timer queue
-	timerAt  time.Duration // guarded by the timer queue
 }
 
 func newConn(s *Stack, key flowKey) *Conn {
-	c := &Conn{s: s, key: key, linger: -1, wrLow: -1, timerIdx: -1, keepIdle: s.keepIdle, txq: s.lk.queueFor(key)}
+	c := &Conn{s: s, key: key, linger: -1, wrLow: -1, timerIdx: -1, keepIdle: s.keepIdle, txq: uint16(s.lk.queueFor(key))}
 	cfg := s.config(key.remote.Addr())
 	c.tcb = tcp.New(cfg, key.local.Port(), key.remote.Port())
 	c.tcb.SetTSOffset(s.tsOffset)
@@ -164,8 +162,8 @@ func (c *Conn) publishState() {
 		c.enterTimeWait() // a small entry in the stack's table takes over
 		st = t.State()
 	}
-	if r := t.Retransmits(); r != c.retrans {
-		c.s.ctr.retrans.Add(r - c.retrans)
+	if r := uint32(t.Retransmits()); r != c.retrans {
+		c.s.ctr.retrans.Add(uint64(r - c.retrans))
 		c.retrans = r
 	}
 	if st != c.state {

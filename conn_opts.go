@@ -12,7 +12,7 @@ import (
 // data. sec > 0 behaves like the default (Close never blocks).
 func (c *Conn) SetLinger(sec int) error {
 	c.mu.Lock()
-	c.linger = int32(min(max(sec, -1), 1)) // only the sign matters
+	c.linger = int8(min(max(sec, -1), 1)) // only the sign matters
 	c.mu.Unlock()
 	return nil
 }

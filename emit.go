@@ -97,10 +97,10 @@ func (b *txBatch) to(src, dst netip.Addr) {
 // forConn sets the addresses of the segments c's TCB emits next, the queue
 // they leave by and the size of their TSO packets (c.mu held).
 func (b *txBatch) forConn(c *Conn) {
-	if b.q != c.txq && len(b.pkts) > 0 {
+	if b.q != int(c.txq) && len(b.pkts) > 0 {
 		b.flush()
 	}
-	b.q = c.txq
+	b.q = int(c.txq)
 	b.to(c.key.local.Addr(), c.key.remote.Addr())
 	if lk := &b.s.lk; lk.tso4 && b.dst.Is4() || lk.tso6 && b.dst.Is6() {
 		b.tsoMax = tsoAutosize(c.tcb, wire.IPHeaderLen(b.dst))

@@ -125,7 +125,7 @@ func TestMultiQueue(t *testing.T) {
 			var wg sync.WaitGroup
 			for range 8 {
 				c, s := dialAccept(t, client, ln, "10.0.0.2:80")
-				queues[c.txq] = true
+				queues[int(c.txq)] = true
 				wg.Add(1)
 				go func() {
 					defer wg.Done()

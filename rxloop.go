@@ -128,7 +128,7 @@ func (b *txBatch) deferPoll(c *Conn, seg *wire.TCPSegment, rcvBefore int) bool {
 			// the peer counts these ACKs to repair its losses.
 			return false
 		}
-		c.rxDeferred += n
+		c.rxDeferred += int32(n)
 		if c.rxDeferred >= stretchACKBytes {
 			return false
 		}
