@@ -298,9 +298,9 @@ func (s *Stack) expireTimeWait(now time.Duration) time.Duration {
 			return tcp.NoDeadline
 		}
 		e := tw.at(tw.head)
-		if e.expire > now {
+		if at := e.expire; at > now {
 			tw.mu.Unlock()
-			return e.expire
+			return at
 		}
 		k := e.key()
 		tw.remove(tw.head)
