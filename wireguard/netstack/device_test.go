@@ -11,6 +11,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/tun"
 
+	"github.com/synack-go/synack"
 	"github.com/synack-go/synack/wire"
 )
 
@@ -175,7 +176,10 @@ func TestUDP(t *testing.T) {
 // fill its outbound queue and wait; Close must still return, although
 // resetting an established connection has one more segment to write.
 func TestCloseWithoutReader(t *testing.T) {
-	ta, na, err := CreateNetTUN([]netip.Addr{addrA4}, nil, testMTU)
+	// The echo replies fill the queue: without the stack's echo rate
+	// limit (synack.Options.EchoRateLimit), which would answer a burst of
+	// 50 and then 1000 a second.
+	ta, na, err := CreateNetTUNWithOptions([]netip.Addr{addrA4}, nil, testMTU, synack.Options{EchoRateLimit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
