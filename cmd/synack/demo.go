@@ -14,11 +14,11 @@ import (
 const demoUsage = `usage: synack demo [--scenario NAME] [--svg FILE] [--html FILE] [--pcap FILE] [--plot FILE.svg] [--times] [-S]
        synack demo --list
 
-Plays one scenario on two synack stacks joined by an in-memory link and
-prints every segment (in tcpdump's format, sequence numbers relative to each
-side's ISN) and every state change, timer and drop of both, then the
-connection's ladder diagram. The link carries one packet at a time, so the
-output is the same on every run.
+Plays one scenario on two synack stacks joined by an in-memory link (5 ms
+each way) and prints every segment (in tcpdump's format, sequence numbers
+relative to each side's ISN) and every state change, timer and drop of both,
+then the connection's ladder diagram. The stacks and the link run on virtual
+time (package sim), so the output, times included, is the same on every run.
 `
 
 // runDemo plays the scenario the flags choose (the whole story by default)
@@ -31,8 +31,8 @@ func runDemo(args []string, w io.Writer) error {
 	htmlOut := fs.String("html", "", "also draw the ladder as one self-contained HTML page into `FILE`")
 	pcapOut := fs.String("pcap", "", "capture the client's packets into the pcap `FILE`")
 	plotOut := fs.String("plot", "", "draw the time-sequence graph, goodput, RTT and congestion window as SVG into `FILE`")
-	absolute := fs.Bool("S", false, "print absolute sequence numbers, as tcpdump -S (the ISNs differ from run to run)")
-	times := fs.Bool("times", false, "print each event's time on its stack's clock (which differs from run to run)")
+	absolute := fs.Bool("S", false, "print absolute sequence numbers, as tcpdump -S")
+	times := fs.Bool("times", false, "print each event's virtual time, in seconds since the scenario began")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/synack-go/synack"
+	"github.com/synack-go/synack/link/pipe"
 	"github.com/synack-go/synack/tcp"
 	"github.com/synack-go/synack/trace"
 	"github.com/synack-go/synack/wire"
@@ -40,9 +41,11 @@ func demoScenarios() []scenario {
 		{"lost-data", "the link loses one data segment; duplicate ACKs with SACK blocks trigger a fast retransmit (RFC 5681 §3.2, RFC 6675)", onStacks(demoOptions{
 			cwnd: true, losses: []*lossRule{{stack: "client", match: hasData, nth: 2}}}, playLostData)},
 		{"lossy-bulk", "a 256 KiB transfer that loses four segments, two in a row: SACK recovery, in a time-sequence graph (--plot)", onStacks(demoOptions{
-			// Every segment acknowledged at once: no delayed-ACK timer to
-			// race the sender's timers, so the story is the same every run.
+			// Every segment acknowledged at once, one ACK per segment in
+			// the graph; a 50 Mbit/s link whose queue holds whatever the
+			// sender sends, so that the four losses are the only ones.
 			serverTCP: func(c *tcp.Config) { c.DelayedAck = -1 },
+			link:      pipe.Config{RateBitsPerSec: 50e6, QueueBytes: -1},
 			cwnd:      true, losses: []*lossRule{
 				{stack: "client", match: hasData, nth: 30}, {stack: "client", match: hasData, nth: 90},
 				{stack: "client", match: hasData, nth: 91}, {stack: "client", match: hasData, nth: 150}}}, playLossyBulk)},

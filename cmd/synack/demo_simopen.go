@@ -15,35 +15,27 @@ var (
 )
 
 // playSimultaneousOpen has both stacks dial each other at the same instant
-// (Stack.DialAddrPort from a fixed port), with deliveries held until both SYNs
-// are on the link: the SYNs cross, each end moves from SYN_SENT to SYN_RECV
-// and answers with a SYN-ACK, and each SYN-ACK makes its receiver
-// ESTABLISHED (RFC 9293 §3.5, Figure 8). Nobody listens.
+// (Stack.DialAddrPort from a fixed port): the SYNs cross on the link, each
+// end moves from SYN_SENT to SYN_RECV and answers with a SYN-ACK, and each
+// SYN-ACK makes its receiver ESTABLISHED (RFC 9293 §3.5, Figure 8). Nobody
+// listens.
 func playSimultaneousOpen(r *demoRun) {
 	if r.err != nil {
 		return
 	}
 	r.say("client (%v) and server (%v) each dial the other at the same instant; nobody listens", simOpenClient, simOpenServer)
 	r.settle()
-	r.link.hold()
 	ends := [2]struct {
 		stack       *synack.Stack
 		laddr, peer netip.AddrPort
 	}{{r.client, simOpenClient, simOpenServer}, {r.server, simOpenServer, simOpenClient}}
 	var ds [2]*dialing
 	for i, e := range ends {
-		d := &dialing{done: make(chan struct{})}
-		ds[i] = d
-		before := r.link.writes(i)
-		go func() {
-			defer close(d.done)
-			ctx, cancel := context.WithTimeout(context.Background(), demoWait)
-			defer cancel()
-			d.conn, d.err = e.stack.DialAddrPort(ctx, e.laddr, e.peer)
-		}()
-		r.fail(waitUntil(demoWait, func() bool { return r.link.writes(i) > before }))
+		ds[i] = &dialing{}
+		r.goDial(ds[i], func(ctx context.Context) (*synack.Conn, error) {
+			return e.stack.DialAddrPort(ctx, e.laddr, e.peer)
+		})
 	}
-	r.link.release()
 	c, err := r.finish(ds[0])
 	r.fail(err)
 	s, err := r.finish(ds[1])
