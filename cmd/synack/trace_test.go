@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -115,12 +117,14 @@ func (s *sniffer) stop(t *testing.T) {
 
 // kernelConversation runs one TCP connection between two kernel sockets in
 // ns, to addr: the client sends a line, the server answers, the client
-// closes, and the server closes a little later, so that the kernel
-// acknowledges the first FIN on its own before sending its own.
-func kernelConversation(ns *netns.NS, network, addr string) error {
+// closes, and the server closes once the capture shows that the kernel has
+// acknowledged the client's FIN on its own (delayed or not), so that the
+// server's FIN is a segment of its own and the client passes through
+// FIN_WAIT2. It returns the client's address.
+func kernelConversation(ns *netns.NS, capture *sniffer, network, addr string) (string, error) {
 	var ln net.Listener
 	if err := ns.Do(func() (err error) { ln, err = net.Listen(network, addr); return err }); err != nil {
-		return err
+		return "", err
 	}
 	defer ln.Close()
 	served := make(chan error, 1)
@@ -139,28 +143,72 @@ func kernelConversation(ns *netns.NS, network, addr string) error {
 		if err == nil {
 			_, err = io.ReadAll(c) // until the client's FIN
 		}
-		time.Sleep(100 * time.Millisecond)
+		if err == nil {
+			err = capture.waitStates(c.RemoteAddr().String(), kernelClientStates[:4], nil) // to FIN_WAIT2
+		}
 		served <- err
 	}()
 	var c net.Conn
 	if err := ns.Do(func() (err error) { c, err = net.Dial(network, ln.Addr().String()); return err }); err != nil {
-		return err
+		return "", err
 	}
-	if _, err := c.Write([]byte("hello, kernel\n")); err != nil {
-		return err
+	client := c.LocalAddr().String()
+	_, err := c.Write([]byte("hello, kernel\n"))
+	if err == nil {
+		_, err = c.Read(make([]byte, 64))
 	}
-	if _, err := c.Read(make([]byte, 64)); err != nil {
-		return err
+	err = errors.Join(err, c.Close(), <-served)
+	return client, err
+}
+
+// The states synack trace must infer for the two ends of a kernel
+// conversation.
+var (
+	kernelClientStates = []string{"SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"}
+	kernelServerStates = []string{"LISTEN", "SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"}
+)
+
+// waitStates waits, for at most 20 s, until the capture shows the
+// connection of the client at address client with the client's end through
+// clientStates and the server's through serverStates (each the first
+// states inferred; nil: any). It polls the file the tool writes.
+func (s *sniffer) waitStates(client string, clientStates, serverStates []string) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		cs, ss := s.states(client)
+		if hasPrefix(cs, clientStates) && hasPrefix(ss, serverStates) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s never showed the client %s through %v and the server through %v: it shows %v and %v", s.path, client, clientStates, serverStates, cs, ss)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(50 * time.Millisecond) // the server's delayed ACK goes out alone
-	if err := c.Close(); err != nil {
-		return err
+}
+
+// states returns the states synack trace infers, from the capture so far,
+// for both ends of the connection of the client at address client.
+func (s *sniffer) states(client string) (clientStates, serverStates []string) {
+	events, _, err := readCapture(s.path, io.Discard)
+	if err != nil {
+		return nil, nil
 	}
-	if err := <-served; err != nil {
-		return err
+	for _, c := range trace.Conns(events) {
+		if c.Left.String() == client || c.Right.String() == client {
+			server := c.Right
+			if c.Right.String() == client {
+				server = c.Left
+			}
+			m := stateChanges(events)
+			return m[client+" "+server.String()], m[server.String()+" "+client]
+		}
 	}
-	time.Sleep(100 * time.Millisecond) // the last ACK reaches the capture
-	return nil
+	return nil, nil
+}
+
+// hasPrefix reports whether got begins with want.
+func hasPrefix(got, want []string) bool {
+	return len(got) >= len(want) && slices.Equal(got[:len(want)], want)
 }
 
 // TestTraceKernelCapture captures a connection between two Linux kernel
@@ -175,31 +223,50 @@ func TestTraceKernelCapture(t *testing.T) {
 	ns := netns.New(t)
 	dir := t.TempDir()
 	const filter = "tcp port 7777 or tcp port 7778"
+	// A snapshot length of 2048 (the conversation's packets are smaller)
+	// rather than 256 KiB: the kernel's capture ring is cut in slots of the
+	// snapshot length ("any" has no MTU to size them by), and eight slots of
+	// 256 KiB in the default 2 MiB buffer overflow on a burst of a few
+	// packets ("packets dropped by kernel").
+	const snap = "2048"
 	sniffers := []*sniffer{
-		startSniffer(t, ns, "tcpdump", "listening on", filepath.Join(dir, "lo.pcap"), "-i", "lo", "-U", "--immediate-mode", "-n", "-w", filepath.Join(dir, "lo.pcap"), filter),
-		startSniffer(t, ns, "tcpdump", "listening on", filepath.Join(dir, "any.pcap"), "-i", "any", "-U", "--immediate-mode", "-n", "-w", filepath.Join(dir, "any.pcap"), filter),
+		startSniffer(t, ns, "tcpdump", "listening on", filepath.Join(dir, "lo.pcap"), "-i", "lo", "-s", snap, "-U", "--immediate-mode", "-n", "-w", filepath.Join(dir, "lo.pcap"), filter),
+		startSniffer(t, ns, "tcpdump", "listening on", filepath.Join(dir, "any.pcap"), "-i", "any", "-s", snap, "-U", "--immediate-mode", "-n", "-w", filepath.Join(dir, "any.pcap"), filter),
 	}
 	if _, err := exec.LookPath("tshark"); err == nil {
 		path := filepath.Join(dir, "lo.pcapng")
-		sniffers = append(sniffers, startSniffer(t, ns, "tshark", "Capturing on", path, "-i", "lo", "-n", "-w", path, "-f", filter))
+		sniffers = append(sniffers, startSniffer(t, ns, "tshark", "Capturing on", path, "-i", "lo", "-s", snap, "-n", "-w", path, "-f", filter))
 	} else {
 		t.Log("tshark not in PATH: no pcapng capture")
 	}
 	for _, s := range sniffers {
 		s.waitCapturing(t, ns)
 	}
-	if err := kernelConversation(ns, "tcp4", "127.0.0.1:7777"); err != nil {
+	client4, err := kernelConversation(ns, sniffers[0], "tcp4", "127.0.0.1:7777")
+	if err != nil {
 		t.Fatal(err)
 	}
-	v6 := kernelConversation(ns, "tcp6", "[::1]:7777") == nil
-	if !v6 {
-		t.Log("no IPv6 loopback in the namespace: IPv4 only")
+	clients := []string{client4}
+	client6, err := kernelConversation(ns, sniffers[0], "tcp6", "[::1]:7777")
+	v6 := err == nil
+	switch {
+	case v6:
+		clients = append(clients, client6)
+	case client6 != "":
+		t.Fatal(err) // the connection was made: a failure, not a missing address
+	default:
+		t.Logf("no IPv6 loopback in the namespace: IPv4 only (%v)", err)
 	}
+	// Stop each capture once it holds every conversation to its last ACK.
 	for _, s := range sniffers {
+		for _, c := range clients {
+			if err := s.waitStates(c, kernelClientStates, kernelServerStates); err != nil {
+				t.Fatal(err)
+			}
+		}
 		s.stop(t)
 	}
-	client := []string{"SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"}
-	server := []string{"LISTEN", "SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"}
+	client, server := kernelClientStates, kernelServerStates
 	for _, s := range sniffers {
 		t.Run(filepath.Base(s.path), func(t *testing.T) {
 			var errw bytes.Buffer
