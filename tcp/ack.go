@@ -6,116 +6,138 @@ import (
 	"github.com/synack-go/synack/wire"
 )
 
-// processAck handles an acceptable ACK in a synchronized state: it advances
-// SND.UNA, frees acknowledged bytes, samples the RTT, drives congestion
-// control and loss recovery and updates the send window (RFC 9293
-// §3.10.7.4 fifth step, RFC 5681, RFC 6582, RFC 6675).
+// processAck handles an acceptable ACK in a synchronized state (RFC 9293
+// §3.10.7.4 fifth step), in the order of Linux's tcp_ack that package cc
+// documents: the transmit record takes the SACK blocks and the cumulative
+// ACK, feeding the rate sampler and RACK; SND.UNA advances and the RTT is
+// sampled; the window is updated; the recovery unit marks losses and
+// changes state (recovery.go); then the ACK's rate sample goes to the
+// congestion controller, and the timers follow.
 func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
-	ack, una := seg.Ack, t.snd.una
-	inflight := t.inflight()
-	newSACK := false
-	if t.sackOK && seg.Options.NumSACK > 0 {
-		if t.rec.sb == nil {
-			t.rec.sb = t.cfg.Buffers.getScoreboard()
-		}
-		newSACK = t.rec.sb.update(seg.Options.SACK[:seg.Options.NumSACK], t.snd.una, t.snd.max)
-	}
+	ack := seg.Ack
 	newWnd := uint32(seg.Window) << t.snd.shift
+	xs := t.xs
+	if xs == nil {
+		// Nothing but the handshake was ever sent.
+		if ack.Greater(t.snd.una) {
+			t.ackAdvanced(ack, now)
+			t.onAckAdvanced(now)
+		}
+		t.updateWindow(seg, newWnd)
+		return
+	}
+	a := ackInfo{now: now, priorFack: xs.rack.fack, hasTS: t.ts.ok && seg.Options.HasTS, tsecr: seg.Options.TSEcr}
+	xs.rate.beginAck()
+	t.checkAppLimited()
+	if t.sackOK && seg.Options.NumSACK > 0 {
+		t.processSACK(seg.Options.SACK[:seg.Options.NumSACK], ack, &a)
+	}
 	if ack.Greater(t.snd.una) {
-		acked := uint32(ack.Sub(t.snd.una))
+		a.acked = uint32(ack.Sub(t.snd.una))
+		t.ackRecords(ack, &a)
 		t.ackAdvanced(ack, now)
-		t.tlpAcked()
 		t.sampleRTT(seg, ack, now)
-		t.rec.sb.trim(ack)
-		if t.rec.sb.len() > 0 && t.rec.sb.r[0].lo == ack {
+		xs.dupAcks = 0
+		t.onAckAdvanced(now)
+		if r := xs.q.first(); r != nil && r.flags&txSACKed != 0 {
 			t.sackReneged(now)
 		}
-		switch {
-		case t.rec.active && ack.GreaterEq(t.rec.recover):
-			// Full ACK: RFC 6582 §3.2 step 3.
-			t.rec.active = false
-			t.rec.dupAcks = 0
-			t.cc.OnRecoveryExit(t.inflight(), now)
-			t.congestionChanged()
-		case t.rec.active:
-			// Partial ACK: retransmit the next hole at once (RFC 6582 §3.2
-			// step 3) unless SACK recovery has already resent it.
-			if !t.sackOK || !t.rec.rexmitNxt.Greater(t.snd.una) {
-				t.rec.forceHead = true
-			}
-			if t.rec.rexmitNxt.Less(t.snd.una) {
-				t.rec.rexmitNxt = t.snd.una
-			}
-		default:
-			t.rec.dupAcks = 0
-			t.cc.OnAck(acked, inflight, t.rtt.srtt, now)
-			t.congestionChanged()
-		}
-		t.onAckAdvanced(now)
 	} else if ack == t.snd.una && len(seg.Payload) == 0 && seg.Flags&(wire.SYN|wire.FIN) == 0 &&
-		newWnd == t.snd.wnd && t.snd.una != t.snd.max && (!t.sackOK || newSACK) {
+		newWnd == t.snd.wnd && t.snd.una != t.snd.max && (!t.sackOK || a.sacked > 0) {
 		// A duplicate ACK (RFC 5681 §2). With SACK, RFC 6675 §2 counts it
 		// only if it SACKs bytes not SACKed before: ACKs anyone can draw
 		// out of the peer (by sending it out-of-window segments in our
 		// name) then start no spurious fast retransmit.
-		t.onDupAck(now)
+		a.dupAck = true
+		xs.dupAcks++
+		t.rare().DupAcksIn++
 	}
-	if t.rec.active && ack == t.snd.una && t.rec.headSentAt != 0 && t.rtt.hasRTT &&
-		now-t.rec.headSentAt > t.rtt.srtt+t.rtt.srtt/4+2*time.Millisecond {
-		// The retransmission at SND.UNA should have been acknowledged a
-		// quarter RTT ago while later data keeps being acknowledged: it was
-		// lost too. Resend it now rather than wait for the RTO (the
-		// time-based rule of RACK, RFC 8985 §6.2, for the first hole only).
-		t.rec.forceHead = true
+	t.updateWindow(seg, newWnd)
+	t.recoveryOnAck(&a)
+	rs := xs.rate.generate(now, t.pipe(), t.rtt.srtt)
+	rs.SACKOnly = a.acked == 0
+	t.cc.OnAck(rs)
+	xs.pace.setRate(t.cc.PacingRate(), t.cc.SendQuantum())
+	t.congestionChanged()
+	if t.snd.una == t.snd.max {
+		xs.idleSince = now
 	}
-	if !t.rec.active && seg.Options.NumSACK > 0 && t.lostBySACK() && !t.snd.una.Less(t.rec.recover) {
-		// RFC 6675 §5: the SACK scoreboard alone says SND.UNA is lost. This
-		// catches losses whose news rides on data segments (a transfer in
-		// both directions), which never count as duplicate ACKs.
-		t.enterRecovery(now)
+	if a.acked > 0 {
+		t.armPTO(now) // RFC 8985 §7.2: an ACK of new data restarts the probe timer
 	}
-	// Window update: RFC 9293 §3.10.7.4, with SND.WL1/SND.WL2.
-	if t.snd.wl1.Less(seg.Seq) || (t.snd.wl1 == seg.Seq && t.snd.wl2.LessEq(ack)) {
+}
+
+// ackRecords removes what the cumulative ACK covers from the transmit
+// record: RFC 6675 §5's Update() for SND.UNA.
+func (t *TCB) ackRecords(ack Seq, a *ackInfo) {
+	xs := t.xs
+	for xs.q.n > 0 {
+		r := xs.q.first()
+		if r.end.LessEq(ack) {
+			t.recordDelivered(xs.q.head, false, a)
+			xs.q.pop()
+			continue
+		}
+		if r.seq.Less(ack) {
+			// Part of a segment: the peer took less than we sent (after a
+			// lower MSS), or kept part of a range it had SACKed.
+			n := uint32(ack.Sub(r.seq))
+			switch {
+			case r.flags&txSACKed != 0:
+				xs.sackedOut -= n
+			default:
+				if r.flags&txLost != 0 {
+					xs.lostOut -= n
+				}
+				if r.flags&txRetransIn != 0 {
+					xs.retransOut -= n
+				}
+				a.delivered += n
+				xs.rate.onPartial(n, a.now)
+			}
+			r.seq = ack
+		}
+		break
+	}
+	xs.q.release(t.cfg.Buffers, t.cfg.Memory)
+	if xs.sb != nil {
+		xs.sb.trim(ack)
+		if xs.sb.n == 0 {
+			t.releaseScoreboard()
+		}
+	}
+	xs.lostScan = xs.lostScan.Max(ack)
+}
+
+// updateWindow takes the ACK's window: RFC 9293 §3.10.7.4, with SND.WL1
+// and SND.WL2 deciding whether the segment is newer than the last update.
+func (t *TCB) updateWindow(seg *wire.TCPSegment, newWnd uint32) {
+	if t.snd.wl1.Less(seg.Seq) || (t.snd.wl1 == seg.Seq && t.snd.wl2.LessEq(seg.Ack)) {
 		t.snd.wnd = newWnd
 		t.snd.maxWnd = max(t.snd.maxWnd, newWnd)
-		t.snd.wl1, t.snd.wl2 = seg.Seq, ack
+		t.snd.wl1, t.snd.wl2 = seg.Seq, seg.Ack
 		if newWnd > 0 && t.tmr.kind == rexmitPersist {
 			t.tmr.kind, t.tmr.at, t.tmr.backoffs = rexmitOff, 0, 0
 		}
 	}
-	if ack.Greater(una) {
-		t.armPTO(now) // RFC 8985 §7.2: an ACK of new data restarts the probe timer
-	}
-	if t.rec.sb != nil && t.rec.sb.n == 0 {
-		t.forgetSACKs() // nothing SACKed now: the list goes back
-	}
 }
 
-// forgetSACKs empties the scoreboard and gives its list back.
-func (t *TCB) forgetSACKs() {
-	if t.rec.sb != nil {
-		t.rec.sb.reset()
-		t.cfg.Buffers.putScoreboard(t.rec.sb)
-		t.rec.sb = nil
-	}
-}
-
-// sackReneged handles an ACK that stops at (or inside) a range the peer
-// SACKed: the peer has dropped data it had reported, which a receiver may
-// do (RFC 2018 §8), and the scoreboard, which says not to resend it, is
-// wrong. It is forgotten, and the retransmission timer is brought forward
-// to a sixteenth of an RTT (at least 10 ms), so that the timeout resends
-// from SND.UNA on, as Linux's tcp_check_sack_reneging does: more ACKs may
-// still come and show the data was there after all.
+// sackReneged handles an ACK that stops at a segment the peer SACKed: the
+// peer may have dropped data it had reported, which a receiver may do
+// (RFC 2018 §8), and then the scoreboard, which says not to resend it, is
+// wrong. More ACKs may still show the data was there after all, so the
+// retransmission timer is only brought forward, to half an RTT (at least
+// 10 ms), as Linux's tcp_check_sack_reneging does; if it fires, the
+// scoreboard is forgotten and everything from SND.UNA on is resent.
 func (t *TCB) sackReneged(now time.Duration) {
-	t.forgetSACKs()
+	t.xs.reneged = true
 	t.rare().SACKReneging++
-	if t.tmr.kind != rexmitRTO && t.tmr.kind != rexmitProbe {
+	if t.tmr.kind != rexmitRTO {
 		return
 	}
-	at := now + max(t.rtt.srtt/16, renegingDelay)
+	at := now + max(t.rtt.srtt/2, renegingDelay)
 	if t.tmr.at == 0 || at < t.tmr.at {
-		t.tmr.kind, t.tmr.at = rexmitRTO, at
+		t.tmr.at = at
 	}
 }
 
@@ -123,7 +145,7 @@ func (t *TCB) sackReneged(now time.Duration) {
 func (t *TCB) ackAdvanced(ack Seq, now time.Duration) {
 	t.snd.una = ack
 	if t.snd.nxt.Less(ack) {
-		t.snd.nxt = ack // after a go-back-N rewind
+		t.snd.nxt = ack
 	}
 	// Bytes of the buffer below ack are delivered. The SYN and FIN occupy
 	// sequence numbers that are not in the buffer.
@@ -136,16 +158,17 @@ func (t *TCB) ackAdvanced(ack Seq, now time.Duration) {
 	}
 }
 
-// sampleRTT takes an RTT measurement: from the echoed timestamp when both
-// sides use them (RFC 7323 §4) or from the one timed segment (Karn's
-// algorithm, RFC 6298 §3).
+// sampleRTT takes an RTT measurement: from the one timed segment (Karn's
+// algorithm, RFC 6298 §3), or from the echoed timestamp (RFC 7323 §4) for
+// the first sample.
 func (t *TCB) sampleRTT(seg *wire.TCPSegment, ack Seq, now time.Duration) {
 	if t.rtt.timing && ack.Greater(t.rtt.timeSeq.Add(^uint32(0))) {
 		t.rtt.timing = false
 		t.rtt.sample(now - t.rtt.timeAt)
 		return
 	}
-	if t.ts.ok && seg.Options.HasTS && seg.Options.TSEcr != 0 && t.tmr.backoffs == 0 && !t.rec.active {
+	if t.ts.ok && seg.Options.HasTS && seg.Options.TSEcr != 0 && t.tmr.backoffs == 0 &&
+		(t.xs == nil || t.xs.ca < caRecovery) {
 		ms := int32(t.tsNow(now) - seg.Options.TSEcr)
 		if ms >= 0 && !t.rtt.hasRTT {
 			t.rtt.sample(time.Duration(ms) * time.Millisecond)
@@ -153,44 +176,12 @@ func (t *TCB) sampleRTT(seg *wire.TCPSegment, ack Seq, now time.Duration) {
 	}
 }
 
-// onDupAck counts a duplicate ACK and starts fast retransmit on the third:
-// RFC 5681 §3.2, RFC 6582 §3.2 step 2 (not again until the ACK passes
-// "recover").
-func (t *TCB) onDupAck(now time.Duration) {
-	t.rare().DupAcksIn++
-	t.rec.dupAcks++
-	if t.rec.active || (t.rec.dupAcks < dupThresh && !t.lostBySACK()) {
+// checkAppLimited is the rate sampler's CheckIfApplicationLimited
+// (draft-ietf-ccwg-bbr §4.1.2.4), at a write and at each ACK.
+func (t *TCB) checkAppLimited() {
+	xs := t.xs
+	if xs == nil || t.cc == nil {
 		return
 	}
-	if t.snd.una.Less(t.rec.recover) {
-		// RFC 6582 §3.2 step 2: no new recovery for losses in the window
-		// that an earlier recovery or timeout already handled.
-		return
-	}
-	t.enterRecovery(now)
+	xs.rate.checkAppLimited(!t.snd.nxt.Less(t.sendEnd()), t.pipe(), t.cc.Cwnd(), xs.lostOut, xs.retransOut)
 }
-
-// enterRecovery starts fast retransmit and fast recovery: RFC 5681 §3.2
-// step 2, RFC 6582 §3.2, RFC 6675 §5.
-func (t *TCB) enterRecovery(now time.Duration) {
-	if t.tmr.kind == rexmitProbe {
-		// Recovery has its own news: the RTO guards it, not a probe.
-		t.tmr.kind, t.tmr.at = rexmitRTO, now+t.rtt.rto
-	}
-	t.rec.active = true
-	t.rec.recover = t.snd.max
-	t.rec.rexmitNxt = t.snd.una
-	t.rec.forceHead = true
-	t.rare().FastRecov++
-	t.cc.OnFastRetransmit(t.inflight(), now)
-	t.congestionChanged()
-}
-
-// lostBySACK is RFC 6675's IsLost(SND.UNA): at least DupThresh segments'
-// worth of data above it has been SACKed.
-func (t *TCB) lostBySACK() bool {
-	return t.sackOK && t.rec.sb.sackedBytes() >= dupThresh*t.snd.mss
-}
-
-// inflight is the data sent and not yet acknowledged.
-func (t *TCB) inflight() uint32 { return uint32(t.snd.max.Sub(t.snd.una)) }

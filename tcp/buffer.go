@@ -40,11 +40,13 @@ const (
 // is no lock. It is safe for concurrent use; one pool serves a whole stack.
 // The zero value is ready to use.
 type BufferPool struct {
-	reasm  sync.Pool // *reassembly
-	boards sync.Pool // *scoreboard
-	pages  sync.Pool // *page
-	rings  [numRingClasses]sync.Pool
-	dirs   [numDirClasses]sync.Pool
+	reasm   sync.Pool // *reassembly
+	boards  sync.Pool // *scoreboard
+	sends   sync.Pool // *sender
+	txRings txRingPools
+	pages   sync.Pool // *page
+	rings   [numRingClasses]sync.Pool
+	dirs    [numDirClasses]sync.Pool
 }
 
 // NewBufferPool returns an empty pool.

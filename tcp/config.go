@@ -59,8 +59,18 @@ type Config struct {
 	// DisableSACK, DisableTimestamps and DisableWindowScale turn off the
 	// negotiation of RFC 2018 and RFC 7323 options.
 	DisableSACK, DisableTimestamps, DisableWindowScale bool
-	// NewCC makes the congestion controller of each connection, for
-	// instance with cc.New("cubic", mss). Nil means NewReno.
+	// CongestionControl names the congestion control of each connection,
+	// as cc.New knows them: "reno", "cubic" or "bbr" (cc.Names()). Empty
+	// means CUBIC, as Linux. TCB.SetCongestion chooses per connection.
+	CongestionControl string
+	// NoPacing turns pacing off for NewReno and CUBIC: each ACK lets out
+	// what the window allows at once, as Linux does without the fq qdisc.
+	// By default they pace like Linux's internal pacing (200% of cwnd per
+	// RTT in slow start, 120% after; tcp/pacing.go). BBR paces regardless.
+	NoPacing bool
+	// NewCC, if set, makes the congestion controller of each connection
+	// instead, for a controller with options cc.New does not give (for
+	// instance cc.NewBBR with a BBRConfig).
 	NewCC func(mss uint32) cc.Controller
 	// ReplyLimiter, when set, caps the replies to unacceptable segments
 	// that all the TCBs sharing it send per second (RFC 5961 §7); each TCB
@@ -143,9 +153,34 @@ func (c *Config) delayedAck() time.Duration {
 	return c.DelayedAck
 }
 
-func (c *Config) newCC(mss uint32) *ccShim {
+// newCC makes the controller of a connection whose segments carry mss
+// bytes; seed (the ISN) varies BBR's randomized probing between
+// connections, so that flows sharing a bottleneck do not synchronize.
+func (c *Config) newCC(mss uint32, seed uint64) cc.Controller {
 	if c.NewCC != nil {
-		return newCCShim(c.NewCC(mss), mss)
+		return c.NewCC(mss)
 	}
-	return newCCShim(cc.NewReno(mss), mss)
+	switch c.ccName() {
+	case cc.NameReno:
+		return cc.NewRenoConfig(mss, cc.RenoConfig{NoPacing: c.NoPacing})
+	case cc.NameBBR:
+		return cc.NewBBR(mss, cc.BBRConfig{Seed: seed})
+	}
+	return cc.NewCUBIC(mss, cc.CUBICConfig{NoPacing: c.NoPacing})
+}
+
+// defaultCC is the congestion control of a Config that names none.
+const defaultCC = cc.NameCUBIC
+
+// ccName is the name of the controller newCC makes.
+func (c *Config) ccName() string {
+	switch {
+	case c.NewCC != nil:
+		return c.NewCC(c.mss()).Name()
+	case c.CongestionControl != "":
+		if _, err := cc.New(c.CongestionControl, defaultMSS); err == nil {
+			return c.CongestionControl
+		}
+	}
+	return defaultCC
 }

@@ -286,4 +286,63 @@ func checkInvariants(t *testing.T, tcb *TCB) {
 	if tcb.state.synchronized() && tcb.snd.una.Greater(end.Add(1)) {
 		t.Fatalf("%v: SND.UNA %d beyond the buffered data and FIN (%d)", tcb.state, tcb.snd.una, end)
 	}
+	checkRecords(t, tcb)
+}
+
+// checkRecords checks the transmit record against SND.UNA and SND.MAX and
+// the counters the pipe is made of.
+func checkRecords(t *testing.T, tcb *TCB) {
+	t.Helper()
+	xs := tcb.xs
+	if xs == nil || !tcb.state.synchronized() {
+		return
+	}
+	q := &xs.q
+	next := tcb.snd.una
+	var sacked, lost, retrans uint32
+	var listed uint32
+	for id := q.head; id != q.end(); id++ {
+		r := q.at(id)
+		if r.seq != next || !r.seq.Less(r.end) {
+			t.Fatalf("%v: record %d is [%d, %d), want it to start at %d", tcb.state, id, r.seq, r.end, next)
+		}
+		next = r.end
+		if r.flags&txSACKed != 0 {
+			sacked += r.len()
+			if r.flags&(txLost|txRetransIn|txListed) != 0 {
+				t.Fatalf("record %d SACKed and flagged %b", id, r.flags)
+			}
+		}
+		if r.flags&txLost != 0 {
+			lost += r.len()
+			if r.flags&txListed != 0 && r.flags&txRetransIn == 0 {
+				t.Fatalf("record %d lost, not resent, and in the time list", id)
+			}
+		}
+		if r.flags&txRetransIn != 0 {
+			retrans += r.len()
+		}
+		if r.flags&txListed != 0 {
+			listed++
+		}
+	}
+	if next != tcb.snd.max {
+		t.Fatalf("%v: records end at %d, SND.MAX is %d", tcb.state, next, tcb.snd.max)
+	}
+	if (tcb.sackOK && sacked != xs.sackedOut) || lost != xs.lostOut || retrans != xs.retransOut || listed != q.tLen {
+		t.Fatalf("counters: sacked %d/%d lost %d/%d retrans %d/%d listed %d/%d", sacked, xs.sackedOut,
+			lost, xs.lostOut, retrans, xs.retransOut, listed, q.tLen)
+	}
+	id := q.tHead
+	for i := uint32(0); i < q.tLen; i++ {
+		r := q.at(id)
+		if r.flags&txListed == 0 {
+			t.Fatalf("the time list holds record %d, not flagged", id)
+		}
+		if i+1 < q.tLen && sentAfter(r.sentAt(), r.end, q.at(r.next).sentAt(), q.at(r.next).end) &&
+			r.flags&txRetrans == 0 && q.at(r.next).flags&txRetrans == 0 {
+			t.Fatalf("the time list is out of order at record %d", id)
+		}
+		id = r.next
+	}
 }

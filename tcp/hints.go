@@ -1,20 +1,39 @@
 package tcp
 
-import "time"
+import (
+	"math"
+	"time"
+
+	"github.com/synack-go/synack/tcp/cc"
+)
 
 // What a runtime may ask a TCB to batch its I/O around it; the TCB still
 // decides every segment.
 
-// SendRate returns what a runtime needs to size the packets it hands a
-// link with segmentation offload (TSO), as Linux's tcp_tso_autosize does
-// from the pacing rate: the congestion window and the slow-start threshold
-// in bytes (0 before the handshake), the smoothed RTT (0 before the first
-// sample) and the send MSS. A runtime only joins consecutive segments.
+// SendRate returns the congestion window and the slow-start threshold in
+// bytes (0 before the handshake; the initial window and no threshold
+// before the first data is sent), the smoothed RTT (0 before the first
+// sample) and the send MSS.
 func (t *TCB) SendRate() (cwnd, ssthresh uint32, srtt time.Duration, mss uint32) {
-	if t.cc != nil {
+	switch {
+	case t.cc != nil:
 		cwnd, ssthresh = t.cc.Cwnd(), t.cc.Ssthresh()
+	case t.negotiated():
+		cwnd, ssthresh = cc.InitialWindow(t.snd.mss), math.MaxUint32
 	}
 	return cwnd, ssthresh, t.rtt.srtt, t.snd.mss
+}
+
+// PacingRate returns the rate in bytes per second at which the TCB paces
+// its segments (the congestion controller's: Linux's internal pacing for
+// NewReno and CUBIC, BBR's own), or 0 when it does not pace yet. A
+// runtime with segmentation offload sizes its packets from it, as
+// Linux's tcp_tso_autosize does: about a millisecond of it per packet.
+func (t *TCB) PacingRate() uint64 {
+	if t.xs == nil {
+		return 0
+	}
+	return t.xs.pace.rate
 }
 
 // HoldsOutOfOrder reports whether data above a hole is held: the peer is

@@ -66,7 +66,6 @@ func (t *TCB) Info() Info {
 		AdvMSS:      t.rcv.mss,
 		RTT:         t.rtt.srtt,
 		RTTVar:      t.rtt.rttvar,
-		Reordering:  dupThresh,
 		SndWnd:      t.snd.wnd,
 		RcvWnd:      t.rcvWindow(),
 	}
@@ -85,10 +84,11 @@ func (t *TCB) Info() Info {
 	case t.tmr.keepSent > 0:
 		in.Probes = uint8(min(t.tmr.keepSent, 255))
 	}
-	if t.cc != nil {
-		in.SndCwnd = t.cc.Cwnd() / mss
+	if t.negotiated() {
+		cwnd, ss, _, _ := t.SendRate()
+		in.SndCwnd = cwnd / mss
 		in.SndSsthresh = math.MaxInt32
-		if ss := t.cc.Ssthresh(); ss < math.MaxInt32 {
+		if ss < math.MaxInt32 {
 			in.SndSsthresh = ss / mss
 		}
 		in.PMTU = t.snd.mss + 40
@@ -96,29 +96,13 @@ func (t *TCB) Info() Info {
 			in.PMTU += 12
 		}
 	}
-	flight := uint32(t.snd.max.Sub(t.snd.una))
-	in.Unacked = segs(flight)
-	if t.sackOK {
-		in.Sacked = segs(t.rec.sb.sackedBytes())
-	}
-	switch {
-	case t.rec.active:
-		in.CAState = 3
-		high := t.rec.sb.highest(t.snd.una)
-		from := t.rec.rexmitNxt.Max(t.snd.una)
-		if t.sackOK && from.Less(high) {
-			in.Lost = segs(uint32(high.Sub(from)) - t.rec.sb.sackedAbove(from) + t.rec.sb.sackedAbove(high))
-		}
-		if t.rec.rexmitNxt.Greater(t.snd.una) {
-			in.Retrans = segs(uint32(t.rec.rexmitNxt.Min(t.snd.max).Sub(t.snd.una)))
-		}
-	case t.tmr.kind == rexmitRTO && t.tmr.backoffs > 0 && t.state.synchronized():
-		in.CAState = 4
-		in.Lost = in.Unacked - in.Sacked
-		in.Retrans = segs(uint32(t.snd.nxt.Sub(t.snd.una)))
-	case t.rec.dupAcks > 0 || t.rec.sb.len() > 0:
-		in.CAState = 1
-	}
+	rs := t.RecoveryStats()
+	in.CAState = rs.CAState
+	in.Unacked = segs(t.flight())
+	in.Sacked = segs(rs.Sacked)
+	in.Lost = segs(rs.Lost)
+	in.Retrans = segs(rs.Retrans)
+	in.Reordering = rs.Reordering
 	s := &t.stats
 	in.TotalRetrans = uint32(s.Retransmits)
 	in.BytesAcked = s.BytesAcked

@@ -337,9 +337,13 @@ func (t *TCB) receiveData(seq Seq, payload []byte, full bool, now time.Duration)
 	if seq.Less(t.rcv.nxt) {
 		cut := uint32(t.rcv.nxt.Sub(seq))
 		if cut >= uint32(len(payload)) {
-			t.ackNow = true // a pure duplicate: tell the peer where we are
+			// A pure duplicate: tell the peer where we are, and that it
+			// came twice (D-SACK, dsack.go).
+			t.noteDuplicate(seq, seq.Add(uint32(len(payload))))
+			t.ackNow = true
 			return
 		}
+		t.noteDuplicate(seq, t.rcv.nxt)
 		payload = payload[cut:]
 		seq = t.rcv.nxt
 	}
@@ -361,6 +365,7 @@ func (t *TCB) receiveData(seq Seq, payload []byte, full bool, now time.Duration)
 		// RFC 5681 §4.2. Under memory pressure it is not kept: it is what
 		// a receiver may drop first.
 		t.ackNow = true
+		t.noteOutOfOrderDuplicate(seq, seq.Add(uint32(len(payload))))
 		if !t.rcv.ooo.fits(seq, seq.Add(uint32(len(payload)))) {
 			t.drop(DropNoRoom)
 			return

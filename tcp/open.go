@@ -84,8 +84,12 @@ func (t *TCB) negotiate(o *wire.TCPOptions, weOffer bool) {
 	// nothing at all: Linux's floor, 48 bytes of payload, whatever the peer
 	// says (the ceiling, cfg.mss(), is what the link carries).
 	t.snd.mss = max(mss, minSendMSS)
-	t.cc = t.cfg.newCC(t.snd.mss)
-	t.cc.SetMSS(t.snd.mss)
+}
+
+// negotiated reports whether the handshake's options (and the send MSS)
+// are known: from the peer's SYN on.
+func (t *TCB) negotiated() bool {
+	return t.state == StateSynReceived || t.state.synchronized() || t.wasEstablished
 }
 
 // established runs once when the handshake completes.
@@ -96,7 +100,6 @@ func (t *TCB) established(now time.Duration) {
 	if t.snd.una == t.snd.max {
 		t.tmr.kind, t.tmr.at = rexmitOff, 0
 	}
-	t.rec.recover = t.snd.una
 	t.lastHeard = now
 	t.armKeepalive(now)
 	t.congestionChanged()

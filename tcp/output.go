@@ -53,135 +53,173 @@ func (t *TCB) Poll(now time.Duration, out Emitter) {
 	}
 }
 
-// sendBudget is how many more bytes congestion control lets us put in the
-// network: cwnd less the data in flight (RFC 5681 §3, RFC 6675 "pipe"), plus
-// up to two segments on the first two duplicate ACKs (limited transmit,
-// RFC 3042).
-func (t *TCB) sendBudget() uint32 {
-	if t.cc == nil {
-		return 0
-	}
-	cwnd := t.cc.Cwnd()
-	var pipe uint32
-	if t.rec.active {
-		out := t.inflight()
-		if t.sackOK {
-			// Holes below the highest SACK not yet resent are lost, the
-			// SACKed bytes have left: RFC 6675 §4's pipe.
-			high := t.rec.sb.highest(t.snd.una)
-			lost := uint32(0)
-			from := t.rec.rexmitNxt.Max(t.snd.una)
-			if from.Less(high) {
-				lost = uint32(high.Sub(from)) - t.rec.sb.sackedAbove(from) + t.rec.sb.sackedAbove(high)
-			}
-			sub := t.rec.sb.sackedBytes() + lost
-			if sub < out {
-				pipe = out - sub
-			}
-		} else {
-			sub := uint32(t.rec.dupAcks) * t.snd.mss // NewReno's inflation
-			if sub < out {
-				pipe = out - sub
-			}
-		}
-	} else {
-		pipe = uint32(t.snd.nxt.Sub(t.snd.una))
-		if t.sackOK {
-			pipe -= min(pipe, t.rec.sb.sackedBytes())
-		}
-		if t.rec.dupAcks > 0 {
-			cwnd += uint32(min(t.rec.dupAcks, 2)) * t.snd.mss
-		}
-	}
-	if pipe >= cwnd {
-		return 0
-	}
-	return cwnd - pipe
-}
-
-// sendData emits retransmissions and new data as the windows allow, then the
-// FIN: RFC 9293 §3.8.6.2.1 (sender silly-window avoidance), RFC 896 (Nagle),
-// RFC 5681 and RFC 6675.
+// sendData emits retransmissions and new data as the windows allow, then
+// the FIN: RFC 6675 §5 (NextSeg: lost segments first, then new data),
+// RFC 6937 in recovery, RFC 9293 §3.8.6.2.1 (sender silly-window
+// avoidance), RFC 896 with Minshall's variant (Nagle), RFC 5681, and the
+// pacer (pacing.go).
 func (t *TCB) sendData(now time.Duration, out Emitter) {
-	if t.cc == nil {
-		return
-	}
-	if t.snd.una == t.snd.max && t.snd.lastTx != 0 && now-t.snd.lastTx > t.rtt.rto {
-		t.cc.OnIdle(now) // RFC 5681 §4.1 restart window
-		t.snd.lastTx = now
-	}
-	end := t.snd.bufSeq.Add(uint32(t.snd.buf.n))
-	if t.rec.forceHead {
-		t.rec.forceHead = false
-		n := min(uint32(end.Sub(t.snd.una)), t.segSize())
-		if n > 0 {
-			t.sendSegment(now, out, t.snd.una, n, end)
-			if t.rec.rexmitNxt.Less(t.snd.una.Add(n)) {
-				t.rec.rexmitNxt = t.snd.una.Add(n)
-			}
-		} else if t.snd.finSent {
-			t.sendFIN(now, out, t.snd.finSeq)
+	end := t.sendEnd()
+	finWaiting := t.shutWr && !t.snd.finSent
+	if t.xs == nil {
+		if !t.snd.nxt.Less(end) && !finWaiting {
+			return
 		}
+		t.sender()
 	}
+	xs := t.xs
+	if t.snd.una == t.snd.max && xs.idleSince != 0 && (t.snd.nxt.Less(end) || finWaiting) {
+		// New data after the flight ran dry: RFC 5681 §4.1, RFC 9438
+		// §5.8, draft-ietf-ccwg-bbr §5.4; the controller decides.
+		t.cc.OnIdleRestart(now, now-xs.idleSince, t.rtt.rto)
+		xs.idleSince = 0
+		xs.pace.setRate(t.cc.PacingRate(), t.cc.SendQuantum())
+	}
+	xs.paceAt = 0
 	if t.tlpNow {
 		t.sendProbe(now, out, end)
 	}
-	if t.rec.active && t.sackOK {
-		t.sendHoles(now, out, end)
+	if xs.frtoNew {
+		// F-RTO step 2b (RFC 5682 §3.1): new data, not retransmissions.
+		xs.frtoNew = false
+		t.sendNew(now, out, end)
+		if !t.snd.max.Greater(xs.highSeq) {
+			xs.frto = false
+			t.sendLost(now, out, end)
+		}
+	} else if !t.sendLost(now, out, end) {
+		t.sendNew(now, out, end)
 	}
+	if finWaiting && t.snd.nxt == end {
+		// A bare FIN is not held by the congestion window (Linux's
+		// tcp_cwnd_test), so a close never waits on it.
+		t.sendFIN(now, out, end)
+	}
+}
+
+// cwndRoom is how many more bytes the congestion window lets into the
+// network: cwnd less the pipe (RFC 5681 §3.1, RFC 6675 §5), where cwnd is
+// PRR's in fast recovery for controllers that use it (RFC 6937).
+func (t *TCB) cwndRoom() uint32 {
+	cwnd := t.cc.Cwnd()
+	if t.inPRR() {
+		cwnd = t.xs.prr.cwnd
+	}
+	p := t.pipe()
+	if p >= cwnd {
+		return 0
+	}
+	return cwnd - p
+}
+
+// inPRR reports whether PRR governs the window now.
+func (t *TCB) inPRR() bool { return t.xs.ca == caRecovery && t.cc.UsesPRR() }
+
+// roomFor reports whether a segment of n bytes may go with room bytes of
+// window left: all of it must fit, except under PRR, whose allowance is
+// repaid by the next ACKs when a segment overshoots it (as Linux counts
+// PRR in whole packets).
+func (t *TCB) roomFor(room, n uint32) bool {
+	return room >= n || (room > 0 && t.inPRR())
+}
+
+// paceSlack is how far ahead of the pacer's schedule a connection may
+// send: about a millisecond of data goes back to back, so the pacer wakes
+// a connection at most about once a millisecond (Linux paces with
+// hrtimers; one timer goroutine serves all of a stack's connections).
+const paceSlack = time.Millisecond
+
+// paced reports whether the pacer lets a segment go now; if not, the
+// connection waits for it (Deadline).
+func (t *TCB) paced(now time.Duration) bool {
+	xs := t.xs
+	if xs.pace.allow(now+paceSlack) > 0 {
+		return true
+	}
+	xs.paceAt = xs.pace.next() - paceSlack
+	return false
+}
+
+// sendLost resends the segments deemed lost, lowest first: RFC 6675 §4
+// NextSeg rule (1). It reports whether it stopped with lost segments left
+// (the window or the pacer): new data must then wait too.
+func (t *TCB) sendLost(now time.Duration, out Emitter, end Seq) bool {
+	xs := t.xs
 	for {
-		if t.sackOK && t.snd.nxt.Less(t.snd.max) {
-			t.snd.nxt = t.rec.sb.skip(t.snd.nxt)
-			if t.snd.nxt.Greater(end) {
-				t.snd.nxt = end.Add(1) // the FIN was SACKed along
-			}
+		id, ok := xs.nextLost()
+		if !ok {
+			return false
 		}
-		avail := uint32(0)
-		if t.snd.nxt.Less(end) {
-			avail = uint32(end.Sub(t.snd.nxt))
+		if t.snd.wnd == 0 {
+			return true // the persist timer probes the closed window
 		}
-		if avail == 0 {
-			break
+		r := xs.q.at(id)
+		if !t.roomFor(t.cwndRoom(), min(r.len(), t.segSize())) {
+			xs.rate.markCwndLimited()
+			return true
 		}
+		if !t.paced(now) {
+			return true
+		}
+		t.resend(now, out, id, end)
+	}
+}
+
+// sendNew sends new data within the peer's window and the congestion
+// window: RFC 6675 NextSeg rule (2), RFC 9293 §3.8.6.2.1.
+func (t *TCB) sendNew(now time.Duration, out Emitter, end Seq) {
+	xs := t.xs
+	for t.snd.nxt.Less(end) {
+		avail := uint32(end.Sub(t.snd.nxt))
 		wndEdge := t.snd.una.Add(t.snd.wnd)
 		usable := uint32(0)
 		if t.snd.nxt.Less(wndEdge) {
 			usable = uint32(wndEdge.Sub(t.snd.nxt))
 		}
-		budget := t.sendBudget()
 		seg := t.segSize()
-		n := min(avail, seg, usable, budget)
+		n := min(avail, seg, usable)
 		if n == 0 {
 			if usable == 0 && (t.snd.una == t.snd.nxt || t.snd.wnd == 0) {
 				t.armPersist(now) // no-op while the RTO timer runs
 			}
-			break
+			return
 		}
 		if n < seg && n < avail {
 			// Window-limited short segment: silly-window avoidance waits
 			// unless nothing is in flight or it is half the largest window.
 			if t.snd.una != t.snd.nxt && n < t.snd.maxWnd/2 {
-				break
+				return
 			}
 		}
-		if n < seg && n == avail && !t.tmr.noDelay && t.snd.una != t.snd.nxt &&
-			!(t.shutWr) && t.snd.nxt.GreaterEq(t.snd.max) {
-			break // Nagle: hold a short segment while data is in flight
+		if n < seg && n == avail && t.nagleHolds() {
+			return
 		}
 		if n < seg && n == avail && t.corked() {
-			break // TCP_CORK, MSG_MORE: wait for a full segment (sockopt.go)
+			return // TCP_CORK, MSG_MORE: wait for a full segment (sockopt.go)
 		}
-		t.sendSegment(now, out, t.snd.nxt, n, end)
-	}
-	if t.shutWr && t.snd.nxt == end && t.canSendFIN() {
-		t.sendFIN(now, out, end)
+		if !t.roomFor(t.cwndRoom(), n) {
+			xs.rate.markCwndLimited()
+			return
+		}
+		if !t.paced(now) {
+			return
+		}
+		t.sendNewSegment(now, out, n, end)
+		if t.cwndRoom() < t.snd.mss {
+			// The window is full: cwnd-limited (Linux's tcp_write_xmit,
+			// RFC 7661's validated window).
+			xs.rate.markCwndLimited()
+		}
 	}
 }
 
-// canSendFIN allows the FIN when it fits the windows or nothing is in
-// flight, so that a close never stalls.
-func (t *TCB) canSendFIN() bool {
-	return t.snd.una == t.snd.nxt || t.sendBudget() > 0
+// nagleHolds is Nagle's algorithm (RFC 896, RFC 1122 §4.2.3.4) with
+// Minshall's variant, as Linux's tcp_nagle_check: a short segment waits
+// while an earlier short segment is unacknowledged, so the short tail of
+// a write goes at once behind full-sized segments but a second one waits.
+// A segment that carries the FIN is never held.
+func (t *TCB) nagleHolds() bool {
+	return !t.tmr.noDelay && !t.shutWr && t.snd.sml.Greater(t.snd.una) && t.snd.sml.LessEq(t.snd.max)
 }
 
 // segSize is the payload that fits in one segment now: the send MSS less
@@ -189,11 +227,11 @@ func (t *TCB) canSendFIN() bool {
 // bytes of options with the timestamps). Without this, a segment that
 // carries SACK blocks would exceed the path MTU.
 func (t *TCB) segSize() uint32 {
-	if !t.sackOK || t.rcv.ooo.len() == 0 {
+	k := t.sackBlocksOut()
+	if k == 0 {
 		return t.snd.mss
 	}
-	k := uint32(min(t.rcv.ooo.len(), t.maxSACKBlocks()))
-	return t.snd.mss - (4 + 8*k) // NOP, NOP, kind, length, k blocks
+	return t.snd.mss - (4 + 8*uint32(k)) // NOP, NOP, kind, length, k blocks
 }
 
 // maxSACKBlocks is how many SACK blocks fit beside the other options.
@@ -204,94 +242,146 @@ func (t *TCB) maxSACKBlocks() int {
 	return 4
 }
 
-// sendHoles retransmits unSACKed holes below the highest SACKed byte while
-// the pipe allows: RFC 6675 §5 NextSeg rule (1).
-func (t *TCB) sendHoles(now time.Duration, out Emitter, end Seq) {
-	for t.sendBudget() >= t.snd.mss || (t.sendBudget() > 0 && t.inflight() < t.snd.mss) {
-		from := t.rec.rexmitNxt.Max(t.snd.una)
-		lo, hi, ok := t.rec.sb.nextHole(from)
-		if !ok {
-			return
-		}
-		hi = hi.Min(end)
-		if !lo.Less(hi) {
-			return
-		}
-		n := min(uint32(hi.Sub(lo)), t.segSize())
-		t.sendSegment(now, out, lo, n, end)
-		t.rec.rexmitNxt = lo.Add(n)
+// sendNewSegment sends n bytes of new data at SND.NXT (fewer if the
+// segment would wrap the send ring and the Emitter lends no scratch), the
+// FIN with the last of it after Shutdown, and makes its transmit record.
+func (t *TCB) sendNewSegment(now time.Duration, out Emitter, n uint32, end Seq) {
+	xs := t.xs
+	seq := t.snd.nxt
+	fin := t.shutWr && seq.Add(n) == end
+	n, fin = t.emitData(now, out, seq, n, end, fin)
+	segEnd := seq.Add(n)
+	recEnd := segEnd
+	if fin {
+		t.snd.finSent, t.snd.finSeq = true, end
+		recEnd = end.Add(1)
 	}
+	t.snd.nxt = recEnd
+	t.snd.max = t.snd.max.Max(recEnd)
+	t.recordSent(seq, recEnd, fin, now)
+	if !t.rtt.timing {
+		t.rtt.timing, t.rtt.timeSeq, t.rtt.timeAt = true, segEnd, now
+	}
+	if n < t.snd.mss {
+		t.snd.sml = segEnd // Minshall: the last short segment sent
+	}
+	xs.pace.onSent(now, n)
+	switch xs.ca {
+	case caRecovery:
+		xs.prr.onSent(n)
+	case caDisorder:
+		xs.ltBytes += n // limited transmit, RFC 3042
+	}
+	t.onDataSent(now)
+	t.onNewDataSent(now)
 }
 
-// sendSegment emits n bytes of the send buffer starting at seq (cut at the
-// ring's wrap point) and advances SND.NXT when seq is SND.NXT.
-func (t *TCB) sendSegment(now time.Duration, out Emitter, seq Seq, n uint32, end Seq) {
-	off := int(seq.Sub(t.snd.bufSeq))
-	p := t.snd.buf.peek(off, int(n))
+// resend sends one segment of lost data from record id: the record and
+// the lost records right after it, up to a full segment, so that data
+// resent after the MSS fell (LowerMTU, TCP_MAXSEG) or beside SACK blocks
+// goes in full segments, not a full one and a stub per record. A record
+// counts as resent when its last byte has gone; xs.rtxSeq remembers where
+// the next segment starts inside one.
+func (t *TCB) resend(now time.Duration, out Emitter, id uint32, end Seq) {
+	xs := t.xs
+	q := &xs.q
+	r := q.at(id)
+	seq := r.seq
+	if r.flags&(txLost|txRetransIn) == txLost && xs.rtxSeq.Greater(seq) && xs.rtxSeq.Less(r.end) {
+		seq = xs.rtxSeq
+	}
+	want := t.segSize()
+	last := id
+	for {
+		lr := q.at(last)
+		if uint32(lr.end.Sub(seq)) >= want || lr.flags&txFIN != 0 || last+1 == q.end() {
+			break
+		}
+		nr := q.at(last + 1)
+		if nr.flags&(txLost|txRetransIn|txSACKed) != txLost || nr.seq != lr.end {
+			break
+		}
+		last++
+	}
+	lr := q.at(last)
+	stop := lr.end
+	fin := lr.flags&txFIN != 0
+	if fin {
+		stop--
+	}
+	if t.rtt.timing && t.rtt.timeSeq.Greater(seq) {
+		t.rtt.timing = false // Karn: the timed segment was resent
+	}
+	n := min(uint32(stop.Sub(seq)), want)
+	n, fin = t.emitData(now, out, seq, n, end, fin && seq.Add(n) == stop)
+	sentEnd := seq.Add(n + b2u(fin))
+	t.stats.Retransmits++
+	xs.pace.onSent(now, n)
+	if xs.ca == caRecovery {
+		xs.prr.onSent(n + b2u(fin))
+	}
+	for k := id; ; k++ {
+		if q.at(k).end.LessEq(sentEnd) {
+			t.recordResent(k, now)
+		}
+		if k == last {
+			break
+		}
+	}
+	xs.rtxSeq = sentEnd
+	t.onDataSent(now)
+}
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// emitData emits n bytes of the send buffer from seq, with the FIN if fin;
+// the payload is gathered into the Emitter's scratch if it wraps the ring
+// (a SegmentLender), else cut at the wrap. It returns the bytes sent and
+// whether the FIN went.
+func (t *TCB) emitData(now time.Duration, out Emitter, seq Seq, n uint32, end Seq, fin bool) (uint32, bool) {
+	var p []byte
+	if n > 0 {
+		p = t.snd.buf.peek(int(seq.Sub(t.snd.bufSeq)), int(n))
+	}
 	if l, ok := out.(SegmentLender); ok && len(p) < int(n) {
 		// The payload wraps around the ring's end: gathered into the
 		// emitter's scratch (it copies the payload anyway), rather than a
 		// short segment at every lap of the ring.
 		buf := l.Scratch(int(n))
 		c := copy(buf, p)
-		copy(buf[c:], t.snd.buf.peek(off+c, int(n)-c))
+		copy(buf[c:], t.snd.buf.peek(int(seq.Sub(t.snd.bufSeq))+c, int(n)-c))
 		p = buf
 	}
-	n = uint32(len(p))
+	if uint32(len(p)) < n {
+		fin = false
+	}
 	flags := wire.ACK
-	segEnd := seq.Add(n)
-	if segEnd == end {
+	if len(p) > 0 && seq.Add(uint32(len(p))) == end {
 		flags |= wire.PSH // the last segment of what the user wrote
-		if t.shutWr && (t.snd.nxt == seq) && t.canSendFIN() {
-			flags |= wire.FIN
-		}
 	}
-	retrans := seq.Less(t.snd.max)
-	if retrans {
-		t.stats.Retransmits++
-		if seq == t.snd.una {
-			t.rec.headSentAt = now
-		}
-		if t.rtt.timing && t.rtt.timeSeq.Greater(seq) {
-			t.rtt.timing = false // Karn: the timed segment was resent
-		}
-	} else if !t.rtt.timing {
-		t.rtt.timing, t.rtt.timeSeq, t.rtt.timeAt = true, segEnd, now
+	if fin {
+		flags |= wire.FIN
 	}
-	t.stats.BytesSent += uint64(n)
+	t.stats.BytesSent += uint64(len(p))
 	t.emit(out, now, flags, seq, p)
-	if seq == t.snd.nxt {
-		t.snd.nxt = segEnd
-		if flags&wire.FIN != 0 {
-			t.snd.finSent, t.snd.finSeq = true, end
-			t.snd.nxt = end.Add(1)
-		}
-	}
-	t.snd.max = t.snd.max.Max(t.snd.nxt).Max(segEnd)
-	t.snd.lastTx = now
-	t.onDataSent(now)
-	if !retrans {
-		t.onNewDataSent(now)
-	}
+	return uint32(len(p)), fin
 }
 
-// sendFIN emits a bare FIN at seq (== the end of the buffered data).
+// sendFIN emits a bare FIN at seq (== the end of the buffered data) and
+// makes its transmit record.
 func (t *TCB) sendFIN(now time.Duration, out Emitter, seq Seq) {
-	retrans := seq.Less(t.snd.max)
-	if retrans {
-		t.stats.Retransmits++
-	}
 	t.emit(out, now, wire.FIN|wire.ACK, seq, nil)
 	t.snd.finSent, t.snd.finSeq = true, seq
-	if t.snd.nxt == seq {
-		t.snd.nxt = seq.Add(1)
-	}
-	t.snd.max = t.snd.max.Max(seq.Add(1))
-	t.snd.lastTx = now
+	t.snd.nxt = seq.Add(1)
+	t.snd.max = t.snd.max.Max(t.snd.nxt)
+	t.recordSent(seq, seq.Add(1), true, now)
 	t.onDataSent(now)
-	if !retrans {
-		t.onNewDataSent(now)
-	}
+	t.onNewDataSent(now)
 }
 
 // emitSYN sends our SYN (or SYN-ACK) with the options of RFC 9293 §3.7.1,
@@ -347,14 +437,7 @@ func (t *TCB) emit(out Emitter, now time.Duration, flags wire.TCPFlags, seq Seq,
 	if t.ts.ok {
 		s.Options.HasTS, s.Options.TSVal, s.Options.TSEcr = true, t.tsNow(now), t.ts.recent
 	}
-	if t.sackOK && t.rcv.ooo.len() > 0 {
-		var blocks [4]seqRange
-		k := t.rcv.ooo.sackBlocks(blocks[:t.maxSACKBlocks()])
-		for i := 0; i < k; i++ {
-			s.Options.SACK[i] = wire.SACKBlock{Left: blocks[i].lo, Right: blocks[i].hi}
-		}
-		s.Options.NumSACK = k
-	}
+	t.fillSACK(&s.Options)
 	t.ts.lastAckSent = t.rcv.nxt
 	t.ackNow = false
 	t.tmr.delack = 0

@@ -25,7 +25,7 @@ const minPathMSS = 64
 // approaches any MTU). Call it only when AcceptsICMP allowed the message.
 // https://www.rfc-editor.org/rfc/rfc1191#section-6.4
 func (t *TCB) LowerMTU(mss uint32, now time.Duration) bool {
-	if t.cc == nil || t.state == StateClosed || t.state == StateListen {
+	if !t.negotiated() || t.state == StateClosed || t.state == StateListen {
 		return false
 	}
 	if t.ts.ok {
@@ -36,23 +36,12 @@ func (t *TCB) LowerMTU(mss uint32, now time.Duration) bool {
 		return false
 	}
 	t.snd.mss = mss
-	t.cc.SetMSS(mss)
-	t.congestionChanged()
+	if t.cc != nil {
+		t.cc.SetMSS(mss)
+		t.congestionChanged()
+	}
 	if t.state.synchronized() && t.snd.una != t.snd.iss && t.snd.una.Less(t.snd.max) {
-		t.resendInFlight()
+		t.resendInFlight(now)
 	}
 	return true
-}
-
-// resendInFlight goes back to SND.UNA so that the next Poll resends what is
-// in flight in segments of the new MSS. It is not a loss signal: the window
-// stays, and recovery ends as after a timeout, with "recover" at SND.MAX so
-// that the duplicate ACKs the resent data may provoke do not start a fast
-// retransmit (RFC 6582 §3.2 step 4). The RTO timer keeps running.
-func (t *TCB) resendInFlight() {
-	t.snd.nxt = t.snd.una
-	t.rec.active = false
-	t.rec.dupAcks = 0
-	t.rec.forceHead = false
-	t.rec.recover = t.snd.max
 }

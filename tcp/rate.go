@@ -117,6 +117,15 @@ func (s *rateSampler) onDelivered(p *rateSnapshot, end Seq, size uint32, now tim
 	p.pending = false
 }
 
+// onPartial counts n bytes of a packet cumulatively acknowledged before the
+// rest of it (the peer took less than was sent): delivered, though the
+// packet's sample waits for its last byte.
+func (s *rateSampler) onPartial(n uint32, now time.Duration) {
+	s.delivered += uint64(n)
+	s.deliveredTime = now
+	s.rs.NewlyAcked += n
+}
+
 // onLost counts a packet of size bytes marked lost and describes it for
 // Controller.OnPacketLost (draft §5.2.4). A packet later found delivered
 // after all (a spurious loss) still counts as delivered in onDelivered.

@@ -49,6 +49,7 @@ type rateSampleView = struct {
 	TotalDelivered uint64
 	Inflight       uint32
 	IsCwndLimited  bool
+	SACKOnly       bool
 }
 
 const ms = time.Millisecond

@@ -108,3 +108,16 @@ func (q *reassembly) sackBlocks(dst []seqRange) int {
 	}
 	return k
 }
+
+// overlap returns the part of [lo, hi) that a range already holds, and
+// makes that range the latest, so that it follows a D-SACK block.
+func (q *reassembly) overlap(lo, hi Seq) (Seq, Seq, bool) {
+	for i := 0; i < q.n; i++ {
+		r := q.r[i]
+		if r.lo.Less(hi) && lo.Less(r.hi) {
+			q.latest = i
+			return lo.Max(r.lo), hi.Min(r.hi), true
+		}
+	}
+	return 0, 0, false
+}

@@ -3,176 +3,311 @@ package tcp
 import (
 	"time"
 
-	"github.com/synack-go/synack/wire"
+	"github.com/synack-go/synack/tcp/cc"
 )
 
-// recovery is the loss-recovery state: NewReno's (RFC 6582) and, when both
-// sides allow SACK, a scoreboard (RFC 6675) that tells which holes to resend.
-type recovery struct {
-	headSentAt time.Duration // when the segment at SND.UNA was last resent
-	sb         *scoreboard   // the SACKed ranges; nil while there are none
-	recover    Seq           // SND.MAX when recovery began: RFC 6582 "recover"
-	rexmitNxt  Seq           // holes below this were retransmitted in this episode
-	dupAcks    int32
-	active     bool
-	forceHead  bool // retransmit the segment at SND.UNA now
+// Loss recovery as one unit: what an ACK or a timer does to the sender's
+// recovery state, in the order of Linux's tcp_ack and tcp_fastretrans_alert
+// (RFC 5681, 6582, 6675, 6937, 8985, 5682, 3522, 2883, 4015). sack.go and
+// ack.go feed it the ACK; rack.go and the NewReno rule below mark losses;
+// prr.go sizes the window in recovery; undo.go takes back what was
+// spurious; output.go sends what NextSeg picks.
+
+// caState is the sender's recovery state, in Linux's terms (tcp_ca_state),
+// which TCP_INFO reports.
+type caState uint8
+
+const (
+	caOpen     caState = iota // nothing outstanding looks lost
+	caDisorder                // SACKs or duplicate ACKs: reordering or loss, not yet known
+	caCWR                     // a window reduction without loss recovery (reserved for ECN)
+	caRecovery                // fast recovery: RFC 6675 §5, RFC 6582, with PRR (RFC 6937)
+	caLoss                    // after a retransmission timeout: RFC 5681 §3.1, RFC 5682
+)
+
+var caStateNames = [...]string{"open", "disorder", "cwr", "recovery", "loss"}
+
+func (s caState) String() string { return caStateNames[s] }
+
+// ackInfo is what one ACK told the recovery unit, gathered while the
+// transmit record takes it.
+type ackInfo struct {
+	now       time.Duration
+	acked     uint32 // bytes cumulatively acknowledged: SND.UNA's advance
+	delivered uint32 // bytes newly acknowledged or SACKed (RFC 6937's DeliveredData)
+	sacked    uint32 // bytes newly SACKed
+	dupAck    bool   // a duplicate ACK (RFC 5681 §2; with SACK, RFC 6675 §2)
+	dsack     bool   // the ACK carries a D-SACK block (RFC 2883)
+	dsackLo   Seq    // the D-SACK block
+	dsackHi   Seq
+	origAcked bool   // it delivered data that was never retransmitted
+	priorFack Seq    // RACK.fack before this ACK
+	hasTS     bool   // tsecr is the ACK's timestamp echo
+	tsecr     uint32 //
 }
 
-// scoreboard holds the SACKed ranges above SND.UNA: RFC 6675 §3.
-type scoreboard struct {
-	n      int
-	r      [maxSACKScoreboard]seqRange
-	sacked uint32 // bytes covered by r
-}
-
-type seqRange struct{ lo, hi Seq } // [lo, hi)
-
-// update merges the SACK blocks of one ACK, ignoring blocks outside
-// (una, max]: RFC 2018 §8 and RFC 6675 §4. It reports whether a block
-// covered bytes not SACKed before: only such an ACK is a DupAck on a SACK
-// connection (RFC 6675 §2).
-func (s *scoreboard) update(blocks []wire.SACKBlock, una, max Seq) (news bool) {
-	for _, b := range blocks {
-		lo, hi := b.Left, b.Right
-		if !lo.Less(hi) || !una.Less(hi) || hi.Greater(max) {
-			continue // invalid, or a D-SACK/old block
-		}
-		lo = lo.Max(una)
-		if !s.covers(lo, hi) {
-			news = true
-			s.insert(lo, hi)
+// recoveryOnAck runs the recovery state machine for one acceptable ACK,
+// after the transmit record has taken it.
+func (t *TCB) recoveryOnAck(a *ackInfo) {
+	xs := t.xs
+	advanced := a.acked > 0
+	if !t.sackOK {
+		// Without SACK a duplicate ACK stands for a segment that left the
+		// network: RFC 5681 §3.2's inflation, as RFC 6675's pipe counts it
+		// (Linux's tcp_add_reno_sack).
+		if a.dupAck {
+			t.renoAddSack(a)
+		} else if advanced {
+			t.renoRemoveSacks(a.acked)
 		}
 	}
-	return news
-}
-
-// covers reports whether [lo, hi) lies inside one SACKed range.
-func (s *scoreboard) covers(lo, hi Seq) bool {
-	for i := 0; i < s.n; i++ {
-		if s.r[i].lo.LessEq(lo) && hi.LessEq(s.r[i].hi) {
-			return true
-		}
+	if a.dsack {
+		t.rackOnDSACK()
+		t.undoOnDSACK(a)
 	}
-	return false
-}
-
-// insert adds [lo, hi), keeping ranges sorted and disjoint.
-func (s *scoreboard) insert(lo, hi Seq) {
-	i := 0
-	for i < s.n && s.r[i].hi.Less(lo) {
-		i++
-	}
-	j := i
-	for j < s.n && s.r[j].lo.LessEq(hi) {
-		lo = lo.Min(s.r[j].lo)
-		hi = hi.Max(s.r[j].hi)
-		j++
-	}
-	// Replace r[i:j] by the merged range.
-	if i == j {
-		if s.n == len(s.r) {
-			if i == s.n {
-				return // full: forget the highest new block
-			}
-			s.n-- // drop the highest range to make room
-		}
-		copy(s.r[i+1:s.n+1], s.r[i:s.n])
-		s.n++
+	t.tlpOnAck(a)
+	if t.sackOK {
+		t.markIsLost(a.now)
+		t.rackDetectLoss(a.now)
 	} else {
-		copy(s.r[i+1:], s.r[j:s.n])
-		s.n -= j - i - 1
+		t.newRenoMarkLost(a.now, advanced)
 	}
-	s.r[i] = seqRange{lo, hi}
-	s.recount()
+	switch xs.ca {
+	case caRecovery:
+		switch {
+		case !t.snd.una.Less(xs.highSeq):
+			// The full ACK: RFC 6582 §3.2 step 3, RFC 6675 §5 (the ACK
+			// passes RecoveryPoint).
+			t.exitRecovery(a)
+		case advanced:
+			t.tryUndoPartial(a)
+		}
+	case caLoss:
+		t.processLoss(a, advanced)
+	}
+	if xs.ca < caRecovery {
+		switch {
+		case xs.lostOut > 0:
+			rule := cc.RuleRACK
+			if !t.sackOK {
+				rule = cc.RuleDupAcks
+			} else if xs.lostByDupThresh {
+				rule = cc.RuleSACK
+			}
+			t.enterRecovery(a.now, rule)
+		case xs.sackedOut > 0 || xs.dupAcks > 0:
+			xs.ca = caDisorder
+		default:
+			xs.ca = caOpen
+			xs.ltBytes = 0
+		}
+	}
+	xs.lostByDupThresh = false
+	if xs.ca == caRecovery && t.cc.UsesPRR() {
+		xs.prr.onAck(a.delivered, t.pipe(), t.cc.Ssthresh(), t.snd.mss)
+	}
 }
 
-// trim forgets what lies below una.
-func (s *scoreboard) trim(una Seq) {
-	if s == nil {
+// enterRecovery starts fast recovery: RFC 5681 §3.2 step 2, RFC 6582 §3.2,
+// RFC 6675 §5. The congestion controller takes its multiplicative decrease;
+// PRR (RFC 6937) will walk the flight down to the new ssthresh.
+func (t *TCB) enterRecovery(now time.Duration, rule cc.CongestionRule) {
+	xs := t.xs
+	t.undoInit()
+	// FlightSize before limited transmit (RFC 3042 §2: its segments do not
+	// count when the window is cut), as RFC 6937's examples count it.
+	fs := t.flight() - min(xs.ltBytes, t.flight())
+	t.cc.OnCongestionEvent(cc.CongestionEvent{Now: now, Rule: rule, Inflight: fs})
+	xs.ccEpisode = true
+	xs.prr.init(fs)
+	xs.ca = caRecovery
+	xs.highSeq = t.snd.max
+	xs.ltBytes = 0
+	t.rare().FastRecov++
+	t.stopEarlyTimer(earlyProbe)
+	t.congestionChanged()
+}
+
+// exitRecovery ends fast recovery at the full ACK: cwnd is set to ssthresh
+// (RFC 6582 §3.2 step 3, option 2; RFC 6937, which has brought the flight
+// there) rather than deflated to FlightSize + SMSS; or, if the ACK shows
+// the retransmissions were not needed, the reduction is undone (RFC 3522,
+// RFC 4015).
+func (t *TCB) exitRecovery(a *ackInfo) {
+	if t.mayUndo(a) {
+		t.undoEpisode(a.now, true)
 		return
 	}
-	k := 0
-	for i := 0; i < s.n; i++ {
-		r := s.r[i]
-		if r.hi.LessEq(una) {
+	t.endEpisode(a.now)
+}
+
+// endEpisode leaves Recovery or Loss for Open.
+func (t *TCB) endEpisode(now time.Duration) {
+	xs := t.xs
+	if xs.ccEpisode {
+		t.cc.OnRecoveryExit(now)
+		xs.ccEpisode = false
+	}
+	xs.ca = caOpen
+	xs.frto, xs.frtoNew = false, false
+	t.rackOnRecoveryExit()
+	t.congestionChanged()
+}
+
+// enterLoss handles a retransmission timeout: RFC 5681 §3.1, RFC 6298
+// §5.4–5.6 and Linux's tcp_enter_loss. What is outstanding is marked lost
+// (RFC 8985 §6.3: the first segment, and the others sent longer than
+// RACK.rtt plus the reordering window ago) and resent in sequence order as
+// the window opens from one segment, skipping what the peer SACKed: the
+// timeout does not resend data the peer holds. F-RTO (RFC 5682) then
+// watches the next ACKs for a spurious timeout.
+//
+// Linux deviation (RFC 2018 §8 and RFC 6675 §5.1 say the scoreboard SHOULD
+// be forgotten): as Linux, the SACK marks are kept unless the ACKs showed
+// the peer reneging (the first outstanding segment is SACKed); a peer that
+// reneges otherwise is caught by the next timeout.
+func (t *TCB) enterLoss(now time.Duration) {
+	xs := t.xs
+	if xs == nil || xs.q.n == 0 {
+		return
+	}
+	fresh := xs.ca < caRecovery
+	if fresh || !t.snd.una.Less(xs.highSeq) {
+		t.undoInit()
+	}
+	t.cc.OnRTO(now, t.flight())
+	xs.ccEpisode = true
+	head := xs.q.first()
+	if head.flags&txSACKed != 0 || xs.reneged {
+		t.forgetSACKs()
+	}
+	reo := t.reoWnd()
+	for id := xs.q.head; id != xs.q.end(); id++ {
+		r := xs.q.at(id)
+		if r.flags&txSACKed != 0 {
 			continue
 		}
-		r.lo = r.lo.Max(una)
-		s.r[k] = r
-		k++
-	}
-	s.n = k
-	s.recount()
-}
-
-func (s *scoreboard) recount() {
-	s.sacked = 0
-	for i := 0; i < s.n; i++ {
-		s.sacked += uint32(s.r[i].hi.Sub(s.r[i].lo))
-	}
-}
-
-// reset forgets every SACKed range.
-func (s *scoreboard) reset() { s.n, s.sacked = 0, 0 }
-
-// len returns the number of SACKed ranges; a nil scoreboard has none.
-func (s *scoreboard) len() int {
-	if s == nil {
-		return 0
-	}
-	return s.n
-}
-
-// sackedBytes returns the bytes SACKed.
-func (s *scoreboard) sackedBytes() uint32 {
-	if s == nil {
-		return 0
-	}
-	return s.sacked
-}
-
-// highest returns the end of the highest SACKed range, or una if none.
-func (s *scoreboard) highest(una Seq) Seq {
-	if s.len() == 0 {
-		return una
-	}
-	return s.r[s.n-1].hi
-}
-
-// nextHole returns the first unSACKed range at or after from and below the
-// highest SACKed byte: the data RFC 6675's NextSeg rule (1) resends.
-func (s *scoreboard) nextHole(from Seq) (lo, hi Seq, ok bool) {
-	for i := 0; i < s.len(); i++ {
-		r := s.r[i]
-		if from.Less(r.lo) {
-			return from, r.lo, true
+		if id != xs.q.head && xs.rack.valid && r.sentAt()+xs.rack.rtt+reo > now {
+			continue // sent too recently to be judged lost (RFC 8985 §6.3)
 		}
-		if from.Less(r.hi) {
-			from = r.hi
+		t.markLost(id, now)
+	}
+	xs.ca = caLoss
+	xs.highSeq = t.snd.max
+	xs.dupAcks = 0
+	xs.frto = fresh || t.tmr.backoffs > 1
+	xs.frtoNew = false
+	xs.tlp.on = false
+	t.congestionChanged()
+}
+
+// processLoss is the Loss state's share of an ACK: F-RTO's steps (RFC 5682
+// §3.1, the SACK-enhanced version of §4, as Linux's tcp_process_loss) and
+// the end of the episode when the ACK passes the SND.MAX of the timeout.
+func (t *TCB) processLoss(a *ackInfo, advanced bool) {
+	xs := t.xs
+	recovered := !t.snd.una.Less(xs.highSeq)
+	if advanced && t.mayUndo(a) {
+		t.undoEpisode(a.now, true)
+		return
+	}
+	if xs.frto {
+		if a.origAcked {
+			// Step 3b: data that was never retransmitted was
+			// acknowledged, so it was not all lost: the timeout was
+			// spurious.
+			t.undoEpisode(a.now, true)
+			return
+		}
+		if t.snd.max.Greater(xs.highSeq) {
+			if a.sacked > 0 || a.dupAck {
+				xs.frto = false // step 3a: the loss was real
+			}
+		} else if advanced && !recovered {
+			// Step 2b: the retransmission's ACK advanced SND.UNA. Send
+			// new data, not more retransmissions, and see what its ACK
+			// says; without new data to send, recover as usual.
+			xs.highSeq = t.snd.max
+			if t.snd.nxt.Less(t.sendEnd()) && t.snd.nxt.Less(t.snd.una.Add(t.snd.wnd)) {
+				xs.frtoNew = true
+				return
+			}
+			xs.frto = false
 		}
 	}
-	return 0, 0, false
+	if recovered {
+		t.endEpisode(a.now)
+	}
 }
 
-// sackedAbove counts SACKed bytes at or after from.
-func (s *scoreboard) sackedAbove(from Seq) uint32 {
-	var n uint32
-	for i := 0; i < s.len(); i++ {
-		r := s.r[i]
-		if r.hi.LessEq(from) {
-			continue
-		}
-		n += uint32(r.hi.Sub(r.lo.Max(from)))
+// renoAddSack counts a duplicate ACK as one segment delivered: RFC 6675
+// §3 without SACK, Linux's tcp_add_reno_sack. At most FlightSize less the
+// holes can have left.
+func (t *TCB) renoAddSack(a *ackInfo) {
+	xs := t.xs
+	f := t.flight()
+	holes := max(xs.lostOut, t.snd.mss)
+	if f <= holes {
+		return
 	}
-	return n
+	n := min(t.snd.mss, f-holes-min(xs.sackedOut, f-holes))
+	xs.sackedOut += n
+	a.delivered += n
 }
 
-// skip returns seq moved past any SACKed range containing it.
-func (s *scoreboard) skip(seq Seq) Seq {
-	for i := 0; i < s.len(); i++ {
-		if seq.Within(s.r[i].lo, s.r[i].hi) {
-			return s.r[i].hi
-		}
+// renoRemoveSacks takes back the duplicate ACKs that an advancing ACK
+// explains: the segment that filled the hole counts once, the others were
+// the duplicate ACKs' segments (Linux's tcp_remove_reno_sacks).
+func (t *TCB) renoRemoveSacks(acked uint32) {
+	xs := t.xs
+	if acked > t.snd.mss {
+		xs.sackedOut -= min(xs.sackedOut, acked-t.snd.mss)
 	}
-	return seq
+	if t.snd.una == t.snd.max {
+		xs.sackedOut = 0
+	}
+	xs.sackedOut = min(xs.sackedOut, t.flight())
+}
+
+// newRenoMarkLost is loss detection without SACK (Linux's
+// tcp_newreno_mark_lost): the segment at SND.UNA is lost on the third
+// duplicate ACK (RFC 5681 §3.2 step 2), and again after each partial ACK
+// in recovery (RFC 6582 §3.2 step 3: "retransmit the first unacknowledged
+// segment").
+func (t *TCB) newRenoMarkLost(now time.Duration, advanced bool) {
+	xs := t.xs
+	head := xs.q.first()
+	if head == nil || head.flags&txLost != 0 {
+		return
+	}
+	if (xs.ca < caRecovery && xs.dupAcks >= dupThresh) || (xs.ca == caRecovery && advanced) {
+		t.markLost(xs.q.head, now)
+	}
+}
+
+// sendEnd is the sequence after the last byte queued to send.
+func (t *TCB) sendEnd() Seq { return t.snd.bufSeq.Add(uint32(t.snd.buf.n)) }
+
+// resendInFlight marks what is in flight lost, so that the next Poll
+// resends it from SND.UNA in segments of the new MSS (LowerMTU): the path
+// dropped what was too big, and resending the rest with it keeps the
+// segments full. It is not a loss signal: the window stays, no undo is
+// possible, and the Loss state, with "recover" at SND.MAX, keeps the
+// duplicate ACKs the resent data may provoke from starting a fast
+// retransmit (RFC 6582 §3.2 step 4; Linux's tcp_simple_retransmit, which
+// marks only the segments too big for the new MSS).
+func (t *TCB) resendInFlight(now time.Duration) {
+	xs := t.xs
+	if xs == nil {
+		return
+	}
+	for id := xs.q.head; id != xs.q.end(); id++ {
+		t.markLostQuietly(id)
+	}
+	if xs.ca != caLoss {
+		xs.ca = caLoss
+		xs.highSeq = t.snd.max
+		xs.undo.on = false
+		xs.frto, xs.frtoNew = false, false
+	}
 }

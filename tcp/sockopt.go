@@ -16,7 +16,6 @@ import (
 type sockopts struct {
 	base    *Config // the Config before any per-connection change; nil: none made
 	cork    bool    // TCP_CORK or MSG_MORE: hold partial segments
-	ccName  string  // the congestion control chosen, if not the Config's
 	mssUser uint16  // TCP_MAXSEG
 }
 
@@ -152,7 +151,7 @@ func (c *Config) mssOrZero() uint16 {
 // options are negotiated; before, the clamp set with SetMSS, else 536 (RFC
 // 9293 §3.7.1's default), as Linux does.
 func (t *TCB) MSS() int {
-	if t.cc != nil {
+	if t.negotiated() {
 		return int(t.snd.mss)
 	}
 	if t.opt != nil && t.opt.mssUser != 0 {
@@ -176,18 +175,19 @@ func CongestionControl(name string) (func(mss uint32) cc.Controller, bool) {
 
 // SetCongestion chooses the congestion control by name (see
 // CongestionControl), Linux's TCP_CONGESTION; it reports false for a name
-// it does not know. After the handshake the new controller starts afresh
-// from the initial window.
+// it does not know. A controller already at work is replaced by the new
+// one, which starts afresh from the initial window (Linux keeps the
+// window; ours belongs to the controller).
 func (t *TCB) SetCongestion(name string) bool {
-	newCC, ok := CongestionControl(name)
-	if !ok {
+	if _, ok := CongestionControl(name); !ok {
 		return false
 	}
 	c := t.own()
-	c.NewCC = newCC
-	t.opts().ccName = name
+	c.NewCC, c.CongestionControl = nil, name
 	if t.cc != nil {
-		t.cc = c.newCC(t.snd.mss)
+		t.cc = c.newCC(t.snd.mss, uint64(t.snd.iss))
+		t.cc.SetMSS(t.snd.mss)
+		t.cc.SetSACK(t.sackOK)
 		t.congestionChanged()
 	}
 	return true
@@ -196,12 +196,9 @@ func (t *TCB) SetCongestion(name string) bool {
 // Congestion returns the name of the congestion control in use.
 func (t *TCB) Congestion() string {
 	if t.cc != nil {
-		return t.cc.c.Name()
+		return t.cc.Name()
 	}
-	if t.opt != nil && t.opt.ccName != "" {
-		return t.opt.ccName
-	}
-	return t.cfg.newCC(t.cfg.mss()).c.Name()
+	return t.cfg.ccName()
 }
 
 // SendSpace returns how many bytes Write would take now without blocking.

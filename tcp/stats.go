@@ -119,9 +119,12 @@ type counters struct {
 type rareCounters struct {
 	RTOs, LossProbes, FastRecov, SACKReneging, DupAcksIn uint64
 	ChallengeAcks, RepliesLimited, RSTsIn, RSTsOut       uint64
+	TLPRecoveries, DSACKsOut                             uint64
 	Drops                                                [NumDropReasons]uint64
 
 	// State most connections never need lives here too.
+	dsack            seqRange // a duplicate to report in the next ACK (dsack.go)
+	dsackOn          bool
 	softErr          error         // the last ICMP soft error, reported on a timeout (icmp.go)
 	lastInvalidReply time.Duration // the last reply to an unacceptable segment (ratelimit.go); 0: none
 }
@@ -150,9 +153,8 @@ func (t *TCB) Stats() Stats {
 	s.RTTVar = t.rtt.rttvar
 	s.RTO = t.rtt.rto
 	s.MSS = t.snd.mss
-	if t.cc != nil {
-		s.Cwnd = t.cc.Cwnd()
-		s.Ssthresh = t.cc.Ssthresh()
+	if t.negotiated() {
+		s.Cwnd, s.Ssthresh, _, _ = t.SendRate()
 	}
 	s.SndWnd = t.snd.wnd
 	s.RcvWnd = t.rcvWindow()

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/synack-go/synack/tcp/cc"
 	"github.com/synack-go/synack/wire"
 )
 
@@ -86,8 +87,8 @@ type TCB struct {
 	rcv recvState
 
 	rtt rttState
-	cc  *ccShim // congestion control through today's events (ccshim.go)
-	rec recovery
+	cc  cc.Controller // congestion control; nil until the first data is sent (sender.go)
+	xs  *sender       // the loss-recovery unit; nil until the first data is sent
 
 	tmr timers
 
@@ -117,8 +118,8 @@ type sendState struct {
 	finSeq  Seq    // sequence the FIN occupies, once sent
 	shift   uint8  // peer's window scale
 	finSent bool
+	sml     Seq // end of the last segment shorter than the MSS (Minshall's Nagle)
 	buf     sendBuf
-	lastTx  time.Duration
 }
 
 // recvState is the receive sequence space and the receive buffer. Bytes in
@@ -227,6 +228,7 @@ func (t *TCB) Write(p []byte) (int, error) {
 	if t.shutWr || (t.state != StateSynSent && t.state != StateSynReceived && !t.state.canSend()) {
 		return 0, syscall.EPIPE
 	}
+	t.checkAppLimited()
 	n := t.snd.buf.write(t.cfg.Buffers, t.cfg.Memory, p)
 	return n, nil
 }
@@ -282,6 +284,7 @@ func (t *TCB) setState(to State, why string) {
 // teardown releases everything a closed TCB holds.
 func (t *TCB) teardown() {
 	t.tmr.reset()
+	t.releaseSender()
 	t.releaseOOO()
 	t.snd.buf.n = 0
 	t.snd.buf.release(t.cfg.Buffers, t.cfg.Memory)

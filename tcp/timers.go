@@ -12,13 +12,25 @@ const (
 	rexmitOff rexmitKind = iota
 	rexmitRTO
 	rexmitPersist
-	rexmitProbe // the tail loss probe's timeout (tlp.go), which stands in for the RTO
+)
+
+// earlyKind says what the loss-detection timer that runs ahead of the
+// retransmission timer is doing: RACK's reordering timer (RFC 8985 §6.2)
+// or the tail loss probe's timeout (§7.2). They never run at once; the
+// RTO keeps running behind either (RFC 8985 §8).
+type earlyKind uint8
+
+const (
+	earlyOff earlyKind = iota
+	earlyReorder
+	earlyProbe
 )
 
 // timers holds every deadline of a TCB as plain data (zero = unarmed). The
 // event hooks below decide what each event arms; Poll fires what is due.
 type timers struct {
 	at        time.Duration // retransmission or persist deadline
+	early     time.Duration // RACK reordering or loss probe deadline (0: off)
 	rexStart  time.Duration // first timeout of the current episode
 	delack    time.Duration
 	keep      time.Duration
@@ -28,10 +40,9 @@ type timers struct {
 	backoffs  int32 // consecutive expirations of at
 	keepSent  int32
 	keepCount int32
-	tlpEnd    Seq // SND.MAX when the loss probe was sent
 	kind      rexmitKind
+	earlyKind earlyKind
 	noDelay   bool
-	tlpOn     bool // a loss probe is outstanding (tlp.go)
 }
 
 func (tm *timers) reset() {
@@ -51,17 +62,36 @@ func (t *TCB) Deadline() time.Duration {
 		return 0
 	}
 	d := NoDeadline
-	for _, at := range [...]time.Duration{t.tmr.at, t.tmr.delack, t.tmr.keep, t.tmr.close} {
+	for _, at := range [...]time.Duration{t.tmr.at, t.tmr.early, t.tmr.delack, t.tmr.keep, t.tmr.close} {
 		if at != 0 && at < d {
 			d = at
 		}
 	}
+	if t.xs != nil && t.xs.paceAt != 0 && t.xs.paceAt < d {
+		d = t.xs.paceAt // the pacer holds data that is ready to go (pacing.go)
+	}
 	return d
 }
 
+// armEarlyTimer arms the reordering or probe timer at at, if it is earlier
+// than the RTO.
+func (t *TCB) armEarlyTimer(k earlyKind, at time.Duration) {
+	if t.tmr.kind == rexmitRTO && t.tmr.at != 0 && at >= t.tmr.at && k == earlyReorder {
+		t.stopEarlyTimer(earlyReorder)
+		return // the RTO comes first
+	}
+	t.tmr.earlyKind, t.tmr.early = k, at
+}
+
+// stopEarlyTimer stops the early timer if it is of kind k.
+func (t *TCB) stopEarlyTimer(k earlyKind) {
+	if t.tmr.earlyKind == k {
+		t.tmr.earlyKind, t.tmr.early = earlyOff, 0
+	}
+}
+
 // onDataSent arms the retransmission timer if it is not running: RFC 6298
-// §5.1. (A pending loss probe gives way to it; onNewDataSent re-arms the
-// probe.)
+// §5.1. (A zero-window probe's persist timer gives way to it.)
 func (t *TCB) onDataSent(now time.Duration) {
 	if t.tmr.kind != rexmitRTO {
 		t.tmr.kind = rexmitRTO
@@ -83,6 +113,7 @@ func (t *TCB) onAckAdvanced(now time.Duration) {
 	t.tmr.rexStart = 0
 	if t.snd.una == t.snd.max {
 		t.tmr.kind, t.tmr.at = rexmitOff, 0
+		t.tmr.earlyKind, t.tmr.early = earlyOff, 0
 		return
 	}
 	t.rtt.rto = t.rtt.baseRTO()
@@ -128,6 +159,7 @@ func (t *TCB) armKeepalive(now time.Duration) {
 func (t *TCB) enterTimeWait(now time.Duration, why string) {
 	t.setState(StateTimeWait, why)
 	t.tmr.kind, t.tmr.at, t.tmr.keep, t.tmr.delack = rexmitOff, 0, 0, 0
+	t.tmr.earlyKind, t.tmr.early = earlyOff, 0
 	t.tmr.close = now + t.cfg.timeWait()
 }
 
@@ -139,8 +171,19 @@ func (t *TCB) fireTimers(now time.Duration) {
 		t.setState(StateClosed, "timeout")
 		return
 	}
+	if t.tmr.early != 0 && now >= t.tmr.early {
+		k := t.tmr.earlyKind
+		t.tmr.earlyKind, t.tmr.early = earlyOff, 0
+		switch k {
+		case earlyReorder:
+			t.onReorderTimeout(now)
+		case earlyProbe:
+			t.onPTO(now)
+		}
+	}
 	if t.tmr.at != 0 && now >= t.tmr.at {
 		t.tmr.at = 0
+		t.tmr.earlyKind, t.tmr.early = earlyOff, 0
 		switch t.tmr.kind {
 		case rexmitRTO:
 			t.tmr.kind = rexmitOff
@@ -155,8 +198,6 @@ func (t *TCB) fireTimers(now time.Duration) {
 			}
 			t.tmr.backoffs++
 			t.probeNow = true
-		case rexmitProbe:
-			t.onPTO(now)
 		}
 		if t.state == StateClosed {
 			return
@@ -182,7 +223,7 @@ func (t *TCB) fireTimers(now time.Duration) {
 // onRTO handles a retransmission timeout: RFC 6298 §5.4–5.6, RFC 5681 §3.1.
 func (t *TCB) onRTO(now time.Duration) {
 	t.rare().RTOs++
-	t.tmr.tlpOn = false
+	t.tlpNow = false
 	if t.tmr.backoffs == 0 {
 		t.tmr.rexStart = now
 	}
@@ -221,18 +262,10 @@ func (t *TCB) onRTO(now time.Duration) {
 			t.fail(t.timeoutErr(), "orphan retries exhausted")
 			return
 		}
-		if t.cc != nil {
-			t.cc.OnRTO(t.inflight(), now)
-			t.congestionChanged()
-		}
-		t.rec.active = false
-		t.rec.dupAcks = 0
-		t.rec.recover = t.snd.max // RFC 6582 §3.2 step 4 after a timeout
-		// RFC 6675 §5.1 and RFC 2018 §8: the timeout may mean the peer
-		// reneged, so the scoreboard is forgotten and every byte from
-		// SND.UNA on is sent again, SACKed or not.
-		t.forgetSACKs()
-		t.snd.nxt = t.snd.una // go back N
+		// Everything outstanding is deemed lost and resent from SND.UNA
+		// as the window allows (recovery.go); "recover" moves to SND.MAX
+		// (RFC 6582 §3.2 step 4).
+		t.enterLoss(now)
 		if t.snd.wnd == 0 {
 			// The peer's window is closed, so nothing can be resent: probe
 			// it instead (RFC 9293 §3.8.6.1), or a lost window update would
@@ -305,10 +338,10 @@ func (t *TCB) timerFired(name string) {
 // segment or more since the last report, or ssthresh changed: traces show
 // the shape of cwnd without a line per ACK.
 func (t *TCB) congestionChanged() {
-	if t.obs == nil || t.cc == nil {
+	if t.obs == nil || !t.negotiated() {
 		return
 	}
-	cwnd, ss := t.cc.Cwnd(), t.cc.Ssthresh()
+	cwnd, ss, _, _ := t.SendRate()
 	d := int64(cwnd) - int64(t.ccReported[0])
 	if ss == t.ccReported[1] && d < int64(t.snd.mss) && -d < int64(t.snd.mss) {
 		return

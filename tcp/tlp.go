@@ -1,6 +1,10 @@
 package tcp
 
-import "time"
+import (
+	"time"
+
+	"github.com/synack-go/synack/tcp/cc"
+)
 
 // Tail loss probes: RFC 8985 §7. When the last segments of a flight, or
 // the ACKs for them, are lost, nothing comes back to trigger a fast
@@ -22,73 +26,97 @@ const (
 	minPTO = 10 * time.Millisecond
 )
 
+// tlpState is RFC 8985 §7.1's TLP.end_seq and TLP.is_retrans.
+type tlpState struct {
+	end     Seq  // TLP.end_seq: SND.MAX when the probe was sent
+	on      bool // an episode is outstanding
+	retrans bool // TLP.is_retrans: the probe resent data
+}
+
 // armPTO arms the probe timeout after new data was sent or new data was
-// acknowledged (RFC 8985 §7.2), unless recovery or an RTO episode is under
-// way, a probe is already outstanding, the peer's window is closed (zero
-// window probes take over), or the connection has no RTT sample or no SACK
-// (the probe's news comes in SACK blocks). The PTO
-// replaces the retransmission timer when it is earlier; after the probe,
-// the retransmission timer runs again.
+// acknowledged (RFC 8985 §7.2), unless the sender is in recovery or holds
+// SACKed segments (RACK's timer then watches), a probe is outstanding, the
+// peer's window is closed (window probes take over), or the connection
+// has no RTT sample or no SACK (the probe's news comes in SACK blocks).
+// PTO = 2·SRTT, plus the worst-case delayed ACK with one segment in
+// flight, and never later than the retransmission timer: min(PTO, RTO).
 func (t *TCB) armPTO(now time.Duration) {
-	if !t.sackOK || !t.rtt.hasRTT || t.rec.active || t.tmr.backoffs > 0 || t.tmr.tlpOn ||
-		t.tmr.kind == rexmitPersist || t.snd.una == t.snd.max || t.snd.wnd == 0 || !t.state.synchronized() {
+	xs := t.xs
+	if xs == nil || !t.sackOK || !t.rtt.hasRTT || xs.ca != caOpen || xs.sackedOut > 0 || xs.tlp.on ||
+		t.tmr.backoffs > 0 || t.tmr.kind != rexmitRTO || t.snd.una == t.snd.max || t.snd.wnd == 0 ||
+		!t.state.synchronized() {
+		t.stopEarlyTimer(earlyProbe)
 		return
 	}
 	pto := 2 * t.rtt.srtt
-	if t.inflight() <= t.snd.mss {
+	if t.flight() <= t.snd.mss {
 		pto += wcDelAckT
 	}
-	at := now + max(pto, minPTO)
-	if t.tmr.kind == rexmitRTO && t.tmr.at != 0 && t.tmr.at <= at {
-		return // the RTO comes first: RFC 8985 §7.2 "PTO = min(PTO, RTO)"
-	}
-	t.tmr.kind, t.tmr.at = rexmitProbe, at
+	at := min(now+max(pto, minPTO), t.tmr.at)
+	t.armEarlyTimer(earlyProbe, at)
 }
 
 // onPTO fires the probe timeout: the next Poll sends the probe, and the
-// retransmission timer is armed behind it (RFC 8985 §7.3).
+// retransmission timer restarts behind it (RFC 8985 §7.3), so that an RTO
+// due at the same moment (the PTO was clamped to it) gives way.
 func (t *TCB) onPTO(now time.Duration) {
 	t.timerFired("loss-probe")
 	t.tlpNow = true
-	t.tmr.kind, t.tmr.at = rexmitRTO, now+t.rtt.rto
+	if t.tmr.kind == rexmitRTO {
+		t.tmr.at = now + t.clampToTimeout(now, t.rtt.rto)
+	}
 }
 
-// sendProbe sends the loss probe: one new segment if there is one and the
-// peer's window takes it, whatever cwnd says, else the last segment sent
-// again (RFC 8985 §7.3). end is the end of the buffered data.
+// sendProbe sends the loss probe (RFC 8985 §7.3): one new segment if there
+// is one and the peer's window takes it, whatever cwnd says, else the last
+// segment sent again. The retransmission timer restarts behind it. end is
+// the end of the buffered data.
 func (t *TCB) sendProbe(now time.Duration, out Emitter, end Seq) {
 	t.tlpNow = false
-	t.tmr.tlpOn = true // before sending, so that the probe does not re-arm itself
-	seg := t.segSize()
-	switch {
-	case t.snd.nxt == t.snd.max && t.snd.nxt.Less(end) && t.snd.nxt.Less(t.snd.una.Add(t.snd.wnd)):
-		n := min(uint32(end.Sub(t.snd.nxt)), seg, uint32(t.snd.una.Add(t.snd.wnd).Sub(t.snd.nxt)))
-		t.sendSegment(now, out, t.snd.nxt, n, end)
-	case t.snd.finSent && t.snd.una == t.snd.finSeq:
-		t.sendFIN(now, out, t.snd.finSeq) // only the FIN is in flight
-	default:
-		last := end
-		if !t.snd.finSent && t.snd.max.Less(end) {
-			last = t.snd.max // data beyond SND.MAX was never sent
-		}
-		from := t.snd.una
-		if uint32(last.Sub(from)) > seg {
-			from = last - Seq(seg)
-		}
-		if !from.Less(last) {
-			t.tmr.tlpOn = false
-			return
-		}
-		t.sendSegment(now, out, from, uint32(last.Sub(from)), end)
+	xs := t.xs
+	if xs == nil || xs.tlp.on || t.snd.una == t.snd.max || t.snd.wnd == 0 {
+		return
 	}
+	xs.tlp.on = true // before sending, so that the probe does not re-arm itself
+	wndEnd := t.snd.una.Add(t.snd.wnd)
+	if t.snd.nxt.Less(end) && t.snd.nxt.Less(wndEnd) {
+		n := min(uint32(end.Sub(t.snd.nxt)), t.segSize(), uint32(wndEnd.Sub(t.snd.nxt)))
+		t.sendNewSegment(now, out, n, end)
+		xs.tlp.retrans = false
+	} else {
+		t.resend(now, out, xs.q.end()-1, end)
+		xs.tlp.retrans = true
+	}
+	xs.tlp.end = t.snd.max
 	t.rare().LossProbes++
-	t.tmr.tlpEnd = t.snd.max
 }
 
-// tlpAcked ends the probe episode once an ACK covers everything sent up to
-// the probe (RFC 8985 §7.4): a later flight may be probed again.
-func (t *TCB) tlpAcked() {
-	if t.tmr.tlpOn && t.snd.una.GreaterEq(t.tmr.tlpEnd) {
-		t.tmr.tlpOn = false
+// tlpOnAck is RFC 8985 §7.4 (Linux's tcp_process_tlp_ack): the ACK that
+// reaches the probe's TLP.end_seq ends the episode. If the probe resent
+// data and the ACK shows that only the probe's copy arrived (it
+// acknowledges beyond TLP.end_seq without a D-SACK for the probe), a loss
+// was repaired: the window is cut as for a recovery, at once.
+func (t *TCB) tlpOnAck(a *ackInfo) {
+	xs := t.xs
+	tl := &xs.tlp
+	ack := t.snd.una
+	if !tl.on || ack.Less(tl.end) {
+		return
+	}
+	switch {
+	case !tl.retrans:
+		tl.on = false // a probe of new data, acknowledged
+	case a.dsack && a.dsackHi.LessEq(tl.end) && a.dsackHi.Greater(tl.end-Seq(t.snd.mss)):
+		tl.on = false // the probe arrived as a duplicate: nothing was lost
+	case ack.Greater(tl.end):
+		tl.on = false
+		if xs.ca < caRecovery {
+			t.cc.OnCongestionEvent(cc.CongestionEvent{Now: a.now, Rule: cc.RuleTLP, Inflight: t.flight()})
+			t.cc.OnRecoveryExit(a.now)
+			t.rare().TLPRecoveries++
+			t.congestionChanged()
+		}
+	case a.acked == 0 && a.delivered == 0:
+		tl.on = false // a pure duplicate: the original and the probe both arrived
 	}
 }

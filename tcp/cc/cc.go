@@ -193,6 +193,13 @@ type RateSample struct {
 	// Delivered (RFC 7661's pipeACK) it tells whether the window is
 	// validated and may grow.
 	IsCwndLimited bool
+	// SACKOnly says the ACK did not advance SND.UNA: what it delivered,
+	// it delivered by SACK. NewReno and CUBIC grow the window only on
+	// ACKs that advance it (RFC 5681 §3.1, "each ACK received that
+	// cumulatively acknowledges new data"; Linux's tcp_may_raise_cwnd),
+	// so that limited transmit (RFC 3042) sends one segment per
+	// duplicate ACK, not two.
+	SACKOnly bool
 }
 
 // LostPacket describes one packet just marked lost, with the snapshot taken

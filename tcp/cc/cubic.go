@@ -143,7 +143,7 @@ func (c *cubic) SendQuantum() uint32 { return sendQuantum(c.PacingRate(), c.mss)
 // §4.3; RFC 9438 §5.8: t then stops).
 func (c *cubic) OnAck(rs RateSample) {
 	c.srtt, c.inflight = rs.SRTT, rs.Inflight
-	if c.recovering || rs.NewlyAcked == 0 {
+	if c.recovering || rs.NewlyAcked == 0 || rs.SACKOnly {
 		return
 	}
 	if !windowValidated(&rs, c.Cwnd()) {

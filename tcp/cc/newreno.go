@@ -106,7 +106,7 @@ func (r *newReno) SendQuantum() uint32 { return sendQuantum(r.PacingRate(), r.ms
 // fast recovery (PRR's), and not while the window is not validated.
 func (r *newReno) OnAck(rs RateSample) {
 	r.srtt, r.inflight = rs.SRTT, rs.Inflight
-	if r.recovering || rs.NewlyAcked == 0 || !windowValidated(&rs, r.cwnd) {
+	if r.recovering || rs.NewlyAcked == 0 || rs.SACKOnly || !windowValidated(&rs, r.cwnd) {
 		return
 	}
 	if r.cwnd < r.ssthresh {

@@ -1,0 +1,156 @@
+package tcp
+
+import "time"
+
+// Undoing a spurious recovery or timeout. A fast retransmit on a path that
+// reorders, or a timeout on one whose delay jumped, cuts the window for a
+// loss that never happened. Two signals prove it, as Linux uses them:
+//
+//   - D-SACK (RFC 2883, RFC 3708): the peer reports each retransmission
+//     arriving as a duplicate. When every retransmission of the episode
+//     was such a duplicate, none was needed.
+//   - Timestamps (RFC 3522, Eifel detection): an ACK that echoes a
+//     timestamp older than the first retransmission answers the original
+//     transmission, which therefore arrived.
+//
+// The response is RFC 4015's: the window and ssthresh go back to what they
+// were (the controller's OnSpuriousCongestion), and segments deemed lost
+// are not resent. F-RTO (RFC 5682, recovery.go) proves a timeout spurious
+// by the ACKs of data that was never retransmitted.
+
+// undoState is what an episode keeps to be undone (Linux's undo_marker,
+// undo_retrans and retrans_stamp).
+type undoState struct {
+	marker  Seq    // SND.UNA when the episode began
+	retrans int32  // its retransmissions no D-SACK has reported yet; -1: none sent
+	tsval   uint32 // our TSval on its first retransmission
+	tsSet   bool
+	on      bool // the episode may still be undone
+}
+
+// undoInit starts an episode's undo record.
+func (t *TCB) undoInit() {
+	xs := t.xs
+	xs.undo = undoState{marker: t.snd.una, retrans: -1, on: true}
+	if xs.retransOut > 0 {
+		xs.undo.retrans = int32((xs.retransOut + t.snd.mss - 1) / t.snd.mss)
+	}
+}
+
+// undoOnRetransmit counts a retransmission sent at now.
+func (t *TCB) undoOnRetransmit(now time.Duration) {
+	u := &t.xs.undo
+	if !u.on {
+		return
+	}
+	u.retrans = max(u.retrans, 0) + 1
+	if !u.tsSet && t.ts.ok {
+		u.tsval, u.tsSet = t.tsNow(now), true
+	}
+}
+
+// packetDelayed is Eifel's test (RFC 3522 §2, Linux's tcp_packet_delayed):
+// the ACK echoes a timestamp sent before the first retransmission.
+func (t *TCB) packetDelayed(a *ackInfo) bool {
+	u := &t.xs.undo
+	return u.tsSet && a.hasTS && a.tsecr != 0 && int32(a.tsecr-u.tsval) < 0
+}
+
+// mayUndo reports whether the episode is proved spurious: every
+// retransmission came back as a D-SACK, or the ACK answers an original.
+func (t *TCB) mayUndo(a *ackInfo) bool {
+	u := &t.xs.undo
+	return u.on && (u.retrans == 0 || t.packetDelayed(a))
+}
+
+// undoOnDSACK takes a D-SACK into account: RFC 3708 §3's test, counted per
+// retransmitted segment as Linux does. A D-SACK for data above the
+// episode's start reports one retransmission fewer that was needed. When
+// none is left, the episode is undone, even if it has already ended.
+func (t *TCB) undoOnDSACK(a *ackInfo) {
+	xs := t.xs
+	u := &xs.undo
+	if !u.on || u.retrans <= 0 || !a.dsackHi.Greater(u.marker) {
+		return
+	}
+	segs := int32((uint32(a.dsackHi.Sub(a.dsackLo)) + t.snd.mss - 1) / t.snd.mss)
+	u.retrans = max(u.retrans-max(segs, 1), 0)
+	if u.retrans > 0 {
+		return
+	}
+	if xs.ca >= caRecovery {
+		t.undoEpisode(a.now, xs.ca == caLoss)
+		return
+	}
+	// A late D-SACK: the episode ended before its duplicates were
+	// reported. The window it cut is restored all the same.
+	t.cc.OnSpuriousCongestion(a.now)
+	u.on = false
+	xs.spurious++
+	t.congestionChanged()
+}
+
+// tryUndoPartial checks a partial ACK in recovery with Eifel's test
+// (Linux's tcp_try_undo_partial): the hole was filled by a delayed
+// original, so the path reorders. The window comes back once no
+// retransmission is in flight.
+func (t *TCB) tryUndoPartial(a *ackInfo) {
+	xs := t.xs
+	if !xs.undo.on || !t.packetDelayed(a) {
+		return
+	}
+	t.reorderingSeen()
+	if xs.retransOut == 0 {
+		t.undoEpisode(a.now, true)
+	}
+}
+
+// undoEpisode undoes the current recovery or timeout: the controller
+// restores its window (RFC 4015 §3.2), and with unmark the segments deemed
+// lost are in flight again, not to be resent.
+func (t *TCB) undoEpisode(now time.Duration, unmark bool) {
+	xs := t.xs
+	t.cc.OnSpuriousCongestion(now)
+	xs.ccEpisode = false
+	xs.undo.on = false
+	xs.spurious++
+	if unmark && xs.lostOut > 0 {
+		for id := xs.q.head; id != xs.q.end(); id++ {
+			xs.unmarkLost(id)
+		}
+		xs.relistUnlisted()
+	}
+	xs.ca = caOpen
+	xs.frto, xs.frtoNew = false, false
+	t.rackOnRecoveryExit()
+	t.congestionChanged()
+}
+
+// relistUnlisted puts the records in flight that are in no list (neither
+// SACKed nor lost, after an undo) back into the time-ordered list, at
+// their send times: a merge of two lists each in time order (originals
+// are sent in sequence order).
+func (xs *sender) relistUnlisted() {
+	q := &xs.q
+	listed := q.tLen
+	lid := q.tHead
+	q.tLen = 0
+	for id := q.head; id != q.end(); id++ {
+		r := q.at(id)
+		if r.flags&(txListed|txSACKed|txLost) != 0 {
+			continue
+		}
+		for listed > 0 && sentAfter(r.sentAt(), r.end, q.at(lid).sentAt(), q.at(lid).end) {
+			next := q.at(lid).next
+			q.listAppend(lid)
+			lid = next
+			listed--
+		}
+		q.listAppend(id)
+	}
+	for ; listed > 0; listed-- {
+		next := q.at(lid).next
+		q.listAppend(lid)
+		lid = next
+	}
+}
