@@ -67,7 +67,9 @@ func (t *synackTarget) Start(cfg *Config, setup *Setup) ([]string, error) {
 	if cfg.LocalIP.Is6() {
 		hdr = 60
 	}
-	t.tcp = tcp.Config{NoDelay: false, MSS: uint16(cfg.MTU - hdr)}
+	// The kernel's tun device has no fq qdisc: NewReno and CUBIC send what
+	// the window allows at once, unpaced.
+	t.tcp = tcp.Config{NoDelay: false, MSS: uint16(cfg.MTU - hdr), NoPacing: true}
 	t.keepIdle = 2 * time.Hour
 	var ignored []string
 	for _, s := range settings(setup) {
@@ -154,11 +156,10 @@ func (t *synackTarget) sysctl(o *synack.Options, s Sysctl) string {
 		}
 		c.DataRetryTimeout = linuxRetriesTimeout(v)
 	case "tcp_congestion_control":
-		newCC, ok := tcp.CongestionControl(s.Value)
-		if !ok {
-			return "synack has no congestion control of that name; NewReno (reno) runs"
+		if _, ok := tcp.CongestionControl(s.Value); !ok {
+			return "synack has no congestion control of that name; CUBIC (cubic) runs"
 		}
-		c.NewCC = newCC
+		c.CongestionControl = s.Value
 	case "tcp_keepalive_time":
 		v, ok := one()
 		if !ok || v < 1 {

@@ -749,11 +749,10 @@ func (l *socketLayer) SetsockoptBytes(fd, level, name int, val []byte) error {
 				break
 			}
 		}
-		newCC, ok := tcp.CongestionControl(n)
-		if !ok {
+		if _, ok := tcp.CongestionControl(n); !ok {
 			return eNOENT
 		}
-		s.ccName, s.cfg.NewCC = n, newCC
+		s.ccName, s.cfg.CongestionControl = n, n
 		if s.conn != nil {
 			return linuxErrno(s.conn.SetCongestion(n))
 		}
@@ -789,9 +788,9 @@ func (l *socketLayer) GetsockoptBytes(fd, level, name, size int) ([]byte, error)
 		if s.conn != nil {
 			n = s.conn.Congestion()
 		} else if n == "" {
-			n = "reno"
-			if s.cfg.NewCC != nil {
-				n = s.cfg.NewCC(1460).Name()
+			n = "cubic"
+			if s.cfg.CongestionControl != "" {
+				n = s.cfg.CongestionControl
 			}
 		}
 		b := append([]byte(n), 0)
