@@ -57,8 +57,8 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 	rs := xs.rate.generate(now, t.pipe(), t.rtt.srtt)
 	rs.SACKOnly = a.acked == 0
 	t.cc.OnAck(rs)
-	xs.pace.setRate(t.cc.PacingRate(), t.cc.SendQuantum())
 	t.congestionChanged()
+	t.growSendBuf()
 	if t.snd.una == t.snd.max {
 		xs.idleSince = now
 	}
@@ -71,9 +71,28 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 // record: RFC 6675 §5's Update() for SND.UNA.
 func (t *TCB) ackRecords(ack Seq, a *ackInfo) {
 	xs := t.xs
+	var plain *txRecord // the last of a run of plain records, delivered below
 	for xs.q.n > 0 {
 		r := xs.q.first()
 		if r.end.LessEq(ack) {
+			if r.flags == txListed {
+				// The common case, a segment sent once and in flight: the
+				// rate sampler and RACK need only the newest of a run.
+				if plain != nil {
+					n := plain.len()
+					xs.rate.onDeliveredOlder(&plain.rate, n)
+					a.delivered += n
+					if plain.end.Less(a.priorFack) {
+						t.reorderingSeen()
+					}
+				}
+				xs.q.listRemove(xs.q.head)
+				r.flags = 0
+				a.origAcked = true
+				plain = r
+				xs.q.pop()
+				continue
+			}
 			t.recordDelivered(xs.q.head, false, a)
 			xs.q.pop()
 			continue
@@ -98,6 +117,13 @@ func (t *TCB) ackRecords(ack Seq, a *ackInfo) {
 			r.seq = ack
 		}
 		break
+	}
+	if plain != nil {
+		// Its slot may be reused only by a later push: still valid here.
+		n := plain.len()
+		a.delivered += n
+		t.rackUpdate(plain, a)
+		xs.rate.onDelivered(&plain.rate, plain.end, n, a.now, false)
 	}
 	xs.q.release(t.cfg.Buffers, t.cfg.Memory)
 	if xs.sb != nil {
@@ -183,5 +209,5 @@ func (t *TCB) checkAppLimited() {
 	if xs == nil || t.cc == nil {
 		return
 	}
-	xs.rate.checkAppLimited(!t.snd.nxt.Less(t.sendEnd()), t.pipe(), t.cc.Cwnd(), xs.lostOut, xs.retransOut)
+	xs.rate.checkAppLimited(!t.snd.nxt.Less(t.sendEnd()), t.pipe(), xs.cwnd, xs.lostOut, xs.retransOut)
 }

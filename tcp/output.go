@@ -73,7 +73,7 @@ func (t *TCB) sendData(now time.Duration, out Emitter) {
 		// §5.8, draft-ietf-ccwg-bbr §5.4; the controller decides.
 		t.cc.OnIdleRestart(now, now-xs.idleSince, t.rtt.rto)
 		xs.idleSince = 0
-		xs.pace.setRate(t.cc.PacingRate(), t.cc.SendQuantum())
+		t.congestionChanged()
 	}
 	xs.paceAt = 0
 	if t.tlpNow {
@@ -101,7 +101,7 @@ func (t *TCB) sendData(now time.Duration, out Emitter) {
 // network: cwnd less the pipe (RFC 5681 §3.1, RFC 6675 §5), where cwnd is
 // PRR's in fast recovery for controllers that use it (RFC 6937).
 func (t *TCB) cwndRoom() uint32 {
-	cwnd := t.cc.Cwnd()
+	cwnd := t.xs.cwnd
 	if t.inPRR() {
 		cwnd = t.xs.prr.cwnd
 	}
@@ -133,7 +133,7 @@ const paceSlack = time.Millisecond
 // connection waits for it (Deadline).
 func (t *TCB) paced(now time.Duration) bool {
 	xs := t.xs
-	if xs.pace.allow(now+paceSlack) > 0 {
+	if xs.pace.rate == 0 || xs.pace.nextAt <= now+paceSlack {
 		return true
 	}
 	xs.paceAt = xs.pace.next() - paceSlack

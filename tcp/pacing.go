@@ -77,6 +77,9 @@ func (p *pacer) next() time.Duration {
 // MaxUint64; c must not be zero.
 func mulDiv64(a, b, c uint64) uint64 {
 	hi, lo := bits.Mul64(a, b)
+	if hi == 0 {
+		return lo / c // the common case: a plain 64-bit division
+	}
 	if hi >= c {
 		return math.MaxUint64
 	}

@@ -117,6 +117,18 @@ func (s *rateSampler) onDelivered(p *rateSnapshot, end Seq, size uint32, now tim
 	p.pending = false
 }
 
+// onDeliveredOlder counts a packet of size bytes delivered by the same ACK
+// as a newer one (onDelivered): it only adds to what was delivered, since
+// the newer packet's snapshot makes the sample.
+func (s *rateSampler) onDeliveredOlder(p *rateSnapshot, size uint32) {
+	if !p.pending {
+		return
+	}
+	s.delivered += uint64(size)
+	s.rs.NewlyAcked += size
+	p.pending = false
+}
+
 // onPartial counts n bytes of a packet cumulatively acknowledged before the
 // rest of it (the peer took less than was sent): delivered, though the
 // packet's sample waits for its last byte.

@@ -41,6 +41,7 @@ type sender struct {
 
 	lostByDupThresh bool // this ACK's losses include RFC 6675 IsLost's
 
+	cwnd      uint32        // the controller's Cwnd, as of its last event (ccSync)
 	paceAt    time.Duration // the pacer holds the connection until then; 0: not holding
 	idleSince time.Duration // when the flight last emptied; 0: in flight or never
 
@@ -69,7 +70,20 @@ func (t *TCB) sender() *sender {
 		t.cc.SetMSS(t.snd.mss)
 		t.cc.SetSACK(t.sackOK)
 	}
+	t.ccSync()
 	return t.xs
+}
+
+// ccSync reads what the congestion controller decided after its last
+// event: the window, and the pacing rate and quantum for the pacer. The
+// hot path then reads fields, not interface calls.
+func (t *TCB) ccSync() {
+	if xs := t.xs; xs != nil && t.cc != nil {
+		xs.cwnd = t.cc.Cwnd()
+		if r := t.cc.PacingRate(); r != xs.pace.rate {
+			xs.pace.setRate(r, t.cc.SendQuantum())
+		}
+	}
 }
 
 // releaseSender gives the recovery unit back (the TCB is closing).

@@ -134,6 +134,7 @@ func (t *TCB) SetMSS(mss int) bool {
 		t.snd.mss = uint32(mss)
 		if t.cc != nil {
 			t.cc.SetMSS(t.snd.mss)
+			t.congestionChanged()
 		}
 	}
 	return true

@@ -68,6 +68,7 @@ type TCB struct {
 	finRcvd    bool // the peer's FIN has been consumed: reads see io.EOF
 	passive    bool // opened from LISTEN (RST in SYN_RECV returns there)
 	sackOK     bool // both sides sent SACK-permitted
+	sndFixed   bool // the user set the send buffer's size: no autotuning (sndbuf.go)
 	rstAck     bool // the pending RST carries an ACK
 
 	wasEstablished bool // the handshake completed at some point
@@ -254,6 +255,7 @@ func (t *TCB) SetKeepAlive(idle, interval time.Duration, count int, now time.Dur
 func (t *TCB) SetBuffers(send, recv int) {
 	if send > 0 {
 		t.snd.buf.resize(clampBuf(send))
+		t.sndFixed = true
 	}
 	if recv > 0 && !t.state.synchronized() && t.rcv.buf.n == 0 && t.rcv.ooo.len() == 0 {
 		t.rcv.buf.size = int32(clampBuf(recv))

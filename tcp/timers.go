@@ -338,6 +338,7 @@ func (t *TCB) timerFired(name string) {
 // segment or more since the last report, or ssthresh changed: traces show
 // the shape of cwnd without a line per ACK.
 func (t *TCB) congestionChanged() {
+	t.ccSync()
 	if t.obs == nil || !t.negotiated() {
 		return
 	}

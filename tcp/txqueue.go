@@ -68,11 +68,14 @@ type txQueue struct {
 	tLen  uint32      // records in it
 }
 
-// Ring sizes: 16 records up to 2^22 (a 64 MiB send buffer in segments of
-// 16 bytes is more than any peer can make us keep).
+// Ring sizes: 8 records up to 2^22 (a 64 MiB send buffer in segments of
+// 16 bytes is more than any peer can make us keep). The smallest ring is
+// kept when the flight empties, so that request and response traffic
+// does not take one from the pool and give it back per exchange; larger
+// ones go back.
 const (
-	minTxRing        = 16
-	numTxRingClasses = 19
+	minTxRing        = 8
+	numTxRingClasses = 20
 )
 
 // txRecordSize is what a record costs, for the memory budget.
@@ -147,9 +150,10 @@ func (q *txQueue) pop() {
 	q.n--
 }
 
-// release gives the ring back when no record is held.
+// release gives the ring back when no record is held, unless it is the
+// smallest.
 func (q *txQueue) release(pool *BufferPool, mem *MemoryBudget) {
-	if q.n == 0 && q.ring != nil {
+	if q.n == 0 && q.ring != nil && len(*q.ring) > minTxRing {
 		q.putRing(pool, mem)
 	}
 }
@@ -222,7 +226,7 @@ func (q *txQueue) listMoveTail(id uint32) {
 
 // txRingClass returns the pool class of a ring of size records.
 func txRingClass(size int) int {
-	return min(bits.Len(uint(size-1))-4, numTxRingClasses-1)
+	return min(bits.Len(uint(size-1))-3, numTxRingClasses-1)
 }
 
 // txRingPools recycles transmit-record rings, one sync.Pool per size.

@@ -9,6 +9,9 @@ import (
 // MaxUint64; c must not be zero.
 func mulDiv(a, b, c uint64) uint64 {
 	hi, lo := bits.Mul64(a, b)
+	if hi == 0 {
+		return lo / c // the common case: a plain 64-bit division
+	}
 	if hi >= c {
 		return math.MaxUint64
 	}

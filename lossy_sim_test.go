@@ -1,0 +1,123 @@
+package synack
+
+import (
+	"crypto/sha256"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/synack-go/synack/link/pipe"
+	"github.com/synack-go/synack/tcp"
+	"github.com/synack-go/synack/tcp/cc"
+)
+
+var (
+	lossyMiB    = flag.Int("lossy.mib", 32, "MiB each BenchmarkLossyPath transfer moves")
+	lossyBuf    = flag.Int("lossy.buf", 0, "receive buffers of BenchmarkLossyPath's connections (0: the default)")
+	lossySndBuf = flag.Int("lossy.sndbuf", 0, "send buffers of BenchmarkLossyPath's connections (0: the default)")
+)
+
+// BenchmarkLossyPath is bench/compare's lossy-goodput on virtual time: one
+// connection moves -lossy.mib MiB one way over 10 ms each way, 200 Mbit/s
+// with a 500,000-byte drop-tail queue, and seeded random loss, with each
+// congestion control. It reports the goodput in virtual time and the
+// sender's recovery counters; a run replays from its seed, so A/B
+// comparisons need no quiet machine. Unlike bench/compare's path, the ACK
+// direction is impaired the same way (sim.Pipe has one Config).
+// -lossy.buf and -lossy.sndbuf set the buffers (receive autotuning, which
+// the default buffers lack, is what -lossy.buf 6291456 stands in for).
+//
+//	go test -run XXX -bench LossyPath -benchtime 1x .
+func BenchmarkLossyPath(b *testing.B) {
+	for _, name := range []string{"reno", "cubic", "bbr", "bbr-tolerant"} {
+		for _, loss := range []float64{0, 0.001, 0.01, 0.03} {
+			b.Run(fmt.Sprintf("cc=%s/loss=%g%%", name, loss*100), func(b *testing.B) {
+				var mbps, rtos, rexmit, recov, probes, spurious, dsacks float64
+				for i := range b.N {
+					st, d := lossyTransfer(b, name, pipe.Config{Loss: loss, Delay: 10 * time.Millisecond,
+						RateBitsPerSec: 200e6, QueueBytes: 500000, Seed: int64(i + 1)}, *lossyMiB<<20)
+					mbps += float64(*lossyMiB<<20) * 8 / d.Seconds() / 1e6
+					rtos += float64(st.RTOs)
+					rexmit += float64(st.Retransmits)
+					recov += float64(st.FastRecov)
+					probes += float64(st.LossProbes)
+					spurious += float64(st.rs.Spurious)
+					dsacks += float64(st.rs.DSACKDups)
+				}
+				n := float64(b.N)
+				b.ReportMetric(mbps/n, "Mbit/s")
+				b.ReportMetric(rtos/n, "RTOs/op")
+				b.ReportMetric(rexmit/n, "retrans/op")
+				b.ReportMetric(recov/n, "recoveries/op")
+				b.ReportMetric(probes/n, "TLPs/op")
+				b.ReportMetric(spurious/n, "undone/op")
+				b.ReportMetric(dsacks/n, "DSACKs/op")
+			})
+		}
+	}
+}
+
+// lossyStats is what lossyTransfer reports of the sender.
+type lossyStats struct {
+	tcp.Stats
+	rs tcp.RecoveryStats
+}
+
+// lossyTransfer moves size bytes from client to server over a simulated
+// path cfg with congestion control name ("bbr-tolerant": BBR with
+// BBRConfig{LossThresh: 0.2, LossTolerant: true}) and returns the sender's
+// statistics and the virtual time the transfer took.
+func lossyTransfer(tb testing.TB, name string, cfg pipe.Config, size int) (lossyStats, time.Duration) {
+	tb.Helper()
+	tc := tcp.Config{SendBuf: *lossySndBuf, RecvBuf: *lossyBuf}
+	if name == "bbr-tolerant" {
+		tc.NewCC = func(mss uint32) cc.Controller {
+			return cc.NewBBR(mss, cc.BBRConfig{LossThresh: 0.2, LossTolerant: true})
+		}
+	} else {
+		tc.CongestionControl = name
+	}
+	sm, client, server := pairOpts(tb, cfg, Options{TCP: tc}, Options{TCP: tc})
+	c, s := connected(tb, client, server, "10.0.0.2:80")
+	start := sm.Now()
+	var got, want [32]byte
+	done := false
+	sm.Go(func() {
+		h := sha256.New()
+		if _, err := io.Copy(h, s); err != nil {
+			tb.Error(err)
+		}
+		h.Sum(got[:0])
+		done = true
+	})
+	sm.Go(func() {
+		h := sha256.New()
+		rng := rand.New(rand.NewPCG(uint64(size), 12))
+		buf := make([]byte, 64<<10)
+		for left := size; left > 0; left -= len(buf) {
+			for i := range buf {
+				buf[i] = byte(rng.Uint32())
+			}
+			h.Write(buf)
+			if _, err := c.Write(buf); err != nil {
+				tb.Error(err)
+				return
+			}
+		}
+		h.Sum(want[:0])
+		c.CloseWrite()
+	})
+	waitFor(tb, sm, "the transfer", func() bool { return done })
+	d := sm.Now().Sub(start)
+	if got != want {
+		tb.Fatal("SHA-256 of what was sent and what arrived differ")
+	}
+	st := lossyStats{Stats: c.Stats()}
+	c.mu.Lock()
+	st.rs = c.tcb.RecoveryStats()
+	c.mu.Unlock()
+	return st, d
+}

@@ -1,0 +1,26 @@
+package tcp
+
+// Send-buffer autotuning, as Linux's tcp_sndbuf_expand: the send buffer
+// holds what is in flight and what waits to be sent, so a fixed buffer
+// caps the flight whatever the congestion window allows. Unless the user
+// fixed its size (Config.SendBuf, SetBuffers: Linux's SOCK_SNDBUF_LOCK),
+// it grows to twice the congestion window, so that a window's worth can be
+// queued while a window's worth is in flight, up to maxAutoSendBuf. It
+// never shrinks; the ring behind it grows with what it holds, so the limit
+// costs no memory until data is written (buffer.go).
+
+// maxAutoSendBuf is how far autotuning grows the send buffer: Linux's
+// tcp_wmem[2].
+const maxAutoSendBuf = 4 << 20
+
+// growSendBuf raises the send buffer's limit to twice the congestion
+// window, after an ACK.
+func (t *TCB) growSendBuf() {
+	if t.sndFixed || t.cfg.SendBuf != 0 || t.cc == nil {
+		return
+	}
+	want := min(2*int64(t.xs.cwnd), maxAutoSendBuf)
+	if want > int64(t.snd.buf.size) {
+		t.snd.buf.resize(int(want))
+	}
+}
