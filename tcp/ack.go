@@ -88,7 +88,7 @@ func (t *TCB) ackRecords(ack Seq, a *ackInfo) {
 				}
 				xs.q.listRemove(xs.q.head)
 				r.flags = 0
-				a.origAcked = true
+				a.origAcked = a.origAcked || r.end.LessEq(xs.highSeq)
 				plain = r
 				xs.q.pop()
 				continue

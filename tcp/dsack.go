@@ -18,6 +18,14 @@ func (t *TCB) noteDuplicate(lo, hi Seq) {
 	r.DSACKsOut++
 }
 
+// noteOldDuplicate reports an unacceptable segment's data that lies below
+// RCV.NXT, received before (Linux's tcp_send_dupack).
+func (t *TCB) noteOldDuplicate(seg *wire.TCPSegment) {
+	if len(seg.Payload) > 0 && seg.Seq.Less(t.rcv.nxt) {
+		t.noteDuplicate(seg.Seq, seg.Seq.Add(uint32(len(seg.Payload))).Min(t.rcv.nxt))
+	}
+}
+
 // noteOutOfOrderDuplicate reports the part of an out-of-order segment
 // [lo, hi) that a range already held covers; that range is then the
 // second SACK block (RFC 2883 §4.1: the block the duplicate came from).

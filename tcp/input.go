@@ -61,6 +61,8 @@ func (t *TCB) inputSynchronized(seg *wire.TCPSegment, now time.Duration) {
 			// First step: an unacceptable segment is answered with an
 			// ACK unless it is a RST; rate-limited (ratelimit.go), or
 			// two TCBs that disagree would answer each other forever.
+			// Data we already hold is reported as a D-SACK (dsack.go).
+			t.noteOldDuplicate(seg)
 			t.replyUnacceptable(now)
 		}
 		t.drop(DropOutOfWindow)

@@ -330,6 +330,13 @@ func (t *TCB) resend(now time.Duration, out Emitter, id uint32, end Seq) {
 	}
 	xs.rtxSeq = sentEnd
 	t.onDataSent(now)
+	if id == xs.q.head && t.tmr.kind == rexmitRTO && t.tmr.backoffs == 0 {
+		// The segment at SND.UNA went again: the retransmission timer
+		// restarts behind it, as Linux's tcp_xmit_retransmit_queue does,
+		// so that it does not fire on the original's clock while RACK
+		// repairs (RFC 6298 §5.3's restart, for the new oldest send).
+		t.tmr.at = now + t.clampToTimeout(now, t.rtt.rto)
+	}
 }
 
 func b2u(b bool) uint32 {

@@ -40,7 +40,7 @@ type ackInfo struct {
 	dsack     bool   // the ACK carries a D-SACK block (RFC 2883)
 	dsackLo   Seq    // the D-SACK block
 	dsackHi   Seq
-	origAcked bool   // it delivered data that was never retransmitted
+	origAcked bool   // it delivered data sent before "recover", never retransmitted
 	priorFack Seq    // RACK.fack before this ACK
 	hasTS     bool   // tsecr is the ACK's timestamp echo
 	tsecr     uint32 //

@@ -247,8 +247,8 @@ func (t *TCB) recordDelivered(id uint32, sack bool, a *ackInfo) {
 		r.flags |= txSACKed
 		xs.sackedOut += n
 	}
-	if r.flags&txRetrans == 0 {
-		a.origAcked = true // F-RTO step 3b: never-retransmitted data arrived
+	if r.flags&txRetrans == 0 && r.end.LessEq(xs.highSeq) {
+		a.origAcked = true // F-RTO step 3b: data sent before the timeout, never resent, arrived
 	}
 	a.delivered += n
 	t.rackUpdate(r, a)
