@@ -10,9 +10,11 @@ import (
 // packet carries about a millisecond of the connection's pacing rate, plus
 // up to the whole 64 KiB when the RTT is short, and at least two segments.
 // Large packets save per-packet work; small ones keep a slow connection's
-// bursts short. The pacing rate is Linux's default: cwnd per smoothed RTT,
-// doubled in slow start and 1.2 times after (tcp_update_pacing_rate).
-// When the TCB paces (issue 12), this becomes its decision.
+// bursts short. The pacing rate is the TCB's (tcp.TCB.PacingRate: BBR's,
+// or Linux's internal pacing for NewReno and CUBIC); when it does not pace
+// (Config.NoPacing, or before the first ACK), Linux's default stands in:
+// cwnd per smoothed RTT, doubled in slow start and 1.2 times after
+// (tcp_update_pacing_rate).
 const (
 	tsoMaxPacket   = 65535                  // the IPv4 total length's limit; Linux's gso_max_size is 64 KiB
 	tsoPacingShift = 10                     // sk_pacing_shift: rate >> 10 is about 1 ms of data
@@ -29,12 +31,15 @@ func tsoAutosize(t *tcp.TCB, hl int) int {
 		return 0
 	}
 	bytes := uint64(tsoMaxPacket)
-	if srtt > 0 {
+	rate := t.PacingRate()
+	if rate == 0 && srtt > 0 {
 		ratio := uint64(120)
 		if cwnd < ssthresh/2 {
 			ratio = 200
 		}
-		rate := uint64(cwnd) * ratio / 100 * uint64(time.Second) / uint64(srtt) // bytes per second
+		rate = uint64(cwnd) * ratio / 100 * uint64(time.Second) / uint64(srtt) // bytes per second
+	}
+	if rate > 0 {
 		b := rate >> tsoPacingShift
 		if r := uint64(srtt / tsoRTTUnit); r < 32 {
 			b += tsoMaxPacket >> r
