@@ -116,14 +116,19 @@ func (t *TCB) rackOnRecoveryExit() {
 // times the D-SACK multiplier, at most SRTT. The min RTT counts as at
 // least a millisecond (the window at least 250 µs): on a path of a few
 // microseconds, segments a batch apart arrive "late" by more than that.
+// Until reordering is seen, the window is zero in recovery (RFC 8985:
+// every hole sent before a delivered segment is lost then).
 //
-// RFC 8985 zeroes the window in recovery and once DupThresh segments are
-// SACKed while no reordering has been seen. We keep it, and use RFC 6675's
-// IsLost for the DupThresh rule instead (markIsLost): in bulk transfer it
-// marks the same holes as soon, and a hole that only one or two later
-// segments overtook is not resent at once (issue 12, bug B).
+// RFC 8985 also zeroes the window, before recovery, once DupThresh
+// segments are SACKed. We use RFC 6675's IsLost for that rule instead
+// (markIsLost): it starts recovery as early, but a hole that only one or
+// two later segments overtook is not resent at recovery's start (issue
+// 12, bug B); RACK's timer or the zero window of recovery takes it later.
 func (t *TCB) reoWnd() time.Duration {
 	xs := t.xs
+	if !xs.rack.reordSeen && xs.ca >= caRecovery {
+		return 0
+	}
 	w := time.Duration(xs.rack.reoWndMult) * max(xs.rate.minRTT, minReoRTT) / 4
 	if t.rtt.hasRTT {
 		w = min(w, t.rtt.srtt)

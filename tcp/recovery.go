@@ -40,10 +40,14 @@ type ackInfo struct {
 	dsack     bool   // the ACK carries a D-SACK block (RFC 2883)
 	dsackLo   Seq    // the D-SACK block
 	dsackHi   Seq
-	origAcked bool   // it delivered data sent before "recover", never retransmitted
-	priorFack Seq    // RACK.fack before this ACK
-	hasTS     bool   // tsecr is the ACK's timestamp echo
-	tsecr     uint32 //
+	// dsackRetrans is how many resent records the D-SACK covers when they
+	// are still in the transmit record; -1 when it covers only records
+	// never resent; 0 when it lies below SND.UNA.
+	dsackRetrans int32
+	origAcked    bool   // it delivered data sent before "recover", never retransmitted
+	priorFack    Seq    // RACK.fack before this ACK
+	hasTS        bool   // tsecr is the ACK's timestamp echo
+	tsecr        uint32 //
 }
 
 // recoveryOnAck runs the recovery state machine for one acceptable ACK,

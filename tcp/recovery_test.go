@@ -148,39 +148,34 @@ func TestPRRExampleBurstLoss(t *testing.T) {
 	}
 }
 
-// Issue 12, bug B, and RFC 6675 §4 IsLost: a hole is lost when DupThresh
-// segments' worth is SACKed above it, not merely because something above
-// it was SACKed. Segments 0 and 7 of 10 are lost; once 1–3 are SACKed,
-// segment 0 is resent. When 8 and 9 are SACKed, segment 7 has two
-// segments above it: it is not resent at once (the old code resent every
-// hole below the highest SACK), but when RACK's reordering window, a
-// quarter of the min RTT, has passed since it should have arrived (RFC
-// 8985 §6.2).
+// Issue 12, bug B: the old code deemed every unSACKed segment below the
+// highest SACK lost as soon as DupThresh segments were SACKed anywhere,
+// and resent them at once; RFC 6675's IsLost needs DupThresh segments
+// SACKed above each one. Of twenty segments in flight, 21 and 22 are
+// SACKed first, then 11 and 12: the path reorders (RFC 8985 §6.2 step 3,
+// 11 arrived after 22). Nothing is resent at once, not even 10 (with
+// reordering seen, DupThresh no longer decides); limited transmit sends
+// one new segment per segment delivered. A reordering window (a quarter
+// of the min RTT) after 22 was due, RACK deems 10 and 13–20 lost and
+// recovery begins.
 func TestIsLostNeedsDupThresh(t *testing.T) {
-	h := withRTT(t, renoConfig(), 100*ms)
-	h.write(make([]byte, 10*smss))
-	h.take()
-	for k := 1; k <= 3; k++ {
-		h.send(200*ms, ack(0, [2]int{1, 1 + k}))
+	h := twentyInFlight(t)
+	h.send(300*ms, ack(10, [2]int{21, 23}))
+	h.send(300*ms, ack(10, [2]int{11, 12}, [2]int{21, 23}))
+	h.send(300*ms, ack(10, [2]int{11, 13}, [2]int{21, 23}))
+	if got := segNames(h.take(), 30); got != "N30,N31,N32,N33" {
+		t.Fatalf("on the SACKs: %s, want only limited transmit's new segments", got)
 	}
-	if got := segNames(h.take(), 10); got != "R0" {
-		t.Fatalf("after three SACKed segments: %s, want R0", got)
+	h.advance(325*ms - 1)
+	if got := segNames(h.take(), 30); got != "-" {
+		t.Fatalf("before RACK's reordering window passed: %s", got)
 	}
-	for k := 4; k <= 6; k++ {
-		h.send(200*ms, ack(0, [2]int{1, 1 + k}))
+	h.advance(325 * ms)
+	if got := segNames(h.take(), 30); !strings.HasPrefix(got, "R10") {
+		t.Fatalf("RACK's timer, 200 + 100 + 25 ms: %s, want the holes resent from 10", got)
 	}
-	h.send(200*ms, ack(0, [2]int{8, 9}, [2]int{1, 7}))
-	h.send(200*ms, ack(0, [2]int{8, 10}, [2]int{1, 7}))
-	if got := segNames(h.take(), 10); got != "-" {
-		t.Fatalf("segment 7 has two SACKed segments above it: sent %s, want nothing yet", got)
-	}
-	h.advance(225*ms - 1)
-	if got := segNames(h.take(), 10); got != "-" {
-		t.Fatalf("before the reordering window passed: sent %s", got)
-	}
-	h.advance(225 * ms)
-	if got := segNames(h.take(), 10); got != "R7" {
-		t.Fatalf("RACK's timer, 100 + 100 + 25 ms after segment 7 left: sent %s, want R7", got)
+	if h.tcb.Stats().FastRecov != 1 {
+		t.Fatalf("no recovery")
 	}
 }
 
@@ -250,8 +245,9 @@ func TestRACKExampleTailDrop(t *testing.T) {
 
 // RFC 8985 §3.3.2, "Lost retransmission": P1 and P2 are lost; the SACK of
 // P3 marks both lost and they go again as R1 and R2. R1 is lost too; when
-// R2 is SACKed, R1, sent just before it, is lost once the reordering
-// window has passed, and goes a third time, with no timeout.
+// R2 is SACKed, R1, sent just before it, is lost (in recovery, with no
+// reordering seen, the reordering window is zero), and goes a third time,
+// with no timeout.
 func TestRACKExampleLostRetransmission(t *testing.T) {
 	h := withRTT(t, renoConfig(), 100*ms)
 	for i, at := range []time.Duration{100 * ms, 130 * ms, 160 * ms} {
@@ -263,10 +259,8 @@ func TestRACKExampleLostRetransmission(t *testing.T) {
 	h.want(260*ms, "P1 and P2 are lost: R1, R2",
 		seg(fA, sq(0), peerISS+1).length(smss), seg(fA, sq(1), peerISS+1).length(smss))
 	h.send(360*ms, ack(0, [2]int{1, 3}))
-	h.wantIdle(385*ms - 1)
-	h.want(385*ms, "R1 was lost: the reordering window (25 ms) after R2's SACK, R1 again",
-		seg(fA, sq(0), peerISS+1).length(smss))
-	h.send(485*ms, ack(3))
+	h.want(360*ms, "R2 SACKed, R1 sent before it was lost: R1 again", seg(fA, sq(0), peerISS+1).length(smss))
+	h.send(460*ms, ack(3))
 	h.wantIdle(time.Hour)
 	if st := h.tcb.Stats(); st.RTOs != 0 || st.Retransmits != 3 {
 		t.Fatalf("RTOs %d, retransmits %d: want 0 and 3", st.RTOs, st.Retransmits)

@@ -143,6 +143,7 @@ func (t *TCB) processSACK(blocks []wire.SACKBlock, ack Seq, a *ackInfo) {
 		if b.Right.Greater(t.snd.una-Seq(t.snd.maxWnd)) && b.Right.LessEq(t.snd.max) {
 			a.dsack, a.dsackLo, a.dsackHi = true, b.Left, b.Right
 			xs.dsackDups++
+			a.dsackRetrans = xs.q.resentIn(b.Left.Max(t.snd.una), b.Right)
 		}
 		blocks = blocks[1:]
 	}

@@ -147,7 +147,7 @@ func (t *TCB) recordResent(id uint32, now time.Duration) {
 	xs.rate.onSent(&r.rate, now, pipe, r.len())
 	xs.q.listMoveTail(id)
 	xs.bytesResent += uint64(r.len())
-	t.undoOnRetransmit(now)
+	t.undoOnRetransmit(r, now)
 }
 
 // markLost marks record id lost at now (RFC 6675 IsLost, RACK, a timeout)

@@ -182,6 +182,26 @@ func (q *txQueue) search(seq Seq) uint32 {
 	return q.head + lo
 }
 
+// resentIn counts the resent records that [lo, hi) overlaps: 0 if it
+// overlaps none, -1 if it overlaps only records never resent.
+func (q *txQueue) resentIn(lo, hi Seq) int32 {
+	var n, any int32
+	for id := q.search(lo); id != q.end(); id++ {
+		r := q.at(id)
+		if !r.seq.Less(hi) {
+			break
+		}
+		any++
+		if r.flags&txRetrans != 0 {
+			n++
+		}
+	}
+	if any > 0 && n == 0 {
+		return -1
+	}
+	return n
+}
+
 // listAppend adds id at the newest end of the time-ordered list.
 func (q *txQueue) listAppend(id uint32) {
 	r := q.at(id)

@@ -21,7 +21,9 @@ import "time"
 // undoState is what an episode keeps to be undone (Linux's undo_marker,
 // undo_retrans and retrans_stamp).
 type undoState struct {
-	marker  Seq    // SND.UNA when the episode began
+	marker  Seq // SND.UNA when the episode began
+	rtxLo   Seq // the sequence range its retransmissions covered
+	rtxHi   Seq
 	retrans int32  // its retransmissions no D-SACK has reported yet; -1: none sent
 	tsval   uint32 // our TSval on its first retransmission
 	tsSet   bool
@@ -37,12 +39,16 @@ func (t *TCB) undoInit() {
 	}
 }
 
-// undoOnRetransmit counts a retransmission sent at now.
-func (t *TCB) undoOnRetransmit(now time.Duration) {
+// undoOnRetransmit counts a retransmission of r sent at now.
+func (t *TCB) undoOnRetransmit(r *txRecord, now time.Duration) {
 	u := &t.xs.undo
 	if !u.on {
 		return
 	}
+	if u.retrans <= 0 {
+		u.rtxLo, u.rtxHi = r.seq, r.end
+	}
+	u.rtxLo, u.rtxHi = u.rtxLo.Min(r.seq), u.rtxHi.Max(r.end)
 	u.retrans = max(u.retrans, 0) + 1
 	if !u.tsSet && t.ts.ok {
 		u.tsval, u.tsSet = t.tsNow(now), true
@@ -64,16 +70,28 @@ func (t *TCB) mayUndo(a *ackInfo) bool {
 }
 
 // undoOnDSACK takes a D-SACK into account: RFC 3708 §3's test, counted per
-// retransmitted segment as Linux does. A D-SACK for data above the
-// episode's start reports one retransmission fewer that was needed. When
-// none is left, the episode is undone, even if it has already ended.
+// retransmitted segment as Linux does. A D-SACK of data the episode
+// resent reports one retransmission fewer that was needed; a D-SACK of
+// data it did not resend is the network's duplicate, not ours, and says
+// nothing (a path that duplicates packets would otherwise undo every
+// episode). Still in flight, the transmit record tells which segments
+// were resent; below SND.UNA, the range the episode's retransmissions
+// covered. When none is left, the episode is undone, even if it has
+// already ended.
 func (t *TCB) undoOnDSACK(a *ackInfo) {
 	xs := t.xs
 	u := &xs.undo
 	if !u.on || u.retrans <= 0 || !a.dsackHi.Greater(u.marker) {
 		return
 	}
-	segs := int32((uint32(a.dsackHi.Sub(a.dsackLo)) + t.snd.mss - 1) / t.snd.mss)
+	lo, hi := a.dsackLo.Max(u.rtxLo), a.dsackHi.Min(u.rtxHi)
+	if !lo.Less(hi) || a.dsackRetrans < 0 {
+		return
+	}
+	segs := a.dsackRetrans
+	if segs == 0 {
+		segs = int32((uint32(hi.Sub(lo)) + t.snd.mss - 1) / t.snd.mss)
+	}
 	u.retrans = max(u.retrans-max(segs, 1), 0)
 	if u.retrans > 0 {
 		return
