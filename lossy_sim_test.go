@@ -32,7 +32,7 @@ var (
 //
 //	go test -run XXX -bench LossyPath -benchtime 1x .
 func BenchmarkLossyPath(b *testing.B) {
-	for _, name := range []string{"reno", "cubic", "bbr", "bbr-tolerant"} {
+	for _, name := range []string{"reno", "cubic", "bbr", "bbr-draft"} {
 		for _, loss := range []float64{0, 0.001, 0.01, 0.03} {
 			b.Run(fmt.Sprintf("cc=%s/loss=%g%%", name, loss*100), func(b *testing.B) {
 				var mbps, rtos, rexmit, recov, probes, spurious, dsacks float64
@@ -67,16 +67,14 @@ type lossyStats struct {
 }
 
 // lossyTransfer moves size bytes from client to server over a simulated
-// path cfg with congestion control name ("bbr-tolerant": BBR with
-// BBRConfig{LossThresh: 0.2, LossTolerant: true}) and returns the sender's
+// path cfg with congestion control name ("bbr-draft": cc.NewBBR's defaults,
+// the draft's BBRv3; "bbr" is synack's, tcp/config.go) and returns the sender's
 // statistics and the virtual time the transfer took.
 func lossyTransfer(tb testing.TB, name string, cfg pipe.Config, size int) (lossyStats, time.Duration) {
 	tb.Helper()
 	tc := tcp.Config{SendBuf: *lossySndBuf, RecvBuf: *lossyBuf}
-	if name == "bbr-tolerant" {
-		tc.NewCC = func(mss uint32) cc.Controller {
-			return cc.NewBBR(mss, cc.BBRConfig{LossThresh: 0.2, LossTolerant: true})
-		}
+	if name == "bbr-draft" {
+		tc.NewCC = func(mss uint32) cc.Controller { return cc.NewBBR(mss, cc.BBRConfig{}) }
 	} else {
 		tc.CongestionControl = name
 	}

@@ -42,8 +42,8 @@ const (
 	defaultKeepIdle      = 15 * time.Second          // Go's net.Dialer default
 	defaultKeepIntvl     = 15 * time.Second
 	defaultKeepCount     = 9
-	maxOOORanges         = 16
-	maxSACKScoreboard    = 16
+	maxOOORanges         = 64 // a window of 600 segments at 3% loss has about 18 holes
+	maxSACKScoreboard    = 64
 	invalidReplyInterval = 500 * time.Millisecond // RFC 5961 §7; Linux's tcp_invalid_ratelimit
 	maxPersistBackoff    = 60 * time.Second
 	minSendMSS           = 48                    // Linux's TCP_MIN_SND_MSS: the least payload a segment carries

@@ -11,7 +11,7 @@ import (
 // reassembly queue, in the three shapes loss gives it: a segment extending
 // the range that grows above a hole (one loss, the rest keeps coming), a
 // segment opening a new range (every other segment lost: the queue fills
-// up to its 16 ranges), and a segment that fills the hole between two
+// up to its maxOOORanges ranges), and a segment that fills the hole between two
 // ranges and merges them (measured over a whole window of them).
 func BenchmarkReassemblyAdd(b *testing.B) {
 	const mss = 1448
@@ -50,7 +50,7 @@ func BenchmarkReassemblyAdd(b *testing.B) {
 		}
 	})
 	b.Run("fill-holes", func(b *testing.B) {
-		// One op: 16 ranges with holes between them, then the 15 holes
+		// One op: maxOOORanges ranges with holes between them, then the holes
 		// filled, each merging two ranges: 31 adds.
 		var q reassembly
 		b.ReportAllocs()

@@ -14,6 +14,7 @@ type RecoveryStats struct {
 	Reordering   uint32 // the reordering the sender allows for, in segments (tcpi_reordering)
 	ReorderSeen  uint64 // times the path was seen to reorder (tcpi_reord_seen)
 	DSACKDups    uint64 // D-SACK blocks received (tcpi_dsack_dups)
+	DSACKsSent   uint64 // duplicates received and reported as D-SACKs (RFC 2883)
 	Spurious     uint64 // recoveries and timeouts undone as spurious (DSACK, timestamps, F-RTO)
 	BytesRetrans uint64 // bytes retransmitted (tcpi_bytes_retrans)
 	TLPRecovered uint64 // losses a tail loss probe repaired (TcpExtTCPLossProbeRecovery)
@@ -32,6 +33,9 @@ func (t *TCB) RecoveryStats() RecoveryStats {
 	s := RecoveryStats{CAStateName: caOpen.String(), Reordering: dupThresh, CC: t.Congestion()}
 	if t.cc != nil {
 		s.CCPhase = t.cc.Phase()
+	}
+	if r := t.stats.rare; r != nil {
+		s.DSACKsSent = r.DSACKsOut
 	}
 	xs := t.xs
 	if xs == nil {

@@ -168,7 +168,10 @@ func (t *TCB) processSACK(blocks []wire.SACKBlock, ack Seq, a *ackInfo) {
 				if !r.seq.Less(g.hi) {
 					break
 				}
-				if r.flags&txSACKed == 0 && xs.sb.covers(r.seq, r.end) {
+				// The block itself, or the block with a range next to it
+				// (a segment the peer SACKed in two pieces). The block
+				// counts even when the scoreboard had no room for it.
+				if r.flags&txSACKed == 0 && ((lo.LessEq(r.seq) && r.end.LessEq(hi)) || xs.sb.covers(r.seq, r.end)) {
 					a.sacked += r.len()
 					t.recordDelivered(id, true, a)
 				}

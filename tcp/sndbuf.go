@@ -4,8 +4,12 @@ package tcp
 // holds what is in flight and what waits to be sent, so a fixed buffer
 // caps the flight whatever the congestion window allows. Unless the user
 // fixed its size (Config.SendBuf, SetBuffers: Linux's SOCK_SNDBUF_LOCK),
-// it grows to twice the congestion window, so that a window's worth can be
-// queued while a window's worth is in flight, up to maxAutoSendBuf. It
+// it grows to four times the congestion window, up to maxAutoSendBuf:
+// Linux sizes it to twice cwnd in buffer memory, about twice the payload
+// (each segment's skb costs its truesize), so four windows of data: one
+// waiting to be sent, one in flight, and what waits behind holes for
+// their retransmissions (SACKed data stays in the buffer until the
+// cumulative ACK passes it). It
 // never shrinks; the ring behind it grows with what it holds, so the limit
 // costs no memory until data is written (buffer.go).
 
@@ -13,13 +17,13 @@ package tcp
 // tcp_wmem[2].
 const maxAutoSendBuf = 4 << 20
 
-// growSendBuf raises the send buffer's limit to twice the congestion
+// growSendBuf raises the send buffer's limit to four times the congestion
 // window, after an ACK.
 func (t *TCB) growSendBuf() {
 	if t.sndFixed || t.cfg.SendBuf != 0 || t.cc == nil {
 		return
 	}
-	want := min(2*int64(t.xs.cwnd), maxAutoSendBuf)
+	want := min(4*int64(t.xs.cwnd), maxAutoSendBuf)
 	if want > int64(t.snd.buf.size) {
 		t.snd.buf.resize(int(want))
 	}

@@ -56,8 +56,6 @@ func (b *bbr) advanceLatestDeliverySignals(rs *RateSample) {
 		b.bwLatest = rs.DeliveryRate
 		b.inflightLatest = rs.Delivered
 		b.lossEventsInRound = 0
-		b.lostInRound = 0
-		b.deliveredAtLossRnd = b.delivered
 	}
 }
 
@@ -80,17 +78,10 @@ func (b *bbr) updateCongestionSignals(rs *RateSample) {
 
 // adaptLowerBoundsFromCongestion is §5.5.10.3: once per round, lower the
 // short-term model after a round with loss, unless probing bandwidth.
+// LossTolerant keeps no short-term model (BBRConfig.LossTolerant).
 func (b *bbr) adaptLowerBoundsFromCongestion() {
-	if b.isProbingBW() || !b.isLossInRound {
+	if b.isProbingBW() || !b.isLossInRound || b.cfg.LossTolerant {
 		return
-	}
-	if b.cfg.LossTolerant {
-		// Not in the draft (see BBRConfig.LossTolerant): a round whose
-		// loss rate is within LossThresh leaves the model alone.
-		delivered := b.delivered - min(b.deliveredAtLossRnd, b.delivered)
-		if float64(b.lostInRound) <= b.lossThresh*float64(delivered+b.lostInRound) {
-			return
-		}
 	}
 	b.initLowerBounds()
 	b.lossLowerBounds()
