@@ -119,3 +119,97 @@ func lossyTransfer(tb testing.TB, name string, cfg pipe.Config, size int) (lossy
 	c.mu.Unlock()
 	return st, d
 }
+
+// BenchmarkBufferbloat is bench/compare's bufferbloat case on virtual
+// time: a bulk transfer over 10 ms each way, 200 Mbit/s and a 1 MB
+// drop-tail queue, no loss, and beside it a second connection that
+// answers one byte with one byte every 50 ms; it reports the goodput and
+// the ping-pong's round trip above the path's 20 ms (the queueing delay
+// the bulk transfer adds), mean and worst, after a 2 s warm-up.
+//
+//	go test -run XXX -bench Bufferbloat -benchtime 1x .
+func BenchmarkBufferbloat(b *testing.B) {
+	for _, name := range []string{"cubic", "bbr"} {
+		b.Run("cc="+name, func(b *testing.B) {
+			var mbps, mean, worst float64
+			for i := range b.N {
+				m, d, w := bufferbloat(b, name, int64(i+1))
+				mbps += m
+				mean += float64(d) / float64(time.Millisecond)
+				worst = max(worst, float64(w)/float64(time.Millisecond))
+			}
+			n := float64(b.N)
+			b.ReportMetric(mbps/n, "Mbit/s")
+			b.ReportMetric(mean/n, "added-ms")
+			b.ReportMetric(worst, "worst-added-ms")
+		})
+	}
+}
+
+// bufferbloat runs BenchmarkBufferbloat's case once for congestion control
+// name: the bulk goodput and the ping-pong's mean and worst added delay.
+func bufferbloat(tb testing.TB, name string, seed int64) (mbps float64, mean, worst time.Duration) {
+	tb.Helper()
+	const path = 20 * time.Millisecond
+	cfg := pipe.Config{Delay: path / 2, RateBitsPerSec: 200e6, QueueBytes: 1_000_000, Seed: seed}
+	tc := tcp.Config{CongestionControl: name, SendBuf: *lossySndBuf, RecvBuf: *lossyBuf}
+	sm, client, server := pairOpts(tb, cfg, Options{TCP: tc}, Options{TCP: tc})
+	c, s := connected(tb, client, server, "10.0.0.2:80")
+	pc, ps := connected(tb, client, server, "10.0.0.2:81")
+	start := sm.Now()
+	const dur = 8 * time.Second
+	var received int64
+	sm.Go(func() {
+		buf := make([]byte, 64<<10)
+		for sm.Now().Sub(start) < dur {
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+		c.Close()
+	})
+	sm.Go(func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := s.Read(buf)
+			if sm.Now().Sub(start) > 2*time.Second {
+				received += int64(n)
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	sm.Go(func() { io.Copy(ps, ps) })
+	var sum time.Duration
+	var count int
+	done := false
+	sm.Go(func() {
+		one := []byte{1}
+		for sm.Now().Sub(start) < dur {
+			sm.Sleep(50 * time.Millisecond)
+			t0 := sm.Now()
+			if _, err := pc.Write(one); err != nil {
+				tb.Error(err)
+				break
+			}
+			if _, err := io.ReadFull(pc, one); err != nil {
+				tb.Error(err)
+				break
+			}
+			if t0.Sub(start) < 2*time.Second {
+				continue
+			}
+			d := max(sm.Now().Sub(t0)-path, 0)
+			sum += d
+			worst = max(worst, d)
+			count++
+		}
+		done = true
+	})
+	waitFor(tb, sm, "the bufferbloat run", func() bool { return done })
+	if count < 20 {
+		tb.Fatalf("%d round trips measured", count)
+	}
+	return float64(received) * 8 / (dur - 2*time.Second).Seconds() / 1e6, sum / time.Duration(count), worst
+}
