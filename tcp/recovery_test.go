@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -528,5 +529,63 @@ func TestPacingDeadline(t *testing.T) {
 	}
 	if h.now < 235*ms {
 		t.Fatalf("twenty segments left by %v: not paced", h.now)
+	}
+}
+
+// RFC 8985 §6.2: on a path that delays 1% of the packets by 5 ms (half the
+// RTT), reordering, not loss, the first late segments may be resent (the
+// window starts at a quarter of the min RTT, 2.5 ms); each D-SACK that
+// comes back grows the window, and the undo (RFC 3708) takes back the
+// window reduction. Once the window has adapted no segment is resent: the
+// second half of the transfer has no retransmission at all.
+func TestReorderingAdapts(t *testing.T) {
+	cfg := testConfig()
+	cfg.RecvBuf, cfg.SendBuf = 4<<20, 4<<20
+	s := newSim(t, cfg)
+	rng := rand.New(rand.NewPCG(3, 12))
+	s.connect()
+	s.quiet = true
+	s.extra = func() time.Duration {
+		if rng.Float64() < 0.01 {
+			return 5 * time.Millisecond
+		}
+		return 0
+	}
+	const total = 32 << 20
+	var got, written int
+	var half [2]Stats
+	var halfRS [2]RecoveryStats
+	buf := make([]byte, 64<<10)
+	for i := 0; i < 100000 && got < total; i++ {
+		if written < total {
+			n, _ := s.tcb[0].Write(make([]byte, min(64<<10, total-written)))
+			written += n
+			s.poll(0)
+		}
+		s.run(time.Millisecond)
+		for {
+			n, _ := s.tcb[1].Read(buf)
+			if n == 0 {
+				break
+			}
+			got += n
+		}
+		s.poll(1)
+		if got >= total/2 && half[0].SegsOut == 0 {
+			half[0], halfRS[0] = s.tcb[0].Stats(), s.tcb[0].RecoveryStats()
+		}
+	}
+	half[1], halfRS[1] = s.tcb[0].Stats(), s.tcb[0].RecoveryStats()
+	if got != total {
+		t.Fatalf("received %d of %d bytes", got, total)
+	}
+	t.Logf("first half: %d retransmits, %d D-SACKs, %d undone, window ×%d; second half: %d retransmits",
+		half[0].Retransmits, halfRS[0].DSACKDups, halfRS[0].Spurious, s.tcb[0].xs.rack.reoWndMult,
+		half[1].Retransmits-half[0].Retransmits)
+	if halfRS[1].ReorderSeen == 0 || halfRS[0].DSACKDups == 0 || halfRS[0].Spurious == 0 {
+		t.Fatalf("reordering seen %d times, %d D-SACKs, %d undone", halfRS[1].ReorderSeen, halfRS[0].DSACKDups, halfRS[0].Spurious)
+	}
+	if d := half[1].Retransmits - half[0].Retransmits; d != 0 {
+		t.Fatalf("%d segments resent in the second half, after RACK adapted", d)
 	}
 }
