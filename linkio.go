@@ -42,9 +42,10 @@ type BatchACKMode int8
 
 // The BatchACKMode values.
 const (
-	// BatchACKsAuto batches on links with offloads and not on others,
-	// until RACK (RFC 8985) makes stretch ACKs harmless to loss recovery
-	// everywhere.
+	// BatchACKsAuto batches on links with offloads and not on others:
+	// on a plain lossy link with a short RTT, a stretch ACK answers a
+	// whole small flight, and losing it stalls the ACK clock until a
+	// loss probe or timeout, RACK or not (docs/design.md).
 	BatchACKsAuto BatchACKMode = iota
 	// BatchACKsOn batches on every link.
 	BatchACKsOn
