@@ -31,7 +31,7 @@ func (t *TCB) Connect(iss Seq, now time.Duration) {
 func (t *TCB) SetTSOffset(off uint32) { t.ts.offset = off }
 
 func (t *TCB) initSend(iss Seq) {
-	t.snd.iss, t.snd.una, t.snd.nxt, t.snd.max = iss, iss, iss, iss
+	t.snd.iss, t.snd.una, t.snd.nxt, t.snd.max, t.snd.sml = iss, iss, iss, iss, iss
 	t.snd.bufSeq = iss + 1
 }
 
