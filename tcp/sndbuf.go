@@ -17,10 +17,19 @@ package tcp
 // tcp_wmem[2].
 const maxAutoSendBuf = 4 << 20
 
+// minAutoSendBufMSS is the least send MSS autotuning grows the buffer for:
+// IPv4's default MSS (RFC 9293 §3.7.1).
+const minAutoSendBufMSS = 536
+
 // growSendBuf raises the send buffer's limit to four times the congestion
 // window, after an ACK.
+//
+// A peer that makes our segments tiny (an MSS of 48, the floor) makes a
+// transmit record (72 bytes, txqueue.go) per 48 bytes in flight: the
+// buffer does not grow for segments below minAutoSendBufMSS, as Linux's
+// sndbuf, counted in skb truesize, grows less for them.
 func (t *TCB) growSendBuf() {
-	if t.sndFixed || t.cfg.SendBuf != 0 || t.cc == nil {
+	if t.sndFixed || t.cfg.SendBuf != 0 || t.cc == nil || t.snd.mss < minAutoSendBufMSS {
 		return
 	}
 	want := min(4*int64(t.xs.cwnd), maxAutoSendBuf)
