@@ -30,7 +30,7 @@ type Conn struct {
 
 	mu       sync.Mutex // guards the TCB and every field below
 	tcb      *tcp.TCB
-	rdl, wdl time.Time // read and write deadlines; zero = none
+	rdl, wdl deadline // read and write deadlines; 0 = none
 	keepIdle time.Duration
 	listener *Listener     // the listener that made it (its queues while halfOpen; its count until gone)
 	timerAt  time.Duration // guarded by the timer queue

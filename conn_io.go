@@ -55,7 +55,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 		c.rdWait = true
 		ch, dl := waitChan(&c.rd), c.rdl
 		c.mu.Unlock()
-		err = c.wait(ch, dl, &c.rtimer)
+		err = c.s.waitToken(ch, dl, &c.rtimer)
 		c.mu.Lock()
 		c.rdWait = false
 		if err != nil {
@@ -111,47 +111,12 @@ func (c *Conn) Write(b []byte) (int, error) {
 		c.wrLow = int32(queued / 2)
 		ch, dl := waitChan(&c.wr), c.wdl
 		c.mu.Unlock()
-		err = c.wait(ch, dl, &c.wtimer)
+		err = c.s.waitToken(ch, dl, &c.wtimer)
 		c.mu.Lock()
 		c.wrLow = -1
 		if err != nil {
 			return n, c.opErr("write", err)
 		}
-	}
-}
-
-// wait blocks until ch holds a token, the deadline passes or the stack
-// closes. *tp is the caller's reusable deadline timer.
-func (c *Conn) wait(ch chan struct{}, deadline time.Time, tp **time.Timer) error {
-	if c.s.clock != nil {
-		return c.s.clockWait(ch, deadline)
-	}
-	if deadline.IsZero() {
-		select {
-		case <-ch:
-			return nil
-		case <-c.s.done:
-			return net.ErrClosed
-		}
-	}
-	d := time.Until(deadline)
-	if d <= 0 {
-		return os.ErrDeadlineExceeded
-	}
-	if *tp == nil {
-		*tp = time.NewTimer(d)
-	} else {
-		(*tp).Reset(d)
-	}
-	t := *tp
-	defer t.Stop()
-	select {
-	case <-ch:
-		return nil
-	case <-t.C:
-		return os.ErrDeadlineExceeded
-	case <-c.s.done:
-		return net.ErrClosed
 	}
 }
 
@@ -215,7 +180,8 @@ func (c *Conn) CloseRead() error {
 // calls see the new deadline at once.
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.rdl, c.wdl = t, t
+	c.rdl = c.s.deadlineAt(t)
+	c.wdl = c.rdl
 	signal(c.rd)
 	signal(c.wr)
 	c.mu.Unlock()
@@ -225,7 +191,7 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // SetReadDeadline sets the read deadline; see SetDeadline.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.rdl = t
+	c.rdl = c.s.deadlineAt(t)
 	signal(c.rd)
 	c.mu.Unlock()
 	return nil
@@ -235,7 +201,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 // times out may have written part of its data.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.wdl = t
+	c.wdl = c.s.deadlineAt(t)
 	signal(c.wr)
 	c.mu.Unlock()
 	return nil

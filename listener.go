@@ -33,7 +33,7 @@ type Listener struct {
 	halfOpen map[*Conn]struct{}
 	queue    []*Conn // established, oldest first
 	closed   bool
-	deadline time.Time
+	deadline deadline
 	ready    chan struct{} // capacity 1: "look again" for Accept
 }
 
@@ -147,7 +147,7 @@ func (l *Listener) AcceptTCP() (*Conn, error) {
 		}
 		dl := l.deadline
 		l.mu.Unlock()
-		err := l.wait(dl)
+		err := l.s.waitToken(l.ready, dl, &l.timer)
 		l.mu.Lock()
 		if err != nil {
 			return nil, l.opErr("accept", err)
@@ -155,45 +155,11 @@ func (l *Listener) AcceptTCP() (*Conn, error) {
 	}
 }
 
-// wait blocks until ready holds a token, the deadline passes or the stack
-// closes (l.amu held).
-func (l *Listener) wait(deadline time.Time) error {
-	if l.s.clock != nil {
-		return l.s.clockWait(l.ready, deadline)
-	}
-	if deadline.IsZero() {
-		select {
-		case <-l.ready:
-			return nil
-		case <-l.s.done:
-			return net.ErrClosed
-		}
-	}
-	d := time.Until(deadline)
-	if d <= 0 {
-		return errDeadline
-	}
-	if l.timer == nil {
-		l.timer = time.NewTimer(d)
-	} else {
-		l.timer.Reset(d)
-	}
-	defer l.timer.Stop()
-	select {
-	case <-l.ready:
-		return nil
-	case <-l.timer.C:
-		return errDeadline
-	case <-l.s.done:
-		return net.ErrClosed
-	}
-}
-
 // SetDeadline sets the deadline for Accept: zero means none, a time already
 // past fails Accept at once, and a blocked Accept sees the change at once.
 func (l *Listener) SetDeadline(t time.Time) error {
 	l.mu.Lock()
-	l.deadline = t
+	l.deadline = l.s.deadlineAt(t)
 	l.mu.Unlock()
 	signal(l.ready)
 	return nil

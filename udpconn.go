@@ -41,7 +41,7 @@ type UDPConn struct {
 	mu       sync.Mutex // guards the fields below
 	q        udp.Queue
 	rd       chan struct{} // capacity 1: "look again" for a waiting read
-	rdl, wdl time.Time
+	rdl, wdl deadline      // 0 = none
 	closed   bool
 	err      error    // a pending ICMP error (connected sockets), reported once
 	idle     udp.Idle // a forwarded flow's idle timer
@@ -141,45 +141,11 @@ func (c *UDPConn) read(b []byte) (int, udp.Datagram, error) {
 		}
 		ch, dl := waitChan(&c.rd), c.rdl
 		c.mu.Unlock()
-		err := c.wait(ch, dl)
+		err := c.s.waitToken(ch, dl, &c.rtimer)
 		c.mu.Lock()
 		if err != nil {
 			return 0, udp.Datagram{}, c.opErr("read", err)
 		}
-	}
-}
-
-// wait blocks until ch holds a token, the deadline passes or the stack
-// closes (c.rmu held).
-func (c *UDPConn) wait(ch chan struct{}, deadline time.Time) error {
-	if c.s.clock != nil {
-		return c.s.clockWait(ch, deadline)
-	}
-	if deadline.IsZero() {
-		select {
-		case <-ch:
-			return nil
-		case <-c.s.done:
-			return net.ErrClosed
-		}
-	}
-	d := time.Until(deadline)
-	if d <= 0 {
-		return os.ErrDeadlineExceeded
-	}
-	if c.rtimer == nil {
-		c.rtimer = time.NewTimer(d)
-	} else {
-		c.rtimer.Reset(d)
-	}
-	defer c.rtimer.Stop()
-	select {
-	case <-ch:
-		return nil
-	case <-c.rtimer.C:
-		return os.ErrDeadlineExceeded
-	case <-c.s.done:
-		return net.ErrClosed
 	}
 }
 
@@ -316,7 +282,8 @@ func (c *UDPConn) RemoteAddr() net.Addr {
 // SetDeadline sets the read and write deadlines, as net.Conn defines them.
 func (c *UDPConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.rdl, c.wdl = t, t
+	c.rdl = c.s.deadlineAt(t)
+	c.wdl = c.rdl
 	signal(c.rd)
 	c.mu.Unlock()
 	return nil
@@ -326,7 +293,7 @@ func (c *UDPConn) SetDeadline(t time.Time) error {
 // past fails reads at once, and a blocked read sees the change at once.
 func (c *UDPConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.rdl = t
+	c.rdl = c.s.deadlineAt(t)
 	signal(c.rd)
 	c.mu.Unlock()
 	return nil
@@ -336,7 +303,7 @@ func (c *UDPConn) SetReadDeadline(t time.Time) error {
 // deadline already past matters: it fails them.
 func (c *UDPConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.wdl = t
+	c.wdl = c.s.deadlineAt(t)
 	c.mu.Unlock()
 	return nil
 }
