@@ -34,6 +34,8 @@ type Conn struct {
 	keepIdle time.Duration
 	listener *Listener     // the listener that made it (its queues while halfOpen; its count until gone)
 	timerAt  time.Duration // guarded by the timer queue
+	txHeld   *txBatch      // a held batch that took segments of the connection (txorder.go)
+	txGen    uint32        // txHeld's generation then: while it is the same, they wait unwritten
 
 	// rd and wr hold at most one "look again" token for the waiting Read
 	// (or Dial) and Write. They are made by the first call that waits, so
@@ -57,6 +59,7 @@ type Conn struct {
 	orphaned   bool        // closed by the user, still finishing: counted in the stack's orphans
 	rdWait     bool        // a Read waits on rd
 	rxPending  bool        // a read loop will poll the connection at the end of its batch
+	repoll     bool        // txHeld will poll the connection again before it is written
 }
 
 func newConn(s *Stack, key flowKey) *Conn {
@@ -126,11 +129,21 @@ func (c *Conn) input(seg *wire.TCPSegment, tx *txBatch) bool {
 }
 
 // pollLocked lets the TCB emit what is due into tx, then wakes waiters and
-// updates the timer and the tables (c.mu held).
+// updates the timer and the tables (c.mu held). While another goroutine's
+// batch holds the connection's earlier segments unwritten, that goroutine
+// polls it instead, into its batch, so that the segments leave in order
+// (txorder.go); it also publishes the state then.
 func (c *Conn) pollLocked(now time.Duration, tx *txBatch) {
+	if h := c.txHeld; h != nil && h != tx && h.handOff(c) {
+		return
+	}
 	tx.forConn(c)
 	c.rxDeferred = 0
+	n := tx.emitted
 	c.tcb.Poll(now, tx)
+	if tx.held && tx.emitted != n {
+		c.txHeld, c.txGen = tx, tx.gen
+	}
 	c.publishState()
 }
 
@@ -143,7 +156,8 @@ func (c *Conn) pollNow() {
 }
 
 // onTimer runs when the TCB's deadline has passed: it fires the TCB's
-// timers (retransmission, delayed ACK, persist, keepalive, TIME_WAIT).
+// timers (retransmission, delayed ACK, persist, keepalive, TIME_WAIT) into
+// tx, the timer goroutine's held batch.
 func (c *Conn) onTimer(tx *txBatch) {
 	c.mu.Lock()
 	if !c.gone {

@@ -39,10 +39,17 @@ type txBatch struct {
 	queued   bool     // waiting in a txWriter's queue for its turn; guarded by the writer's mu
 	segs     uint64   // segments and RSTs in pkts, for the counters
 	rsts     uint64
-	ev       trace.Event     // reused for SegmentOut events
-	scratch  wire.TCPSegment // for segments the stack builds: RSTs, cookie SYN-ACKs
-	lent     wire.TCPSegment // for the TCBs' segments (tcp.SegmentLender)
-	gather   []byte          // for payloads the TCBs gather (tcp.SegmentLender)
+	emitted  uint64 // segments emitted ever: did a Poll emit any?
+	held     bool   // a read loop's or the timers': written after the connections' locks are released (txorder.go)
+
+	hmu         sync.Mutex // guards gen and repoll, for handOff
+	gen         uint32     // counts the times release let the held connections go
+	repoll      []*Conn    // connections whose polls were handed off to the batch
+	repollSpare []*Conn
+	ev          trace.Event     // reused for SegmentOut events
+	scratch     wire.TCPSegment // for segments the stack builds: RSTs, cookie SYN-ACKs
+	lent        wire.TCPSegment // for the TCBs' segments (tcp.SegmentLender)
+	gather      []byte          // for payloads the TCBs gather (tcp.SegmentLender)
 }
 
 // gsoOpen is the packet a TSO batch may still extend: the TCP header it
@@ -78,8 +85,13 @@ func (b *txBatch) Scratch(n int) []byte {
 // batchAlign keeps each packet in the slab 8-byte aligned.
 const batchAlign = 8
 
-func newTxBatch(s *Stack) *txBatch {
-	b := &txBatch{s: s, pkts: make([][]byte, 0, s.batch)}
+// newTxBatch makes a batch; a held one is a read loop's or the timer
+// goroutine's (txorder.go).
+func newTxBatch(s *Stack, held bool) *txBatch {
+	b := &txBatch{s: s, pkts: make([][]byte, 0, s.batch), held: held}
+	if held {
+		b.repoll, b.repollSpare = make([]*Conn, 0, 16), make([]*Conn, 0, 16)
+	}
 	if s.lk.offload {
 		b.meta = make([]link.Meta, s.batch)
 	}
@@ -112,6 +124,7 @@ func (b *txBatch) forConn(c *Conn) {
 // if the batch is full.
 func (b *txBatch) Emit(seg *wire.TCPSegment) {
 	b.segs++
+	b.emitted++
 	if seg.Flags&wire.RST != 0 {
 		b.rsts++
 	}
@@ -316,7 +329,7 @@ func (p *batchPool) get() *txBatch {
 		return b
 	}
 	p.mu.Unlock()
-	return newTxBatch(p.s)
+	return newTxBatch(p.s, false)
 }
 
 // put flushes b and keeps it for reuse. On a link with a writer goroutine

@@ -16,7 +16,7 @@ const pruneInterval = 100 * time.Millisecond
 // drain otherwise. It takes each connection's lock with TryLock under its
 // shard's read lock (the other order, c.mu then the shard's, is
 // publishState's): a connection busy right now waits for the next sweep;
-// the resets go out after the sweep, in tx.
+// the resets go out after the sweep, in tx, the read loop's batch.
 func (s *Stack) relieve(tx *txBatch) {
 	now := s.now()
 	last := time.Duration(s.lastPrune.Load())
@@ -51,5 +51,4 @@ func (s *Stack) relieve(tx *txBatch) {
 		}
 		c.mu.Unlock()
 	}
-	tx.flush()
 }

@@ -23,7 +23,7 @@ func (s *Stack) startReaders() {
 // readLoop is the goroutine of link queue q: it reads batches of packets
 // into buffers it reuses, runs each packet to completion, polls the
 // connections whose answers it deferred (rxState), then writes what they
-// produced in one batch.
+// produced in one batch (release).
 func (s *Stack) readLoop(q int) {
 	lk := &s.lk
 	bufs := make([][]byte, lk.rxCount)
@@ -37,7 +37,7 @@ func (s *Stack) readLoop(q int) {
 	if lk.offload {
 		meta = make([]link.Meta, len(bufs))
 	}
-	tx := newTxBatch(s)
+	tx := newTxBatch(s, true)
 	tx.q = q
 	tx.rx = &rxState{on: lk.batchACKs}
 	var seg wire.TCPSegment
@@ -71,10 +71,10 @@ func (s *Stack) readLoop(q int) {
 			s.deliver(pkt, checked, &seg, &ev, tx)
 		}
 		tx.pollDeferred()
-		tx.flush()
 		if s.mem.UnderPressure() {
 			s.relieve(tx)
 		}
+		tx.release()
 	}
 }
 

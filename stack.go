@@ -30,7 +30,8 @@
 // one batch. One more goroutine serves every connection's timers from a
 // min-heap. Application calls (Read, Write, Close, ...) run the protocol
 // inline under the connection's lock and write their segments straight to
-// the link. There is no goroutine per connection, and an idle connection
+// the link, unless a read loop's batch holds earlier segments of the
+// connection: then that loop sends them, in order (txorder.go). There is no goroutine per connection, and an idle connection
 // holds no buffers.
 //
 // # Limits

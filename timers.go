@@ -88,7 +88,7 @@ func (q *timerQueue) run() {
 		t = time.NewTimer(time.Hour)
 		t.Stop()
 	}
-	tx := newTxBatch(q.s)
+	tx := newTxBatch(q.s, true)
 	for {
 		q.mu.Lock()
 		now := q.s.now()
@@ -108,7 +108,7 @@ func (q *timerQueue) run() {
 		q.mu.Unlock()
 		if due != nil {
 			due.onTimer(tx)
-			tx.flush()
+			tx.release()
 			continue
 		}
 		// TIME_WAIT entries live in their own table (timewait.go).

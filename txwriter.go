@@ -58,11 +58,27 @@ func (w *txWriter) handOver(b *txBatch) {
 // writeInOrder writes b after what was handed over before it: at once on
 // the caller's goroutine when the queue is idle, else by the writer, the
 // caller waiting. b is empty when it returns.
-func (w *txWriter) writeInOrder(b *txBatch) {
+func (w *txWriter) writeInOrder(b *txBatch) { w.finish(b, w.enter(b)) }
+
+// enter gives b its place in the queue's order: it reports true when the
+// queue is idle and the caller is to write b at once, else b waits in the
+// queue for the writer. The caller then calls finish.
+func (w *txWriter) enter(b *txBatch) (inline bool) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if !w.writing && len(w.queue) == 0 && !w.closed {
 		w.writing = true
-		w.mu.Unlock()
+		return true
+	}
+	b.queued = true
+	w.queue = append(w.queue, txEntry{b: b, wait: true})
+	signal(w.wake)
+	return false
+}
+
+// finish writes b, which enter placed, or waits until the writer has.
+func (w *txWriter) finish(b *txBatch, inline bool) {
+	if inline {
 		b.write()
 		w.mu.Lock()
 		w.writing = false
@@ -74,9 +90,7 @@ func (w *txWriter) writeInOrder(b *txBatch) {
 		}
 		return
 	}
-	b.queued = true
-	w.queue = append(w.queue, txEntry{b: b, wait: true})
-	signal(w.wake)
+	w.mu.Lock()
 	for b.queued && !w.closed {
 		w.turn.Wait()
 	}
