@@ -57,13 +57,27 @@ func (s *Stack) connConfig(remote netip.Addr, cfg tcp.Config) *tcp.Config {
 // configure gives a connection the listener's tunables, if it has any,
 // before the connection opens.
 func (l *Listener) configure(c *Conn) {
-	cfg := l.cfg6
-	if c.key.remote.Addr().Is4() {
-		cfg = l.cfg4
-	}
-	if cfg != nil {
+	if cfg := l.ownConfig(c.key.remote.Addr()); cfg != nil {
 		c.tcb.Reconfigure(cfg)
 	}
+}
+
+// ownConfig returns the listener's own tunables for a peer's family, or
+// nil when it uses the stack's.
+func (l *Listener) ownConfig(remote netip.Addr) *tcp.Config {
+	if remote.Is4() {
+		return l.cfg4
+	}
+	return l.cfg6
+}
+
+// config returns the tunables of the connections the listener makes with
+// a peer of remote's family.
+func (l *Listener) config(remote netip.Addr) *tcp.Config {
+	if cfg := l.ownConfig(remote); cfg != nil {
+		return cfg
+	}
+	return l.s.config(remote)
 }
 
 // Info returns the connection's state as Linux's TCP_INFO reports it (see

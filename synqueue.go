@@ -1,8 +1,6 @@
 package synack
 
 import (
-	"time"
-
 	"github.com/synack-go/synack/tcp"
 	"github.com/synack-go/synack/wire"
 )
@@ -84,29 +82,16 @@ func (l *Listener) input(key flowKey, seg *wire.TCPSegment, tx *txBatch, iss tcp
 }
 
 // sendCookie answers a SYN without keeping state, with a SYN cookie in the
-// SYN-ACK's sequence number: RFC 4987 §3.6. Window scale and SACK survive
+// SYN-ACK's sequence number (RFC 4987 §3.6), built by tcp.SynCookies.SynAck
+// as the listener's TCBs would build it: window scale and SACK survive
 // only with timestamps, where the cookie's TSval encodes them.
 // https://www.rfc-editor.org/rfc/rfc4987#section-3.6
 func (l *Listener) sendCookie(key flowKey, syn *wire.TCPSegment, tx *txBatch) {
 	s := l.s
-	now := s.now()
-	tsNow := uint32(now/time.Millisecond) + s.tsOffset // the TCBs' clock
-	iss, tsVal := s.cookies.Make(key.local, key.remote, syn, now, tsNow)
-	cfg := s.config(key.remote.Addr())
-	sa := &tx.scratch
-	*sa = wire.TCPSegment{SrcPort: key.local.Port(), DstPort: key.remote.Port(), Seq: iss, Ack: syn.Seq + 1,
-		Flags: wire.SYN | wire.ACK, Window: 65535}
-	sa.Options.MSS = cfg.MSS
-	if syn.Options.HasTS && !cfg.DisableTimestamps {
-		sa.Options.HasTS, sa.Options.TSVal, sa.Options.TSEcr = true, tsVal, syn.Options.TSVal
-		if syn.Options.HasWScale && !cfg.DisableWindowScale {
-			sa.Options.HasWScale, sa.Options.WScale = true, cfg.WindowScale()
-		}
-		sa.Options.SACKPermitted = syn.Options.SACKPermitted && !cfg.DisableSACK
-	}
+	s.cookies.SynAck(l.config(key.remote.Addr()), key.local, key.remote, syn, s.now(), s.tsOffset, &tx.scratch)
 	s.ctr.cookiesSent.Add(1)
 	tx.to(key.local.Addr(), key.remote.Addr())
-	tx.Emit(sa)
+	tx.Emit(&tx.scratch)
 }
 
 // acceptCookie opens a connection from the ACK that completes a cookie
