@@ -61,16 +61,6 @@ func checkFamily(network string, a netip.Addr) error {
 	return nil
 }
 
-// isLocal reports whether a is one of the stack's addresses.
-func (s *Stack) isLocal(a netip.Addr) bool {
-	for _, p := range s.addrs {
-		if p.Addr() == a {
-			return true
-		}
-	}
-	return false
-}
-
 // localFor picks the source address for a connection to remote: one whose
 // prefix contains remote, else the first of the same family.
 func (s *Stack) localFor(remote netip.Addr) (netip.Addr, bool) {

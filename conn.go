@@ -100,32 +100,41 @@ func signal(ch chan struct{}) {
 	}
 }
 
+// inputResult is what Conn.input did with a segment.
+type inputResult uint8
+
+const (
+	// inputDone: the TCB took the segment.
+	inputDone inputResult = iota
+	// inputGone: the connection was gone; nothing was done, and the
+	// segment is the TIME_WAIT table's or a listener's.
+	inputGone
+	// inputNeedsRoom: the ACK that completes a passive handshake, not
+	// taken: the caller checks the listener's accept queue first, then
+	// calls input again with admitted set.
+	inputNeedsRoom
+)
+
 // input runs one arriving segment through the TCB and emits the answers
-// into tx. It returns false, having done nothing, when the connection is
-// gone: the segment is then the listener's, or the TIME_WAIT table's.
-func (c *Conn) input(seg *wire.TCPSegment, tx *txBatch) bool {
+// into tx (the read loop's batch), or says why it did not.
+func (c *Conn) input(seg *wire.TCPSegment, tx *txBatch, admitted bool) inputResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gone {
-		return false
+		return inputGone
 	}
-	if c.halfOpen && c.tcb.State() == tcp.StateSynReceived &&
-		seg.Flags&(wire.SYN|wire.RST|wire.ACK) == wire.ACK && c.listener.queueFull() {
-		// Linux drops the ACK that completes a handshake while the accept
-		// queue is full (tcp_abort_on_overflow = 0): the SYN-ACK is
-		// retransmitted and the client's answer may find room later.
-		c.s.ctr.acceptDrops.Add(1)
-		c.s.traceDrop(c.key.local, c.key.remote, "accept-queue-full")
-		return true
+	if !admitted && c.halfOpen && c.tcb.State() == tcp.StateSynReceived &&
+		seg.Flags&(wire.SYN|wire.RST|wire.ACK) == wire.ACK {
+		return inputNeedsRoom
 	}
 	now := c.s.now()
 	rcv, _ := c.tcb.Buffered()
 	c.tcb.Input(seg, now)
 	if tx.deferPoll(c, seg, rcv) {
-		return true
+		return inputDone
 	}
 	c.pollLocked(now, tx)
-	return true
+	return inputDone
 }
 
 // pollLocked lets the TCB emit what is due into tx, then wakes waiters and
@@ -144,7 +153,9 @@ func (c *Conn) pollLocked(now time.Duration, tx *txBatch) {
 	if tx.held && tx.emitted != n {
 		c.txHeld, c.txGen = tx, tx.gen
 	}
-	c.publishState()
+	if ch := c.publishState(); ch != 0 {
+		c.s.settle(c, ch)
+	}
 }
 
 // pollNow is pollLocked for application calls: the segments go straight to
@@ -166,10 +177,20 @@ func (c *Conn) onTimer(tx *txBatch) {
 	c.mu.Unlock()
 }
 
+// handshakeEnd is what publishState reports for a connection in a
+// listener's SYN queue: its handshake is over, one way or the other.
+type handshakeEnd uint8
+
+const (
+	handshakeEstablished handshakeEnd = iota + 1 // for the accept queue
+	handshakeFailed                              // reset or timed out: forget it
+)
+
 // publishState runs after every TCB call (c.mu held): it wakes whoever may
-// proceed, hands a finished handshake to the listener, reschedules the
-// timer, and forgets a closed TCB (freeing its 4-tuple and port).
-func (c *Conn) publishState() {
+// proceed, reschedules the timer, and forgets a closed TCB (freeing its
+// 4-tuple and port). For a connection in a listener's SYN queue it
+// reports the end of the handshake, which the stack settles (settle).
+func (c *Conn) publishState() handshakeEnd {
 	t := c.tcb
 	st := t.State()
 	if st == tcp.StateTimeWait {
@@ -211,9 +232,13 @@ func (c *Conn) publishState() {
 			c.s.ctr.orphansTimedOut.Add(1) // retries, probes or keepalives exhausted
 		}
 	}
+	var end handshakeEnd
 	if c.halfOpen && (est || dead) {
 		c.halfOpen = false
-		c.listener.handshakeDone(c, est && !dead)
+		end = handshakeFailed
+		if est && !dead {
+			end = handshakeEstablished
+		}
 	}
 	if dead {
 		if !c.gone {
@@ -224,9 +249,10 @@ func (c *Conn) publishState() {
 				c.listener.conns.Add(-1)
 			}
 		}
-		return
+		return end
 	}
 	c.s.timers.schedule(c, t.Deadline())
+	return end
 }
 
 // orphan counts the connection, just closed by its user, among the

@@ -39,7 +39,7 @@ func (s *Stack) AppendConnections(dst []ConnInfo) []ConnInfo {
 	for i := range s.flows.shards {
 		sh := &s.flows.shards[i]
 		sh.mu.RLock()
-		for _, c := range sh.m {
+		for _, c := range sh.tcp {
 			dst = append(dst, ConnInfo{Local: c.key.local, Remote: c.key.remote})
 		}
 		sh.mu.RUnlock()

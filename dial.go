@@ -107,19 +107,32 @@ func (s *Stack) dialFrom(ctx context.Context, laddr, remote netip.AddrPort, cfg 
 	now := s.now()
 	c.tcb.Connect(s.isn.ISN(c.key.local, c.key.remote, now), now)
 	c.pollNow()
+	if err := c.awaitEstablished(ctx, "dial"); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// awaitEstablished waits until the connection's handshake completes, for
+// Dial and a forwarded request's Accept (c.mu held, released while it
+// waits). It fails with the connection's error, ctx.Err() when ctx ends
+// first (the attempt is then abandoned with a RST), or net.ErrClosed after
+// Stack.Close; op names the operation in the error.
+func (c *Conn) awaitEstablished(ctx context.Context, op string) error {
+	s := c.s
 	// Every state change signals c.rd; nobody else waits on it yet.
 	rd := waitChan(&c.rd)
 	for {
 		if c.tcb.Established() {
 			c.rd = nil // made for this wait; a Read makes its own when it waits
-			return c, nil
+			return nil
 		}
-		if c.tcb.State() == tcp.StateClosed {
+		if c.tcb.State() == tcp.StateClosed || c.gone {
 			err := c.tcb.Err()
 			if err == nil || s.closed.Load() {
 				err = net.ErrClosed // aborted by Stack.Close
 			}
-			return nil, c.opErr("dial", err)
+			return c.opErr(op, err)
 		}
 		c.mu.Unlock()
 		if s.clock != nil {
@@ -128,7 +141,7 @@ func (s *Stack) dialFrom(ctx context.Context, laddr, remote netip.AddrPort, cfg 
 					c.abort()
 				}
 				c.mu.Lock()
-				return nil, c.opErr("dial", err)
+				return c.opErr(op, err)
 			}
 			c.mu.Lock()
 			continue
@@ -139,10 +152,10 @@ func (s *Stack) dialFrom(ctx context.Context, laddr, remote netip.AddrPort, cfg 
 		case <-ctx.Done():
 			c.abort()
 			c.mu.Lock()
-			return nil, c.opErr("dial", ctx.Err())
+			return c.opErr(op, ctx.Err())
 		case <-s.done:
 			c.mu.Lock()
-			return nil, c.opErr("dial", net.ErrClosed)
+			return c.opErr(op, net.ErrClosed)
 		}
 	}
 }

@@ -63,7 +63,7 @@ func TestDropsAndStrayRSTs(t *testing.T) {
 	}
 	// The fragment carries 20 bytes with More Fragments set, not a
 	// multiple of 8: reassembly drops it (RFC 791 §3.2).
-	if r := server.UDPStats().Network.Reassembly; r.Fragments != 1 || r.Drops[inet.FragMalformed] != 1 {
+	if r := server.Stats().Network.Reassembly; r.Fragments != 1 || r.Drops[inet.FragMalformed] != 1 {
 		t.Fatalf("reassembly %+v", r)
 	}
 }

@@ -6,27 +6,35 @@ import (
 	"unsafe"
 )
 
-// flowTable maps 4-tuples to connections. It is cut into shards, each
-// under its own lock on its own cache line, so that the read loops of a
-// multi-queue link (one per core) look up their flows without meeting on
-// one lock: a shard is chosen by a hash of the 4-tuple, and different
-// flows rarely share one.
+// flowTable holds every flow by its exact 4-tuple: TCP connections and
+// connected or forwarded UDP sockets, the first step of the lookup order
+// (inet.Table holds the rest: bindings and forwarders, under Stack.mu). It
+// is cut into shards, each under its own lock on its own cache line, so
+// that the read loops of a multi-queue link (one per core) look up their
+// flows without meeting on one lock: a shard is chosen by a hash of the
+// 4-tuple, and different flows rarely share one. Linux's established hash
+// is the same idea, with a lock per bucket. A forwarded flow's entry is
+// the exact 4-tuple with the original destination as its local address,
+// so its packets find it here whatever that address is.
 type flowTable struct {
 	shards [flowShards]flowShard
-	count  atomic.Int64 // connections in the table, for Options.MaxConns
+	count  atomic.Int64 // TCP connections in the table, for Options.MaxConns
 }
 
 // flowShards is a power of two well above the cores a stack runs on.
 const flowShards = 64
 
+// flowShard is one shard: a map per protocol, the UDP one made on first
+// use.
 type flowShard struct {
-	mu sync.RWMutex
-	m  map[connKey]*Conn
-	_  [64 - (unsafe.Sizeof(sync.RWMutex{})+unsafe.Sizeof(map[connKey]*Conn(nil)))%64]byte
+	mu  sync.RWMutex
+	tcp map[connKey]*Conn
+	udp map[connKey]*UDPConn
+	_   [64 - (unsafe.Sizeof(sync.RWMutex{})+2*unsafe.Sizeof(map[connKey]*Conn(nil)))%64]byte
 }
 
 // connKey is a flowKey packed for the table: 36 bytes rather than 64, which
-// the table holds once per connection. The addresses are in their 16-byte
+// the table holds once per flow. The addresses are in their 16-byte
 // form; the local one tells the families apart.
 type connKey struct {
 	local, remote [16]byte
@@ -39,7 +47,7 @@ func (k flowKey) packed() connKey {
 
 func (t *flowTable) init() {
 	for i := range t.shards {
-		t.shards[i].m = make(map[connKey]*Conn)
+		t.shards[i].tcp = make(map[connKey]*Conn)
 	}
 }
 
@@ -53,12 +61,12 @@ func (t *flowTable) shard(k flowKey) *flowShard {
 	return &t.shards[h>>(32-6)]
 }
 
-// get returns k's connection, or nil.
+// get returns the TCP connection of k, or nil.
 func (t *flowTable) get(k flowKey) *Conn {
 	sh := t.shard(k)
 	pk := k.packed()
 	sh.mu.RLock()
-	c := sh.m[pk]
+	c := sh.tcp[pk]
 	sh.mu.RUnlock()
 	return c
 }
@@ -71,15 +79,15 @@ func (t *flowTable) insert(k flowKey, c *Conn, closing func() bool) bool {
 	pk := k.packed()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if _, ok := sh.m[pk]; ok || closing() {
+	if _, ok := sh.tcp[pk]; ok || closing() {
 		return false
 	}
-	sh.m[pk] = c
+	sh.tcp[pk] = c
 	t.count.Add(1)
 	return true
 }
 
-// used reports whether k is taken.
+// used reports whether k is taken by a TCP connection.
 func (t *flowTable) used(k flowKey) bool { return t.get(k) != nil }
 
 // remove deletes c's entry, if it is still c's, and tells the read loops'
@@ -89,8 +97,8 @@ func (t *flowTable) remove(c *Conn) {
 	sh := t.shard(c.key)
 	pk := c.key.packed()
 	sh.mu.Lock()
-	if sh.m[pk] == c {
-		delete(sh.m, pk)
+	if sh.tcp[pk] == c {
+		delete(sh.tcp, pk)
 		t.count.Add(-1)
 	}
 	sh.mu.Unlock()
@@ -121,7 +129,58 @@ func (t *flowTable) appendAll(dst []*Conn) []*Conn {
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.RLock()
-		for _, c := range sh.m {
+		for _, c := range sh.tcp {
+			dst = append(dst, c)
+		}
+		sh.mu.RUnlock()
+	}
+	return dst
+}
+
+// getUDP returns the UDP socket of exactly k, or nil.
+func (t *flowTable) getUDP(k flowKey) *UDPConn {
+	sh := t.shard(k)
+	pk := k.packed()
+	sh.mu.RLock()
+	c := sh.udp[pk]
+	sh.mu.RUnlock()
+	return c
+}
+
+// insertUDP enters a connected or forwarded UDP socket under k unless k
+// is taken or the stack is closing.
+func (t *flowTable) insertUDP(k flowKey, c *UDPConn, closing func() bool) bool {
+	sh := t.shard(k)
+	pk := k.packed()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.udp[pk]; ok || closing() {
+		return false
+	}
+	if sh.udp == nil {
+		sh.udp = make(map[connKey]*UDPConn)
+	}
+	sh.udp[pk] = c
+	return true
+}
+
+// removeUDP deletes k's entry if it is still c's.
+func (t *flowTable) removeUDP(k flowKey, c *UDPConn) {
+	sh := t.shard(k)
+	pk := k.packed()
+	sh.mu.Lock()
+	if sh.udp[pk] == c {
+		delete(sh.udp, pk)
+	}
+	sh.mu.Unlock()
+}
+
+// appendUDP appends every UDP flow to dst, one shard at a time.
+func (t *flowTable) appendUDP(dst []*UDPConn) []*UDPConn {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		for _, c := range sh.udp {
 			dst = append(dst, c)
 		}
 		sh.mu.RUnlock()

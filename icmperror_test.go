@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synack-go/synack/inet"
 	"github.com/synack-go/synack/link/pipe"
 	"github.com/synack-go/synack/sim"
 	"github.com/synack-go/synack/tcp"
@@ -165,7 +166,7 @@ func TestICMPErrorWindow(t *testing.T) {
 	if got := recvData(); len(got) != 6 || got[0] != 536 {
 		t.Fatalf("resent in segments of %v bytes, want five of 536 and one of 320", got)
 	}
-	if st := c.Stats(); st.MSS != minPathMTU4-40 || s.Stats().PMTUReductions != 2 {
+	if st := c.Stats(); st.MSS != inet.MinPathMTU4-40 || s.Stats().PMTUReductions != 2 {
 		t.Fatalf("MSS %d (want 536), %d PMTU reductions", st.MSS, s.Stats().PMTUReductions)
 	}
 	sendICMP(wire.ICMPv4PortUnreachable, 0, iss+50, 536)

@@ -28,7 +28,7 @@ func (s *Stack) relieve(tx *txBatch) {
 	for i := range s.flows.shards {
 		sh := &s.flows.shards[i]
 		sh.mu.RLock()
-		for _, c := range sh.m {
+		for _, c := range sh.tcp {
 			if c.mu.TryLock() {
 				if !c.gone {
 					c.tcb.PruneOutOfOrder()

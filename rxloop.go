@@ -33,7 +33,7 @@ func (s *Stack) readLoop(q int) {
 	}
 	sizes := make([]int, len(bufs))
 	var meta []link.Meta
-	var split []byte // scratch for deliverSegments, made on first use
+	var split []byte // scratch for inputSegments, made on first use
 	if lk.offload {
 		meta = make([]link.Meta, len(bufs))
 	}
@@ -60,7 +60,7 @@ func (s *Stack) readLoop(q int) {
 				if meta[i].GSO == link.GSOUDPL4 {
 					// Datagrams the kernel sent as one (UDP_SEGMENT): each
 					// is a datagram of its own for the sockets.
-					s.deliverSegments(pkt, &meta[i], &split, &seg, &ev, tx)
+					s.inputSegments(pkt, &meta[i], &split, &seg, &ev, tx)
 					continue
 				}
 				// The kernel's own packets (or the pipe's other end's)
@@ -68,7 +68,7 @@ func (s *Stack) readLoop(q int) {
 				// TCP packets it coalesced (TSO, GRO) go in whole.
 				checked = meta[i].Flags&(link.NeedsChecksum|link.ChecksumValid) != 0
 			}
-			s.deliver(pkt, checked, &seg, &ev, tx)
+			s.input(pkt, checked, &seg, &ev, tx)
 		}
 		tx.pollDeferred()
 		if s.mem.UnderPressure() {
@@ -78,15 +78,15 @@ func (s *Stack) readLoop(q int) {
 	}
 }
 
-// deliverSegments cuts a packet the link marked for segmentation into its
-// segments (link.Segment), checksums filled, and delivers each; one it
+// inputSegments cuts a packet the link marked for segmentation into its
+// segments (link.Segment), checksums filled, and inputs each; one it
 // cannot cut is dropped as malformed. *split is the scratch, made on first
 // use.
-func (s *Stack) deliverSegments(pkt []byte, m *link.Meta, split *[]byte, seg *wire.TCPSegment, ev *trace.Event, tx *txBatch) {
+func (s *Stack) inputSegments(pkt []byte, m *link.Meta, split *[]byte, seg *wire.TCPSegment, ev *trace.Event, tx *txBatch) {
 	if *split == nil {
 		*split = make([]byte, 65535)
 	}
-	err := link.Segment(pkt, m, *split, func(b []byte) { s.deliver(b, true, seg, ev, tx) })
+	err := link.Segment(pkt, m, *split, func(b []byte) { s.input(b, true, seg, ev, tx) })
 	if err != nil {
 		s.ctr.packetsIn.Add(1)
 		s.ctr.malformed.Add(1)

@@ -36,14 +36,12 @@
 //
 // # Limits
 //
-// What synack does not do yet: UDP, IP fragment reassembly (fragments are
-// dropped and counted), forwarding or routing between links, multicast;
-// ECN; congestion control other than NewReno (no CUBIC or BBR yet), RACK
-// loss detection beyond the tail loss probe, DSACK, pacing, buffer
-// autotuning; TCP Fast Open, MD5 or AO signatures, urgent data beyond
-// parsing the pointer; TUN offloads (TSO/GRO) and multi-queue devices.
-// ICMP is answered for echo only, and used for errors about synack's own
-// connections. TUN devices are Linux only.
+// What synack does not do yet: forwarding or routing between links,
+// multicast; ECN; RACK loss detection beyond the tail loss probe, DSACK,
+// buffer autotuning; TCP Fast Open, MD5 or AO signatures, urgent data beyond
+// parsing the pointer. ICMP is answered for echo only, used for errors
+// about synack's own flows, and sent for closed UDP ports, a forwarder's
+// refusals and reassembly timeouts. TUN devices are Linux only.
 package synack
 
 import (
@@ -61,9 +59,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/synack-go/synack/inet"
 	"github.com/synack-go/synack/link"
 	"github.com/synack-go/synack/tcp"
 	"github.com/synack-go/synack/trace"
+	"github.com/synack-go/synack/udp"
 )
 
 // Stack is one TCP/IP host on one link. It is safe for concurrent use.
@@ -94,18 +94,26 @@ type Stack struct {
 	strayRSTs *tcp.ReplyLimiter // the same limit for RSTs to segments of no connection
 	echoes    *tokenBucket      // echo replies: Options.EchoRateLimit; nil: none
 
-	flows flowTable // connections by 4-tuple, sharded (flowtable.go)
+	flows flowTable // TCP connections and UDP flows by 4-tuple, sharded (flowtable.go)
 
-	mu          sync.RWMutex // guards the tables below
-	listeners   map[netip.AddrPort]*Listener
-	listenPorts map[uint16]int // listeners per port, which Dial does not use
-	portNext    uint32         // RFC 6056 algorithm 3's counter
+	mu             sync.RWMutex         // guards the fields below
+	bind           inet.Table[endpoint] // listeners, bound UDP sockets, forwarders (bindings.go)
+	portNext       uint32               // RFC 6056 algorithm 3's counter, TCP
+	udpPortNext    uint32               // ..., UDP
+	forwardsAnyUDP atomic.Bool          // a UDP forwarder takes any destination address
 
-	lk      linkIO // the link's queues and offloads (linkio.go)
-	timers  timerQueue
-	tw      twTable // connections in TIME_WAIT (timewait.go)
-	batches batchPool
-	nl      netLayer // UDP, fragments: netlayer.go
+	ipMu    sync.Mutex  // guards ip's state and fragIDs
+	ip      *inet.Layer // the network layer: reassembly, ICMP errors, our addresses (network.go)
+	fragIDs *inet.FragmentIDs
+
+	lk         linkIO // the link's queues and offloads (linkio.go)
+	timers     timerQueue
+	tw         twTable // connections in TIME_WAIT (timewait.go)
+	batches    batchPool
+	udpPool    *udp.Pool // buffers of queued datagrams
+	udpScratch sync.Pool // *udpScratch, for datagrams larger than the MTU
+	udpExpiry  udpExpiry // forwarded UDP flows' idle timeouts
+	udpCtr     udpCounters
 
 	orphans atomic.Int64 // connections closed by their user, still finishing
 
@@ -151,19 +159,20 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 		ep: ep, mtu: mtu, addrs: append([]netip.Prefix(nil), opts.Addrs...),
 		name: opts.Name, tracer: opts.Tracer, clock: opts.Clock,
 		synBacklog: opts.SynBacklog, keepIdle: opts.KeepAlive,
-		isn:         tcp.NewISNGenerator([16]byte(key[:16])),
-		cookies:     tcp.NewSynCookies([32]byte(key[16:48])),
-		portHash:    tcp.NewISNGenerator([16]byte(key[48:64])),
-		tsOffset:    binary.LittleEndian.Uint32(key[64:]),
-		portNext:    binary.LittleEndian.Uint32(key[68:]),
-		replies:     tcp.NewReplyLimiter(replyLimit(opts.InvalidReplyLimit), [16]byte(key[72:88])),
-		strayRSTs:   tcp.NewReplyLimiter(replyLimit(opts.InvalidReplyLimit), [16]byte(key[88:104])),
-		listeners:   make(map[netip.AddrPort]*Listener),
-		listenPorts: make(map[uint16]int),
-		done:        make(chan struct{}),
+		isn:       tcp.NewISNGenerator([16]byte(key[:16])),
+		cookies:   tcp.NewSynCookies([32]byte(key[16:48])),
+		portHash:  tcp.NewISNGenerator([16]byte(key[48:64])),
+		tsOffset:  binary.LittleEndian.Uint32(key[64:]),
+		portNext:  binary.LittleEndian.Uint32(key[68:]),
+		replies:   tcp.NewReplyLimiter(replyLimit(opts.InvalidReplyLimit), [16]byte(key[72:88])),
+		strayRSTs: tcp.NewReplyLimiter(replyLimit(opts.InvalidReplyLimit), [16]byte(key[88:104])),
+		udpPool:   udp.NewPool(),
+		done:      make(chan struct{}),
 	}
 	s.start = s.timeNow()
 	s.flows.init()
+	s.initNetwork()
+	s.udpExpiry.init(s)
 	if s.synBacklog <= 0 {
 		s.synBacklog = defaultSynBacklog
 	}
@@ -247,11 +256,14 @@ func (s *Stack) Close() error {
 		return nil
 	}
 	conns := s.flows.appendAll(nil)
+	var lns []*Listener
 	s.mu.Lock()
-	lns := make([]*Listener, 0, len(s.listeners))
-	for _, l := range s.listeners {
-		lns = append(lns, l)
-	}
+	s.bind.Each(func(_ inet.Key, e endpoint) bool {
+		if e.l != nil && !slices.Contains(lns, e.l) {
+			lns = append(lns, e.l)
+		}
+		return true
+	})
 	s.mu.Unlock()
 	// In a fixed order, not the maps': a simulation replays its packets.
 	slices.SortFunc(lns, func(a, b *Listener) int { return a.addr.Compare(b.addr) })

@@ -3,6 +3,7 @@ package synack
 import (
 	"sync/atomic"
 
+	"github.com/synack-go/synack/inet"
 	"github.com/synack-go/synack/tcp"
 )
 
@@ -24,7 +25,7 @@ type Stats struct {
 	TimeWait              uint64 // connections in TIME_WAIT now (not a counter)
 	TimeWaitOverflow      uint64 // connections closed without TIME_WAIT: Options.MaxTimeWait reached
 	ICMPIn                uint64 // ICMPv4 and ICMPv6 messages to our addresses, dropped ones included
-	ICMPOut               uint64 // ICMP messages sent: echo replies only (the stack sends no ICMP errors)
+	ICMPOut               uint64 // ICMP messages sent: echo replies, and errors (port unreachable, a forwarder's refusals, reassembly time exceeded)
 	EchoRequests          uint64 // echo requests answered (ping, ping -6)
 	ICMPErrors            uint64 // ICMP errors applied to a connection: soft, hard or a smaller path MTU
 	PMTUReductions        uint64 // connections whose send MSS a smaller path MTU lowered (RFC 1191, RFC 8201)
@@ -48,14 +49,20 @@ type Stats struct {
 	// held now, pressure events, refusals, out-of-order bytes pruned.
 	Memory tcp.MemoryStats
 	Drops  Drops
+	// UDP counts datagrams, the UDP forwarder's flows and fragmented
+	// sends.
+	UDP UDPStats
+	// Network is the network layer's work: reassembly (fragments of every
+	// protocol) and the ICMP errors the stack sent or held back.
+	Network inet.Stats
 }
 
 // Drops counts discarded packets and segments by reason.
 type Drops struct {
 	Malformed  uint64 // IP or TCP header that does not parse
 	Checksum   uint64 // bad TCP or IPv4 header checksum
-	Fragment   uint64 // IP fragments (not reassembled)
-	NotForUs   uint64 // destination is not one of Options.Addrs
+	Fragment   uint64 // IP fragments reassembly dropped (by reason in Network.Reassembly)
+	NotForUs   uint64 // destination is not one of Options.Addrs, and no forwarder takes any address
 	Protocol   uint64 // neither TCP nor the ICMP of the packet's IP version
 	NoListener uint64 // SYN to a port nobody listens on: answered with RST
 	NoConn     uint64 // other segment for no connection: answered with RST (unless it is one, or the rate limit holds it back)
@@ -79,9 +86,10 @@ type ICMPDrops struct {
 	BadSource uint64 // from a multicast, broadcast, loopback or unspecified address (RFC 1122 §3.2.1.3)
 	// Ignored counts the messages that mean nothing to the stack: echo
 	// replies, source quench (RFC 6633), redirects, neighbor discovery,
-	// unknown types and codes, errors about packets that are not TCP.
+	// unknown types and codes, errors about packets that are neither TCP
+	// nor UDP, soft errors for UDP sockets.
 	Ignored     uint64
-	NoConn      uint64 // errors about a segment of no connection of ours
+	NoConn      uint64 // errors about a packet of no flow of ours
 	OutOfWindow uint64 // errors whose quoted sequence number is not in flight (RFC 5927 §4.1)
 	RateLimited uint64 // echo requests not answered: over Options.EchoRateLimit
 }
@@ -95,7 +103,8 @@ type counters struct {
 	noListener, noConn, tooBig, linkErrors                 atomic.Uint64
 	tcpDrops                                               [tcp.NumDropReasons]atomic.Uint64
 	icmpIn, icmpOut, echoes, icmpErrors, pmtuReductions    atomic.Uint64
-	icmpDrops                                              [numICMPDrops]atomic.Uint64
+	icmpDrops                                              [inet.NumICMPDrops]atomic.Uint64
+	icmpEchoLimited                                        atomic.Uint64
 	orphansReset, orphansTimedOut                          atomic.Uint64
 	badSource, badFlags, rstsLimited                       atomic.Uint64
 	refusedMemory, refusedConnLimit, timeWaitOverflow      atomic.Uint64
@@ -127,15 +136,19 @@ func (s *Stack) Stats() Stats {
 			BadSource: c.badSource.Load(), BadFlags: c.badFlags.Load(), RSTLimited: c.rstsLimited.Load(),
 			TooBig: c.tooBig.Load(), LinkErrors: c.linkErrors.Load(),
 			ICMP: ICMPDrops{
-				Malformed: c.icmpDrops[icmpMalformed].Load(), Checksum: c.icmpDrops[icmpChecksum].Load(),
-				BadSource: c.icmpDrops[icmpBadSource].Load(), Ignored: c.icmpDrops[icmpIgnored].Load(),
-				NoConn: c.icmpDrops[icmpNoConn].Load(), OutOfWindow: c.icmpDrops[icmpOutOfWindow].Load(),
-				RateLimited: c.icmpDrops[icmpRateLimited].Load(),
+				Malformed: c.icmpDrops[inet.ICMPMalformed].Load(), Checksum: c.icmpDrops[inet.ICMPChecksum].Load(),
+				BadSource: c.icmpDrops[inet.ICMPBadSource].Load(), Ignored: c.icmpDrops[inet.ICMPIgnored].Load(),
+				NoConn: c.icmpDrops[inet.ICMPNoFlow].Load(), OutOfWindow: c.icmpDrops[inet.ICMPOutOfWindow].Load(),
+				RateLimited: c.icmpEchoLimited.Load(),
 			},
 		},
 	}
 	for i := range st.Drops.TCP {
 		st.Drops.TCP[i] = c.tcpDrops[i].Load()
 	}
+	st.UDP = s.udpStats()
+	s.ipMu.Lock()
+	st.Network = s.ip.Stats()
+	s.ipMu.Unlock()
 	return st
 }

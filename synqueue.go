@@ -159,11 +159,14 @@ func (l *Listener) queueFull() bool {
 	return l.closed || len(l.queue) >= l.backlog
 }
 
-// handshakeDone moves a half-open connection to the accept queue, or
-// forgets it if it died (c.mu held).
-func (l *Listener) handshakeDone(c *Conn, ok bool) {
+// settle is where the end of a passive handshake, which publishState
+// reports, reaches the listener: the connection leaves the SYN queue for
+// the accept queue, or is forgotten if it died (c.mu held). It is the one
+// place the listener's queues learn about a connection's state.
+func (s *Stack) settle(c *Conn, end handshakeEnd) {
+	l := c.listener
 	l.forget(c)
-	if ok {
+	if end == handshakeEstablished {
 		l.enqueueLocked(c)
 	}
 }

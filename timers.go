@@ -54,7 +54,7 @@ func (q *timerQueue) schedule(c *Conn, at time.Duration) {
 }
 
 // wakeBy makes sure the goroutine wakes no later than at, for something
-// that is not a connection (the TIME_WAIT table).
+// that is not a connection (the TIME_WAIT table, fragments).
 func (q *timerQueue) wakeBy(at time.Duration) {
 	q.mu.Lock()
 	early := at < q.next
@@ -111,10 +111,13 @@ func (q *timerQueue) run() {
 			tx.release()
 			continue
 		}
-		// TIME_WAIT entries live in their own table (timewait.go).
-		if tw := q.s.expireTimeWait(now); tw < q.next {
+		// TIME_WAIT entries (timewait.go) and fragments waiting for
+		// reassembly (network.go) live in tables of their own.
+		other := min(q.s.expireTimeWait(now), q.s.expireFragments(now, tx))
+		tx.release() // Time Exceeded errors
+		if other < q.next {
 			q.mu.Lock()
-			q.next = min(q.next, tw)
+			q.next = min(q.next, other)
 			q.mu.Unlock()
 		}
 		if q.s.clock != nil {

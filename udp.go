@@ -6,8 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 
-	"github.com/synack-go/synack/inet"
 	"github.com/synack-go/synack/udp"
 	"github.com/synack-go/synack/wire"
 )
@@ -126,29 +126,13 @@ func (s *Stack) listenUDP(network string, laddr netip.AddrPort) (*UDPConn, error
 			netip.AddrPortFrom(netip.IPv6Unspecified(), laddr.Port()),
 		}
 	}
-	nl := s.net()
 	c := newUDPConn(s, laddr, netip.AddrPort{})
-	nl.mu.Lock()
-	defer nl.mu.Unlock()
-	if s.closed.Load() {
-		return nil, udpOpError("listen", netip.AddrPort{}, laddr, net.ErrClosed)
-	}
-	if laddr.Port() == 0 {
-		p, ok := nl.table.PickPort(wire.ProtoUDP, a, netip.AddrPort{}, 0, &nl.portNext)
-		if !ok {
-			return nil, udpOpError("listen", netip.AddrPort{}, laddr, errNoPorts)
+	keys, err := s.bindAll(wire.ProtoUDP, endpoint{u: c}, keys, &s.udpPortNext)
+	if err != nil {
+		if err == errAddrInUse && laddr.Port() == 0 {
+			err = errNoPorts
 		}
-		for i, k := range keys {
-			keys[i] = netip.AddrPortFrom(k.Addr(), p)
-		}
-	}
-	for i, k := range keys {
-		if err := nl.table.Bind(wire.ProtoUDP, k, udpEntry{c: c}); err != nil {
-			for _, done := range keys[:i] {
-				nl.table.Unbind(wire.ProtoUDP, done, udpEntry{c: c})
-			}
-			return nil, udpOpError("listen", netip.AddrPort{}, k, errAddrInUse)
-		}
+		return nil, udpOpError("listen", netip.AddrPort{}, laddr, err)
 	}
 	c.binds = keys
 	c.laddr = netip.AddrPortFrom(a, keys[0].Port())
@@ -202,31 +186,30 @@ func (s *Stack) dialUDPAddr(network string, laddr, remote netip.AddrPort) (*UDPC
 	} else if !s.isLocal(local) || local.Is4() != ra.Is4() {
 		return nil, udpOpError("dial", laddr, remote, errAddrNotAvail)
 	}
-	nl := s.net()
-	nl.mu.Lock()
-	defer nl.mu.Unlock()
+	port := laddr.Port()
+	taken := func(port uint16) bool { return s.flows.getUDP(flowKey{netip.AddrPortFrom(local, port), remote}) != nil }
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed.Load() {
 		return nil, udpOpError("dial", netip.AddrPort{}, remote, net.ErrClosed)
 	}
-	port := laddr.Port()
 	if port == 0 {
 		// RFC 6056 algorithm 3's F, as Dial's for TCP.
 		offset := uint32(s.portHash.ISN(netip.AddrPortFrom(local, 0), remote, 0))
 		var ok bool
-		if port, ok = nl.table.PickPort(wire.ProtoUDP, local, remote, offset, &nl.portNext); !ok {
+		if port, ok = s.bind.PickPort(wire.ProtoUDP, remote, offset, &s.udpPortNext, taken); !ok {
 			return nil, udpOpError("dial", netip.AddrPortFrom(local, 0), remote, errNoPorts)
 		}
 	}
 	lap := netip.AddrPortFrom(local, port)
 	c := newUDPConn(s, lap, remote)
-	if err := nl.table.InsertFlow(inet.Key{Proto: wire.ProtoUDP, Local: lap, Remote: remote}, udpEntry{c: c}); err != nil {
+	if !s.flows.insertUDP(flowKey{lap, remote}, c, s.closed.Load) {
 		return nil, udpOpError("dial", lap, remote, errAddrInUse)
 	}
 	return c, nil
 }
 
-// UDPStats are a stack's UDP and network-layer counters (they join Stats
-// when the network layer moves into the stack; docs/design.md).
+// UDPStats are a stack's UDP counters (Stats.UDP).
 type UDPStats struct {
 	DatagramsIn  uint64 // delivered to a socket or a forwarder
 	DatagramsOut uint64 // sent, each counted once however many fragments it took
@@ -243,30 +226,28 @@ type UDPStats struct {
 
 	FragmentedOut uint64 // datagrams sent in fragments
 	FragmentsOut  uint64 // fragments sent
-
-	// Network counts reassembly (fragments of every protocol) and the ICMP
-	// errors the stack sent or held back.
-	Network inet.Stats
 }
 
-// UDPStats returns a snapshot of the stack's UDP counters.
-func (s *Stack) UDPStats() UDPStats {
-	nl := s.net()
-	c := &nl.ctr
-	st := UDPStats{
+// udpCounters are UDPStats as atomics.
+type udpCounters struct {
+	in, out, malformed, checksum, noPort, notForUs, queueDrops atomic.Uint64
+	forwarded, forwardDrops, idleExpired, icmpErrors           atomic.Uint64
+	fragmentsOut, fragmentedOut                                atomic.Uint64
+}
+
+// udpStats returns a snapshot of the stack's UDP counters.
+func (s *Stack) udpStats() UDPStats {
+	c := &s.udpCtr
+	return UDPStats{
 		DatagramsIn: c.in.Load(), DatagramsOut: c.out.Load(), Malformed: c.malformed.Load(),
 		Checksum: c.checksum.Load(), NoPort: c.noPort.Load(), NotForUs: c.notForUs.Load(),
 		QueueDrops: c.queueDrops.Load(), ICMPErrors: c.icmpErrors.Load(),
 		ForwardedFlows: c.forwarded.Load(), ForwardDrops: c.forwardDrops.Load(), IdleExpired: c.idleExpired.Load(),
 		FragmentedOut: c.fragmentedOut.Load(), FragmentsOut: c.fragmentsOut.Load(),
 	}
-	nl.lmu.Lock()
-	st.Network = nl.layer.Stats()
-	nl.lmu.Unlock()
-	return st
 }
 
 // newUDPConn makes a socket (not yet in the table).
 func newUDPConn(s *Stack, laddr, raddr netip.AddrPort) *UDPConn {
-	return &UDPConn{s: s, laddr: laddr, raddr: raddr, q: udp.NewQueue(0, s.net().pool), heapIdx: -1}
+	return &UDPConn{s: s, laddr: laddr, raddr: raddr, q: udp.NewQueue(0, s.udpPool), heapIdx: -1}
 }

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/synack-go/synack/inet"
 	"github.com/synack-go/synack/udp"
 	"github.com/synack-go/synack/wire"
 )
@@ -63,13 +62,13 @@ func (s *Stack) ForwardUDP(opts UDPForwardOptions, handle func(*UDPConn)) (*UDPF
 		opts.MaxFlows = defaultMaxFlows
 	}
 	f := &UDPForwarder{s: s, opts: opts, handle: handle}
-	nl := s.net()
-	nl.mu.Lock()
-	defer nl.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed.Load() {
 		return nil, net.ErrClosed
 	}
-	nl.table.SetForwarder(wire.ProtoUDP, udpEntry{f: f}, opts.AnyAddress)
+	s.bind.SetForwarder(wire.ProtoUDP, endpoint{uf: f}, opts.AnyAddress)
+	s.forwardsAnyUDP.Store(opts.AnyAddress)
 	return f, nil
 }
 
@@ -79,10 +78,12 @@ func (f *UDPForwarder) Close() error {
 	if f.closed.Swap(true) {
 		return net.ErrClosed
 	}
-	nl := f.s.net()
-	nl.mu.Lock()
-	nl.table.ClearForwarder(wire.ProtoUDP, udpEntry{f: f})
-	nl.mu.Unlock()
+	s := f.s
+	s.mu.Lock()
+	if s.bind.ClearForwarder(wire.ProtoUDP, endpoint{uf: f}) {
+		s.forwardsAnyUDP.Store(false)
+	}
+	s.mu.Unlock()
 	return nil
 }
 
@@ -90,29 +91,25 @@ func (f *UDPForwarder) Close() error {
 // datagram and starts the handler (the read loop's side).
 func (f *UDPForwarder) newFlow(local, remote netip.AddrPort, data []byte, now time.Duration) {
 	s := f.s
-	nl := s.net()
 	if f.flows.Add(1) > int64(f.opts.MaxFlows) || f.closed.Load() {
 		f.flows.Add(-1)
-		nl.ctr.forwardDrops.Add(1)
+		s.udpCtr.forwardDrops.Add(1)
 		s.traceDrop(local, remote, "udp-forward-full")
 		return
 	}
 	c := newUDPConn(s, local, remote)
 	c.fwd = f
 	c.idle = udp.NewIdle(now, f.opts.IdleTimeout, f.opts.StreamTimeout)
-	nl.mu.Lock()
-	err := nl.table.InsertFlow(inet.Key{Proto: wire.ProtoUDP, Local: local, Remote: remote}, udpEntry{c: c})
-	nl.mu.Unlock()
-	if err != nil {
+	if !s.flows.insertUDP(flowKey{local, remote}, c, s.closed.Load) {
 		// Another socket took the 4-tuple meanwhile (not on the read
 		// loop, which alone makes flows): it gets the next datagrams.
 		f.flows.Add(-1)
-		nl.ctr.forwardDrops.Add(1)
+		s.udpCtr.forwardDrops.Add(1)
 		return
 	}
 	c.deliver(remote, local, data, now)
-	nl.ctr.forwarded.Add(1)
-	nl.expiry.schedule(c, c.idle.Deadline())
+	s.udpCtr.forwarded.Add(1)
+	s.udpExpiry.schedule(c, c.idle.Deadline())
 	s.goUser(func() { f.handle(c) })
 }
 
@@ -244,7 +241,7 @@ func (q *udpExpiry) check(c *UDPConn, now time.Duration) {
 		return
 	}
 	c.close()
-	q.s.nl.ctr.idleExpired.Add(1)
+	q.s.udpCtr.idleExpired.Add(1)
 }
 
 func (q *udpExpiry) swap(i, j int) {

@@ -8,14 +8,15 @@ import (
 	"github.com/synack-go/synack/wire"
 )
 
-// deliverUDP hands a UDP datagram (pkt, as ip describes it; any
-// destination) to its socket, to a forwarder, or answers a closed local
-// port with ICMP port unreachable (RFC 1122 §4.1.3.1). Every discard is
-// counted in UDPStats. checked says the link vouches for the checksum
-// (link.Meta).
-func (s *Stack) deliverUDP(pkt []byte, ip *wire.IPPacket, checked bool, tx *txBatch) {
-	nl := s.net()
-	c := &nl.ctr
+// inputUDP hands a UDP datagram (pkt, as ip describes it; any
+// destination) to the one owner the lookup finds: the connected or
+// forwarded socket of its 4-tuple, a socket bound to the destination or
+// the wildcard, or the UDP forwarder; a datagram to a closed local port
+// is answered with ICMP port unreachable (RFC 1122 §4.1.3.1). Every
+// discard is counted in Stats.UDP. checked says the link vouches for the
+// checksum (link.Meta).
+func (s *Stack) inputUDP(pkt []byte, ip *wire.IPPacket, checked bool, tx *txBatch) {
+	c := &s.udpCtr
 	b := wire.UDP(ip.Payload)
 	if b.Check() != nil {
 		c.malformed.Add(1)
@@ -30,25 +31,28 @@ func (s *Stack) deliverUDP(pkt []byte, ip *wire.IPPacket, checked bool, tx *txBa
 		s.traceDrop(local, remote, "udp-bad-checksum")
 		return
 	}
-	if nl.layer.BadSource(ip.Src) && !ip.Src.IsUnspecified() {
+	if s.badSource(ip.Src) && !ip.Src.IsUnspecified() {
 		// RFC 1122 §3.2.1.3: a multicast or broadcast source names no
 		// host. (0.0.0.0 is let through: DHCP clients send from it.)
 		c.malformed.Add(1)
 		s.traceDrop(local, remote, "udp-bad-source")
 		return
 	}
-	if ip.Dst.IsMulticast() || ip.Dst.Is4() && nl.layer.BadSource(ip.Dst) && !ip.Dst.IsLoopback() {
+	if ip.Dst.IsMulticast() || ip.Dst.Is4() && s.badSource(ip.Dst) && !ip.Dst.IsLoopback() {
 		// No multicast group is joined, and broadcasts are not for a
 		// forwarder to relay.
 		c.notForUs.Add(1)
 		s.traceDrop(local, remote, "not-for-us")
 		return
 	}
-	isLocal := s.isLocal(ip.Dst)
-	nl.mu.RLock()
-	e, m := nl.table.Lookup(inet.Key{Proto: wire.ProtoUDP, Local: local, Remote: remote}, isLocal)
-	nl.mu.RUnlock()
+	key := flowKey{local, remote}
 	now := s.now()
+	if u := s.flows.getUDP(key); u != nil {
+		u.deliver(remote, local, b.Payload(), now)
+		return
+	}
+	isLocal := s.isLocal(ip.Dst)
+	e, m := s.bound(wire.ProtoUDP, key, isLocal)
 	switch m {
 	case inet.NoMatch:
 		if !isLocal {
@@ -58,34 +62,30 @@ func (s *Stack) deliverUDP(pkt []byte, ip *wire.IPPacket, checked bool, tx *txBa
 		}
 		c.noPort.Add(1)
 		s.traceDrop(local, remote, "udp-no-port")
-		nl.icmpUnreachable(pkt, ip, inet.UnreachPort, tx)
+		s.icmpUnreachable(pkt, ip, inet.UnreachPort, tx)
 	case inet.MatchForwarder:
-		e.f.newFlow(local, remote, b.Payload(), now)
+		e.uf.newFlow(local, remote, b.Payload(), now)
 	default:
-		e.c.deliver(remote, local, b.Payload(), now)
+		e.u.deliver(remote, local, b.Payload(), now)
 	}
 }
 
-// udpICMPError hands an ICMP error quoting one of our UDP datagrams (q) to
-// the connected socket that sent it. As Linux without IP_RECVERR, only
-// hard errors count (port or protocol unreachable, prohibited, ...), and
-// only for connected sockets: an unconnected socket cannot tell which of
-// its peers the error is about. Soft errors and a smaller path MTU are
-// counted as ignored.
-func (s *Stack) udpICMPError(q *wire.ICMPInvoking, hard bool, errno syscall.Errno) {
-	nl := s.net()
-	k := inet.Key{Proto: wire.ProtoUDP, Local: netip.AddrPortFrom(q.Src, q.SrcPort()), Remote: netip.AddrPortFrom(q.Dst, q.DstPort())}
-	nl.mu.RLock()
-	e, ok := nl.table.Flow(k)
-	nl.mu.RUnlock()
+// udpICMPError hands an ICMP error quoting one of our UDP datagrams (from
+// key.local to key.remote) to the connected socket that sent it. As Linux
+// without IP_RECVERR, only hard errors count (port or protocol
+// unreachable, prohibited, ...), and only for connected sockets: an
+// unconnected socket cannot tell which of its peers the error is about.
+// Soft errors and a smaller path MTU are counted as ignored.
+func (s *Stack) udpICMPError(key flowKey, hard bool, errno syscall.Errno) {
+	u := s.flows.getUDP(key)
 	switch {
-	case !ok || e.c == nil:
-		s.dropICMP(icmpNoConn, k.Local, k.Remote)
+	case u == nil:
+		s.dropICMP(inet.ICMPNoFlow, key.local, key.remote)
 	case !hard:
-		s.dropICMP(icmpIgnored, k.Local, k.Remote)
+		s.dropICMP(inet.ICMPIgnored, key.local, key.remote)
 	default:
-		e.c.icmpError(errno)
-		nl.ctr.icmpErrors.Add(1)
+		u.icmpError(errno)
+		s.udpCtr.icmpErrors.Add(1)
 		s.ctr.icmpErrors.Add(1)
 	}
 }
@@ -104,7 +104,6 @@ type udpScratch struct {
 // discovery on), else in fragments. It fails with EMSGSIZE for more than
 // the 16-bit length fields allow.
 func (s *Stack) sendUDP(src, dst netip.AddrPort, p []byte) error {
-	nl := s.net()
 	hl := wire.IPHeaderLen(dst.Addr())
 	ulen := wire.UDPHeaderLen + len(p)
 	if ulen > 65535 || (hl == 20 && hl+ulen > 65535) {
@@ -118,14 +117,14 @@ func (s *Stack) sendUDP(src, dst netip.AddrPort, p []byte) error {
 		d.Emit(buf[hl:], src.Addr(), dst.Addr())
 		tx.commit(hl + ulen)
 		s.batches.put(tx)
-		nl.ctr.out.Add(1)
+		s.udpCtr.out.Add(1)
 		return nil
 	}
-	sc, _ := nl.scratch.Get().(*udpScratch)
+	sc, _ := s.udpScratch.Get().(*udpScratch)
 	if sc == nil {
 		sc = &udpScratch{pkt: make([]byte, 40+65535)}
 	}
-	defer nl.scratch.Put(sc)
+	defer s.udpScratch.Put(sc)
 	pkt := sc.pkt[:hl+ulen]
 	wire.PutIPHeader(pkt, src.Addr(), dst.Addr(), wire.ProtoUDP, ulen, ipTTL)
 	d.Emit(pkt[hl:], src.Addr(), dst.Addr())
@@ -141,7 +140,7 @@ func (s *Stack) sendUDP(src, dst netip.AddrPort, p []byte) error {
 	for i := range frags {
 		frags[i] = sc.slab[i*s.mtu : (i+1)*s.mtu]
 	}
-	id := nl.fragmentID(src.Addr(), dst.Addr(), wire.ProtoUDP)
+	id := s.fragmentID(src.Addr(), dst.Addr(), wire.ProtoUDP)
 	if _, err := inet.Fragment(pkt, s.mtu, id, frags, sc.sizes); err != nil {
 		return syscall.EMSGSIZE
 	}
@@ -152,8 +151,8 @@ func (s *Stack) sendUDP(src, dst netip.AddrPort, p []byte) error {
 		s.ctr.linkErrors.Add(1)
 	}
 	s.ctr.packetsOut.Add(uint64(n))
-	nl.ctr.out.Add(1)
-	nl.ctr.fragmentedOut.Add(1)
-	nl.ctr.fragmentsOut.Add(uint64(n))
+	s.udpCtr.out.Add(1)
+	s.udpCtr.fragmentedOut.Add(1)
+	s.udpCtr.fragmentsOut.Add(uint64(n))
 	return nil
 }

@@ -136,7 +136,7 @@ func udpKernelPeer(t *testing.T, s *Stack, ns *netns.NS) {
 			buf := make([]byte, 65536)
 			n, err := kc.Read(buf)
 			if err != nil || !bytes.Equal(buf[:n], msg) {
-				t.Fatalf("%v: %d-byte echo: %d bytes, %v\nudp %+v\nstack %+v", stack.Addr(), size, n, err, s.UDPStats(), s.Stats())
+				t.Fatalf("%v: %d-byte echo: %d bytes, %v\nudp %+v\nstack %+v", stack.Addr(), size, n, err, s.Stats().UDP, s.Stats())
 			}
 		}
 		// The kernel's connected socket learns of our port unreachable.
@@ -160,8 +160,8 @@ func udpKernelPeer(t *testing.T, s *Stack, ns *netns.NS) {
 		}
 		c.Close()
 	}
-	st := s.UDPStats()
-	if st.Network.Reassembly.Reassembled == 0 || st.FragmentedOut == 0 || st.Checksum != 0 {
+	st := s.Stats()
+	if st.Network.Reassembly.Reassembled == 0 || st.UDP.FragmentedOut == 0 || st.UDP.Checksum != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -213,7 +213,7 @@ func TestUDPSegmentationFromKernel(t *testing.T) {
 		buf := make([]byte, 65536)
 		n, err := kc.Read(buf)
 		if err != nil || n != gso || buf[0] != byte(i) || buf[n-1] != byte(i) {
-			t.Fatalf("datagram %d: %d bytes starting %d, %v; udp %+v", i, n, buf[0], err, s.UDPStats())
+			t.Fatalf("datagram %d: %d bytes starting %d, %v; udp %+v", i, n, buf[0], err, s.Stats().UDP)
 		}
 	}
 	if d.Offloads().USO {

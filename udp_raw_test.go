@@ -67,7 +67,7 @@ func TestUDPChecksumRules(t *testing.T) {
 			t.Fatalf("%v checksum %d taken: %v", tc.to, tc.sum, err)
 		}
 	}
-	if st := s.UDPStats(); st.Checksum != 3 || st.DatagramsIn != 2 {
+	if st := s.Stats().UDP; st.Checksum != 3 || st.DatagramsIn != 2 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -123,8 +123,8 @@ func TestUDPPortUnreachableRateLimited(t *testing.T) {
 	if n != inet.DefaultICMPBurst {
 		t.Fatalf("%d errors for 200 datagrams at once, want the burst of %d", n, inet.DefaultICMPBurst)
 	}
-	st := s.UDPStats()
-	if st.NoPort != 200 || st.Network.ICMPErrors != uint64(n) || st.Network.ICMPRateLimited != uint64(200-n) {
+	st := s.Stats()
+	if st.UDP.NoPort != 200 || st.Network.ICMPErrors != uint64(n) || st.Network.ICMPRateLimited != uint64(200-n) {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -191,7 +191,7 @@ func TestUDPReassemblyRaw(t *testing.T) {
 			t.Fatalf("an overlapping datagram was delivered: %v", err)
 		}
 	}
-	st := s.UDPStats().Network.Reassembly
+	st := s.Stats().Network.Reassembly
 	if st.Reassembled != 2 || st.Drops[inet.FragOverlap] != 6 {
 		t.Fatalf("reassembly %+v", st)
 	}

@@ -67,7 +67,7 @@ func TestUDPEcho(t *testing.T) {
 		cl.Close()
 		srv.Close()
 	}
-	if st := server.UDPStats(); st.DatagramsIn != 12 || st.DatagramsOut != 12 || st.NoPort != 0 {
+	if st := server.Stats().UDP; st.DatagramsIn != 12 || st.DatagramsOut != 12 || st.NoPort != 0 {
 		t.Fatalf("server stats %+v", st)
 	}
 }
@@ -114,8 +114,9 @@ func TestUDPFragmented(t *testing.T) {
 		cl.Close()
 		srv.Close()
 	}
-	cs, ss := client.UDPStats(), server.UDPStats()
-	if cs.FragmentedOut != 8 || ss.Network.Reassembly.Reassembled != 8 || ss.Network.Reassembly.Drops != cs.Network.Reassembly.Drops {
+	cst, sst := client.Stats(), server.Stats()
+	cs, ss := cst.UDP, sst.UDP
+	if cs.FragmentedOut != 8 || sst.Network.Reassembly.Reassembled != 8 || sst.Network.Reassembly.Drops != cst.Network.Reassembly.Drops {
 		t.Fatalf("client %+v\nserver %+v", cs, ss)
 	}
 }
@@ -147,10 +148,10 @@ func TestUDPPortUnreachable(t *testing.T) {
 		}
 		c.Close()
 	}
-	if st := server.UDPStats(); st.NoPort != 2 || st.Network.ICMPErrors != 2 {
+	if st := server.Stats(); st.UDP.NoPort != 2 || st.Network.ICMPErrors != 2 {
 		t.Fatalf("server %+v", st)
 	}
-	if st := client.UDPStats(); st.ICMPErrors != 2 {
+	if st := client.Stats().UDP; st.ICMPErrors != 2 {
 		t.Fatalf("client %+v", st)
 	}
 }
@@ -258,7 +259,7 @@ func TestUDPQueueBound(t *testing.T) {
 	nc2, _ := client.Dial("udp", "10.0.0.2:6")
 	nc2.Write([]byte("m"))
 	readWithin(t, mark.(*UDPConn), make([]byte, 10))
-	st := server.UDPStats()
+	st := server.Stats().UDP
 	got := 0
 	for {
 		srv.SetReadDeadline(sm.Now().Add(10 * time.Millisecond))
@@ -351,7 +352,7 @@ func TestUDPForwarder(t *testing.T) {
 	// first flow arrives, the third flow's was dealt with.
 	first.Write([]byte("mark"))
 	readWithin(t, firstFlow, make([]byte, 10))
-	if st := server.UDPStats(); st.ForwardDrops != 1 || st.ForwardedFlows != 4 || st.IdleExpired != 2 {
+	if st := server.Stats().UDP; st.ForwardDrops != 1 || st.ForwardedFlows != 4 || st.IdleExpired != 2 {
 		t.Fatalf("stats %+v", st)
 	}
 	f.Close()
@@ -377,7 +378,7 @@ func TestUDPForwarderLocalOnly(t *testing.T) {
 		t.Fatalf("forwarded %d flows, the first to %v", len(conns), c.LocalAddr())
 	}
 	conns[0].Close()
-	if st := server.UDPStats(); st.NotForUs != 1 || st.ForwardedFlows != 1 {
+	if st := server.Stats().UDP; st.NotForUs != 1 || st.ForwardedFlows != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 }

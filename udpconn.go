@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/synack-go/synack/inet"
 	"github.com/synack-go/synack/udp"
 	"github.com/synack-go/synack/wire"
 )
@@ -62,12 +61,11 @@ func (c *UDPConn) deliver(from, to netip.AddrPort, data []byte, now time.Duratio
 	}
 	ch := c.rd
 	c.mu.Unlock()
-	nl := &c.s.nl
 	if !ok {
-		nl.ctr.queueDrops.Add(1)
+		c.s.udpCtr.queueDrops.Add(1)
 		return
 	}
-	nl.ctr.in.Add(1)
+	c.s.udpCtr.in.Add(1)
 	signal(ch)
 }
 
@@ -251,18 +249,16 @@ func (c *UDPConn) close() {
 	c.closed = true
 	c.q.Clear()
 	signal(c.rd)
-	nl := &c.s.nl
-	nl.mu.Lock()
+	s := c.s
 	if c.raddr.IsValid() {
-		nl.table.RemoveFlow(inet.Key{Proto: wire.ProtoUDP, Local: c.laddr, Remote: c.raddr}, udpEntry{c: c})
+		s.flows.removeUDP(flowKey{c.laddr, c.raddr}, c)
 	}
-	for _, k := range c.binds {
-		nl.table.Unbind(wire.ProtoUDP, k, udpEntry{c: c})
+	if len(c.binds) > 0 {
+		s.unbindAll(wire.ProtoUDP, endpoint{u: c}, c.binds)
 	}
-	nl.mu.Unlock()
 	if c.fwd != nil {
 		c.fwd.flows.Add(-1)
-		nl.expiry.remove(c)
+		s.udpExpiry.remove(c)
 	}
 }
 

@@ -22,7 +22,8 @@ const (
 	// protocol answers (TCP with a RST, UDP with port unreachable); for
 	// any other it is not for us.
 	NoMatch Match = iota
-	// MatchFlow: the exact 4-tuple, a connection or a connected socket.
+	// MatchFlow: the exact 4-tuple, a connection or a connected socket:
+	// the caller's flow table, not Table.
 	MatchFlow
 	// MatchBound: an endpoint bound to the destination address and port.
 	MatchBound
@@ -43,16 +44,19 @@ func (m Match) String() string {
 	return "Match(?)"
 }
 
-// ErrInUse is returned for a key or binding that is taken; the stack
-// reports it as syscall.EADDRINUSE.
+// ErrInUse is returned for a binding that is taken; the stack reports it
+// as syscall.EADDRINUSE.
 var ErrInUse = errors.New("inet: address in use")
 
-// Table is the flow table: every transport endpoint of a stack, found from
-// an arriving packet's protocol and endpoints in Linux's order of
-// specificity: the exact 4-tuple first, then an endpoint bound to the local
-// address and port, then one bound to the family's unspecified address and
-// the port, then the protocol's forwarder. E is the stack's endpoint type
-// (a pointer or an interface); its zero value means "none".
+// Table holds what catches the packets of flows that have no entry of
+// their own: the endpoints bound to a local address and port (listeners,
+// unconnected UDP sockets) and each protocol's forwarder. A packet's flow
+// is looked up in Linux's order of specificity: the exact 4-tuple first,
+// in the caller's flow table (Linux's established hash, which a stack
+// shards so that its receive queues do not meet on one lock), then here:
+// an endpoint bound to the local address and port, then one bound to the
+// family's unspecified address and the port, then the protocol's
+// forwarder. E is the stack's endpoint type; its zero value means "none".
 //
 // Bindings only catch packets to the stack's own addresses; a forwarder
 // catches flows to any address if it was set with anyAddr (the
@@ -63,9 +67,8 @@ var ErrInUse = errors.New("inet: address in use")
 //
 // A Table is not safe for concurrent use; the zero value is empty and ready.
 type Table[E comparable] struct {
-	flows map[Key]E
 	bound map[Key]E // Remote zero
-	ports map[portKey]portUse
+	ports map[portKey]int32
 	fwd   []forwarder[E]
 }
 
@@ -74,24 +77,19 @@ type portKey struct {
 	port  uint16
 }
 
-// portUse counts what uses a local port of a protocol, on any address.
-type portUse struct{ flows, bound int32 }
-
 type forwarder[E comparable] struct {
 	proto   uint8
 	anyAddr bool
 	e       E
 }
 
-// Len returns the number of flows and bindings.
-func (t *Table[E]) Len() int { return len(t.flows) + len(t.bound) }
+// Len returns the number of bindings.
+func (t *Table[E]) Len() int { return len(t.bound) }
 
 // Lookup finds the endpoint for a packet of protocol k.Proto from k.Remote
-// to k.Local; local says whether k.Local's address is one of the stack's.
+// to k.Local that no flow owns; local says whether k.Local's address is
+// one of the stack's.
 func (t *Table[E]) Lookup(k Key, local bool) (E, Match) {
-	if e, ok := t.flows[k]; ok {
-		return e, MatchFlow
-	}
 	if local {
 		b := Key{Proto: k.Proto, Local: k.Local}
 		if e, ok := t.bound[b]; ok {
@@ -111,42 +109,15 @@ func (t *Table[E]) Lookup(k Key, local bool) (E, Match) {
 	return zero, NoMatch
 }
 
-// Flow returns the endpoint of exactly the 4-tuple k.
-func (t *Table[E]) Flow(k Key) (E, bool) {
-	e, ok := t.flows[k]
-	return e, ok
-}
-
 // Bound returns the endpoint bound to exactly local for proto.
 func (t *Table[E]) Bound(proto uint8, local netip.AddrPort) (E, bool) {
 	e, ok := t.bound[Key{Proto: proto, Local: local}]
 	return e, ok
 }
 
-// InsertFlow enters e under the 4-tuple k, or returns ErrInUse if it is
-// taken.
-func (t *Table[E]) InsertFlow(k Key, e E) error {
-	if _, ok := t.flows[k]; ok {
-		return ErrInUse
-	}
-	if t.flows == nil {
-		t.flows = make(map[Key]E)
-	}
-	t.flows[k] = e
-	t.use(k.Proto, k.Local.Port(), 1, 0)
-	return nil
-}
-
-// RemoveFlow removes the 4-tuple k if e holds it, and reports whether it
-// did; an entry another endpoint took meanwhile stays.
-func (t *Table[E]) RemoveFlow(k Key, e E) bool {
-	if got, ok := t.flows[k]; !ok || got != e {
-		return false
-	}
-	delete(t.flows, k)
-	t.use(k.Proto, k.Local.Port(), -1, 0)
-	return true
-}
+// PortBound reports whether an endpoint of proto is bound to port on any
+// address.
+func (t *Table[E]) PortBound(proto uint8, port uint16) bool { return t.ports[portKey{proto, port}] > 0 }
 
 // Bind enters e as the endpoint bound to local for proto (an unspecified
 // address binds the wildcard of its family), or returns ErrInUse if that
@@ -158,9 +129,10 @@ func (t *Table[E]) Bind(proto uint8, local netip.AddrPort, e E) error {
 	}
 	if t.bound == nil {
 		t.bound = make(map[Key]E)
+		t.ports = make(map[portKey]int32)
 	}
 	t.bound[k] = e
-	t.use(proto, local.Port(), 0, 1)
+	t.ports[portKey{proto, local.Port()}]++
 	return nil
 }
 
@@ -172,23 +144,11 @@ func (t *Table[E]) Unbind(proto uint8, local netip.AddrPort, e E) bool {
 		return false
 	}
 	delete(t.bound, k)
-	t.use(proto, local.Port(), 0, -1)
-	return true
-}
-
-func (t *Table[E]) use(proto uint8, port uint16, flows, bound int32) {
-	pk := portKey{proto, port}
-	u := t.ports[pk]
-	u.flows += flows
-	u.bound += bound
-	if u == (portUse{}) {
+	pk := portKey{proto, local.Port()}
+	if t.ports[pk]--; t.ports[pk] == 0 {
 		delete(t.ports, pk)
-		return
 	}
-	if t.ports == nil {
-		t.ports = make(map[portKey]portUse)
-	}
-	t.ports[pk] = u
+	return true
 }
 
 // SetForwarder makes e the forwarder of proto: it gets the flows of that
@@ -226,14 +186,9 @@ func (t *Table[E]) Forwarder(proto uint8) (e E, anyAddr, ok bool) {
 	return e, false, false
 }
 
-// Each calls fn for every flow and binding (not the forwarders), in no
-// particular order, until fn returns false. fn must not change the table.
+// Each calls fn for every binding (not the forwarders), in no particular
+// order, until fn returns false. fn must not change the table.
 func (t *Table[E]) Each(fn func(Key, E) bool) {
-	for k, e := range t.flows {
-		if !fn(k, e) {
-			return
-		}
-	}
 	for k, e := range t.bound {
 		if !fn(k, e) {
 			return
@@ -255,24 +210,17 @@ const (
 // per protocol, which advances with every port tried.
 //
 // For a connected endpoint (remote valid) a port is free when no binding
-// uses it and the 4-tuple (local, port, remote) is not taken, so ports are
-// shared among flows to different peers. For a binding (remote zero) a
-// port is free only when nothing of proto uses it on any address. It
-// reports false when every port is taken.
+// uses it and taken, the caller's look into its flows, says the 4-tuple
+// (local, port, remote) is free: ports are shared among flows to
+// different peers. For a binding (remote zero) a port is free when no
+// binding of proto uses it on any address. It reports false when every
+// port is taken.
 // https://www.rfc-editor.org/rfc/rfc6056#section-3.3.3
-func (t *Table[E]) PickPort(proto uint8, local netip.Addr, remote netip.AddrPort, offset uint32, next *uint32) (uint16, bool) {
+func (t *Table[E]) PickPort(proto uint8, remote netip.AddrPort, offset uint32, next *uint32, taken func(port uint16) bool) (uint16, bool) {
 	for range numEphemeral {
 		port := uint16(EphemeralMin + (offset+*next)%numEphemeral)
 		*next++
-		u := t.ports[portKey{proto, port}]
-		if remote.IsValid() {
-			if u.bound > 0 {
-				continue
-			}
-			if _, used := t.flows[Key{proto, netip.AddrPortFrom(local, port), remote}]; used {
-				continue
-			}
-		} else if u != (portUse{}) {
+		if t.PortBound(proto, port) || remote.IsValid() && taken != nil && taken(port) {
 			continue
 		}
 		return port, true

@@ -1,7 +1,0 @@
-package synack
-
-import "syscall"
-
-// errHostIsolated is what ICMPv4 "host isolated" (code 8) reports: Linux's
-// ENONET.
-const errHostIsolated = syscall.ENONET
