@@ -219,3 +219,56 @@ func TestUDPICMPToUnconnected(t *testing.T) {
 		t.Fatalf("ICMP drops %+v", st.Drops.ICMP)
 	}
 }
+
+// TestReassemblyTimeout: a datagram whose last fragment never comes is
+// dropped by the stack's timer after 30 s (IPv4) or 60 s (IPv6) of the
+// stack's clock, and its source gets an ICMP Time Exceeded, "fragment
+// reassembly time exceeded", quoting the first fragment (RFC 1122 §3.3.2,
+// RFC 8200 §4.5); the memory is given back.
+func TestReassemblyTimeout(t *testing.T) {
+	s, peer := icmpStack(t, Options{})
+	sm := simOf(s)
+	for _, tc := range []struct {
+		from    netip.AddrPort
+		local   netip.Addr
+		timeout time.Duration
+	}{
+		{netip.AddrPortFrom(peer4, 7), clientAddr.Addr(), 30 * time.Second},
+		{netip.AddrPortFrom(peer6, 7), clientAddr6.Addr(), 60 * time.Second},
+	} {
+		pkt := udpRaw(tc.from, netip.AddrPortFrom(tc.local, 53), make([]byte, 3000))
+		frags := make([][]byte, inet.FragmentCount(pkt, 1280))
+		for i := range frags {
+			frags[i] = make([]byte, 1280)
+		}
+		sizes := make([]int, len(frags))
+		inet.Fragment(pkt, 1280, 99, frags, sizes)
+		t0 := sm.Now()
+		peer.send(frags[0][:sizes[0]])
+		ip, m, ok := peer.recvICMP(2 * tc.timeout)
+		if !ok {
+			t.Fatalf("%v: no ICMP error", tc.from)
+		}
+		took := sm.Now().Sub(t0)
+		want4 := m.Type == wire.ICMPv4TimeExceeded && tc.from.Addr().Is4()
+		want6 := m.Type == wire.ICMPv6TimeExceeded && tc.from.Addr().Is6()
+		if !(want4 || want6) || m.Code != 1 || ip.Src != tc.local || ip.Dst != tc.from.Addr() {
+			t.Fatalf("%v: ICMP type %d code %d from %v to %v", tc.from, m.Type, m.Code, ip.Src, ip.Dst)
+		}
+		if took < tc.timeout || took > tc.timeout+time.Second {
+			t.Fatalf("%v: the datagram expired after %v, want %v", tc.from, took, tc.timeout)
+		}
+		if !bytes.HasPrefix(frags[0], m.Body[:64]) {
+			t.Fatalf("%v: the quote is not the first fragment", tc.from)
+		}
+	}
+	if st := s.Stats().Network; st.Reassembly.Drops[inet.FragTimeout] != 2 || st.ICMPErrors != 2 {
+		t.Fatalf("network %+v", st)
+	}
+	s.ipMu.Lock()
+	mem := s.ip.Reassembler().Memory()
+	s.ipMu.Unlock()
+	if mem != 0 {
+		t.Fatalf("%d bytes held after the timeouts", mem)
+	}
+}
