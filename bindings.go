@@ -17,6 +17,7 @@ type flowKey struct{ local, remote netip.AddrPort }
 type endpoint struct {
 	l  *Listener     // a TCP listener (bound)
 	u  *UDPConn      // an unconnected UDP socket (bound)
+	tf *TCPForwarder // the TCP forwarder
 	uf *UDPForwarder // the UDP forwarder
 }
 

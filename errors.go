@@ -22,6 +22,7 @@ var (
 	errTooManyConns error = syscall.ENOBUFS // Options.MaxConns reached
 	errClosed             = net.ErrClosed
 	errDeadline           = os.ErrDeadlineExceeded
+	errDecided            = errors.New("the forwarded request was decided already")
 )
 
 // opError wraps err the way package net does. A zero AddrPort leaves the

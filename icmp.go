@@ -24,7 +24,7 @@ func (s *Stack) dropICMP(r inet.ICMPDrop, local, remote netip.AddrPort) {
 func (s *Stack) inputICMP(ip *wire.IPPacket, tx *txBatch) {
 	local, remote := netip.AddrPortFrom(ip.Dst, 0), netip.AddrPortFrom(ip.Src, 0)
 	isLocal := s.isLocal(ip.Dst)
-	if !isLocal && !s.forwardsAnyUDP.Load() {
+	if !isLocal && !s.forwardsAnyTCP.Load() && !s.forwardsAnyUDP.Load() {
 		s.dropNotForUs(ip)
 		return
 	}

@@ -69,8 +69,8 @@ func (s *Stack) dropNotForUs(ip *wire.IPPacket) {
 // inputTCP hands a TCP segment to the one owner the lookup finds, in
 // Linux's order: the connection of its 4-tuple (any local address: a
 // forwarded flow's is the original destination), the TIME_WAIT table,
-// then a listener bound to the destination, one on the wildcard address;
-// a segment nobody owns gets a RST (RFC 9293
+// then a listener bound to the destination, one on the wildcard address,
+// the TCP forwarder; a segment nobody owns gets a RST (RFC 9293
 // §3.10.7.1) if it was to one of our addresses.
 func (s *Stack) inputTCP(pkt []byte, ip *wire.IPPacket, checked bool, seg *wire.TCPSegment, ev *trace.Event, tx *txBatch) {
 	c := &s.ctr
@@ -132,7 +132,7 @@ func (s *Stack) inputTCP(pkt []byte, ip *wire.IPPacket, checked bool, seg *wire.
 	}
 	local := s.isLocal(ip.Dst)
 	if conn == nil {
-		if !local {
+		if !local && !s.forwardsAnyTCP.Load() {
 			s.dropNotForUs(ip)
 			return
 		}
@@ -149,6 +149,9 @@ func (s *Stack) inputTCP(pkt []byte, ip *wire.IPPacket, checked bool, seg *wire.
 	switch m {
 	case inet.MatchBound, inet.MatchWildcard:
 		e.l.input(key, seg, tx, iss)
+		return
+	case inet.MatchForwarder:
+		e.tf.input(key, pkt, ip, seg, tx, iss)
 		return
 	}
 	if !local {

@@ -100,6 +100,7 @@ type Stack struct {
 	bind           inet.Table[endpoint] // listeners, bound UDP sockets, forwarders (bindings.go)
 	portNext       uint32               // RFC 6056 algorithm 3's counter, TCP
 	udpPortNext    uint32               // ..., UDP
+	forwardsAnyTCP atomic.Bool          // a TCP forwarder takes any destination address
 	forwardsAnyUDP atomic.Bool          // a UDP forwarder takes any destination address
 
 	ipMu    sync.Mutex  // guards ip's state and fragIDs
@@ -114,6 +115,7 @@ type Stack struct {
 	udpScratch sync.Pool // *udpScratch, for datagrams larger than the MTU
 	udpExpiry  udpExpiry // forwarded UDP flows' idle timeouts
 	udpCtr     udpCounters
+	tcpFwd     tcpForwardCounters
 
 	orphans atomic.Int64 // connections closed by their user, still finishing
 

@@ -55,6 +55,9 @@ type Stats struct {
 	// Network is the network layer's work: reassembly (fragments of every
 	// protocol) and the ICMP errors the stack sent or held back.
 	Network inet.Stats
+	// Forwarded counts the TCP forwarder's requests and how each was
+	// decided (ForwardTCP).
+	Forwarded TCPForwardStats
 }
 
 // Drops counts discarded packets and segments by reason.
@@ -150,5 +153,6 @@ func (s *Stack) Stats() Stats {
 	s.ipMu.Lock()
 	st.Network = s.ip.Stats()
 	s.ipMu.Unlock()
+	st.Forwarded = s.tcpForwardStats()
 	return st
 }
