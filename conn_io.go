@@ -64,6 +64,42 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 }
 
+// WaitRead blocks until a Read would not block: received data, the peer's
+// FIN, a reset or timeout, or CloseRead. It returns nil then, and
+// os.ErrDeadlineExceeded at the read deadline or net.ErrClosed after Close
+// or Stack.Close, as Read would. A relay that takes a buffer only when
+// there are bytes to copy waits with it, so that an idle connection holds
+// no buffer (synack proxy does). It runs one at a time with Read.
+func (c *Conn) WaitRead() error {
+	if c.s.clock == nil {
+		c.rmu.Lock()
+	} else if err := c.s.clockLock(&c.rmu); err != nil {
+		return c.opErr("read", err)
+	}
+	defer c.rmu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		switch {
+		case c.closed || c.s.closed.Load():
+			return c.opErr("read", net.ErrClosed)
+		case c.s.expired(c.rdl):
+			return c.opErr("read", os.ErrDeadlineExceeded)
+		case c.tcb.Readable():
+			return nil
+		}
+		c.rdWait = true
+		ch, dl := waitChan(&c.rd), c.rdl
+		c.mu.Unlock()
+		err := c.s.waitToken(ch, dl, &c.rtimer)
+		c.mu.Lock()
+		c.rdWait = false
+		if err != nil {
+			return c.opErr("read", err)
+		}
+	}
+}
+
 // Write writes b to the connection, blocking while the send buffer is
 // full; it returns len(b) or an error, with the count of bytes written
 // before it. Errors: an *net.OpError wrapping syscall.EPIPE after

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -212,5 +213,69 @@ func TestForwardTCPUnreachableQuote(t *testing.T) {
 	}
 	if string(m.Body) != string(syn) {
 		t.Fatalf("the quote is not the client's SYN:\n%x\n%x", m.Body, syn)
+	}
+}
+
+// WaitRead returns once a Read would not block: data, then the peer's FIN;
+// at the read deadline and after Close it fails as Read does.
+func TestWaitRead(t *testing.T) {
+	sm, client, server := pair(t, pipe.Config{})
+	c, s := connected(t, client, server, "10.0.0.2:80")
+	waited := startErr(sm, s.WaitRead)
+	sm.Go(func() { c.Write([]byte("x")) })
+	if _, err := waited.get(t); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1)
+	if n, err := s.Read(buf); n != 1 || err != nil {
+		t.Fatalf("Read = %d, %v", n, err)
+	}
+	s.SetReadDeadline(sm.Now().Add(time.Second))
+	if err := s.WaitRead(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("WaitRead at the deadline = %v", err)
+	}
+	s.SetReadDeadline(time.Time{})
+	c.CloseWrite()
+	if err := s.WaitRead(); err != nil {
+		t.Fatalf("WaitRead after the FIN = %v", err)
+	}
+	if _, err := s.Read(buf); err != io.EOF {
+		t.Fatalf("Read after the FIN = %v", err)
+	}
+	s.Close()
+	if err := s.WaitRead(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("WaitRead after Close = %v", err)
+	}
+}
+
+// A forwarded UDP flow's Unreachable reaches the client's connected socket
+// as the error a closed port would give it: ECONNREFUSED, once.
+func TestUDPForwardUnreachable(t *testing.T) {
+	sm, client, server := pair(t, pipe.Config{})
+	var flows []*UDPConn
+	if _, err := server.ForwardUDP(UDPForwardOptions{AnyAddress: true}, func(c *UDPConn) { flows = append(flows, c) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, dst := range []string{"203.0.113.5:53", "[2001:db8::5]:53"} {
+		nc, err := client.Dial("udp", dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.Write([]byte("q"))
+		waitFor(t, sm, "the flow", func() bool { return len(flows) > 0 })
+		fc := flows[0]
+		flows = flows[1:]
+		if err := fc.Unreachable(UnreachPort); err != nil {
+			t.Fatal(err)
+		}
+		nc.SetReadDeadline(sm.Now().Add(time.Second))
+		if _, err := nc.Read(make([]byte, 10)); !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("%s: Read = %v, want ECONNREFUSED", dst, err)
+		}
+		fc.Close()
+		if err := fc.Unreachable(UnreachPort); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Unreachable after Close = %v", err)
+		}
+		nc.Close()
 	}
 }

@@ -87,6 +87,35 @@ func (f *UDPForwarder) Close() error {
 	return nil
 }
 
+// Unreachable sends the client of a forwarded flow an ICMP destination
+// unreachable error for why, from the flow's LocalAddr (the destination it
+// sent to), quoting the IP and UDP headers of a datagram of the flow: the
+// client's socket then fails as it would have against the destination or
+// a router on the way (ECONNREFUSED for UnreachPort, on a connected socket).
+// A proxy calls it when its own datagrams to the destination draw such an
+// error. The stack's ICMP rate limit applies. It fails with net.ErrClosed
+// after Close, and for a socket that is not a forwarded flow.
+func (c *UDPConn) Unreachable(why Unreachable) error {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed || c.fwd == nil {
+		return c.opErr("write", net.ErrClosed)
+	}
+	// The datagram as the client sent it, but for its payload.
+	src, dst := c.raddr, c.laddr
+	hl := wire.IPHeaderLen(dst.Addr())
+	pkt := make([]byte, hl+wire.UDPHeaderLen)
+	wire.PutIPHeader(pkt, src.Addr(), dst.Addr(), wire.ProtoUDP, wire.UDPHeaderLen, ipTTL)
+	(&wire.UDPDatagram{SrcPort: src.Port(), DstPort: dst.Port()}).Emit(pkt[hl:], src.Addr(), dst.Addr())
+	ip := wire.IPPacket{Src: src.Addr(), Dst: dst.Addr(), Protocol: wire.ProtoUDP, Payload: pkt[hl:]}
+	s := c.s
+	tx := s.batches.get()
+	s.icmpUnreachable(pkt, &ip, why, tx)
+	s.batches.put(tx)
+	return nil
+}
+
 // newFlow makes the flow for a datagram from remote to local, queues the
 // datagram and starts the handler (the read loop's side).
 func (f *UDPForwarder) newFlow(local, remote netip.AddrPort, data []byte, now time.Duration) {

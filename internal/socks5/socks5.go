@@ -330,6 +330,26 @@ func (c *boundConn) CloseWrite() error {
 	return errors.ErrUnsupported
 }
 
+// SyscallConn gives the transport's raw connection when it has one (a
+// *net.TCPConn does), so that a relay can wait for data before it takes a
+// buffer.
+func (c *boundConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
+}
+
+// SetLinger sets SO_LINGER on the connection to the server when its
+// transport can: SetLinger(0) then Close resets it, and the server resets
+// the destination, so a reset crosses the proxy.
+func (c *boundConn) SetLinger(sec int) error {
+	if l, ok := c.Conn.(interface{ SetLinger(int) error }); ok {
+		return l.SetLinger(sec)
+	}
+	return errors.ErrUnsupported
+}
+
 // CloseRead is CloseWrite's other half.
 func (c *boundConn) CloseRead() error {
 	if cr, ok := c.Conn.(interface{ CloseRead() error }); ok {
