@@ -23,6 +23,8 @@ commands:
           close, with every segment and state change printed
   serve   serve HTTP, echo or discard from a synack stack on a TUN device
   get     fetch a URL over a synack stack on a TUN device
+  proxy   transparent proxy: every TCP and UDP flow from a TUN device opened
+          again directly or through SOCKS5 (the tun2socks job)
   trace   read a pcap or pcapng capture: summary of each TCP connection,
           time-sequence graphs (--plot, --html), ladder diagrams
   script  run scripts in the packetdrill dialect against synack on virtual time,
@@ -40,6 +42,7 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
 	"trace":  runTrace,
 	"bench":  func(args []string, stdout, _ io.Writer) error { return runBench(args, stdout) },
 	"script": runScript,
+	"proxy":  runProxy,
 }
 
 func main() {
