@@ -283,7 +283,7 @@ func TestProxyManyClients(t *testing.T) {
 		return
 	}
 	n.log.waitFor(t, "every flow's line", n.exited, func(string) bool {
-		return strings.Count(n.log.String(), fmt.Sprintf(": up %s, down %s,", size(size64k), size(size64k))) == clients
+		return strings.Count(n.log.String(), fmt.Sprintf(": up %d B, down %d B,", size64k, size64k)) == clients
 	})
 	n.stop(t)
 }

@@ -1,4 +1,4 @@
-package main
+package proxy
 
 import (
 	"io"
@@ -9,10 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// bindSocket binds an outgoing socket to an interface (SO_BINDTODEVICE)
-// and marks it (SO_MARK), as --out-interface and --fwmark say, so that its
-// packets do not loop back into the proxy's own TUN device.
-func bindSocket(fd uintptr, iface string, mark uint) error {
+// BindSocket binds an outgoing socket to an interface (SO_BINDTODEVICE)
+// and marks it (SO_MARK), for a dialer's Control, so that its packets do
+// not loop back into the proxy's own TUN device (--out-interface, --fwmark).
+func BindSocket(fd uintptr, iface string, mark uint) error {
 	if iface != "" {
 		if err := unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface); err != nil {
 			return os.NewSyscallError("setsockopt SO_BINDTODEVICE", err)

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package main
+package proxy
 
 import (
 	"errors"
@@ -8,7 +8,8 @@ import (
 	"syscall"
 )
 
-func bindSocket(fd uintptr, iface string, mark uint) error {
+// BindSocket needs Linux.
+func BindSocket(fd uintptr, iface string, mark uint) error {
 	return errors.New("--out-interface and --fwmark need Linux")
 }
 
