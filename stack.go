@@ -185,7 +185,7 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 		rate := cmp.Or(opts.EchoRateLimit, defaultEchoRate)
 		s.echoes = newTokenBucket(rate, min(rate, defaultEchoBurst))
 	}
-	s.tw.init(cmp.Or(max(opts.MaxTimeWait, 0), defaultMaxTimeWait))
+	s.tw.init(cmp.Or(max(opts.MaxTimeWait, 0), defaultMaxTimeWait), len(s.addrs))
 	s.maxConns = cmp.Or(max(opts.MaxConns, 0), defaultMaxConns)
 	s.maxPerLn = cmp.Or(max(opts.MaxConnsPerListener, 0), s.maxConns)
 	if opts.MemoryLimit >= 0 {

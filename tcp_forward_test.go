@@ -279,3 +279,43 @@ func TestUDPForwardUnreachable(t *testing.T) {
 		nc.Close()
 	}
 }
+
+// A forwarded connection that closes first keeps TIME_WAIT under its
+// original destination, whatever the address; a new SYN from the same
+// client port with newer timestamps ends it (RFC 6191) and is forwarded
+// again.
+func TestForwardTCPTimeWait(t *testing.T) {
+	var accepted []*Conn
+	sm, client, server, calls := forwardPair(t, TCPForwardOptions{AnyAddress: true}, func(r *TCPRequest) {
+		c, err := r.Accept(context.Background())
+		if err != nil {
+			t.Errorf("Accept: %v", err)
+			return
+		}
+		accepted = append(accepted, c)
+		c.Close() // the forwarded side closes first
+	})
+	local := netip.MustParseAddrPort("10.0.0.1:40001")
+	dst := netip.MustParseAddrPort("203.0.113.9:80")
+	for round := range 2 {
+		c, err := client.DialAddrPort(context.Background(), local, dst)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if _, err := io.ReadAll(c); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		waitFor(t, sm, "TIME_WAIT on the forwarding side", func() bool { return server.Stats().TimeWait == 1 })
+		cs := server.Connections()
+		if len(cs) != 1 || cs[0].Local != dst || cs[0].Remote != local {
+			t.Fatalf("round %d: connections %+v", round, cs)
+		}
+		waitFor(t, sm, "the client's side to close", func() bool { return len(client.Connections()) == 0 })
+		sm.RunFor(10 * time.Millisecond) // the next SYN's timestamp is newer
+
+	}
+	if st := server.Stats(); *calls != 2 || st.TimeWaitReused != 1 || st.TimeWaitOverflow != 0 {
+		t.Fatalf("%d calls, %d reused, %d overflow", *calls, st.TimeWaitReused, st.TimeWaitOverflow)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/synack-go/synack/inet"
 	"github.com/synack-go/synack/tcp"
 	"github.com/synack-go/synack/trace"
 	"github.com/synack-go/synack/wire"
@@ -14,7 +15,9 @@ import (
 
 // Connections in TIME_WAIT leave their Conn and TCB (about a kilobyte)
 // for an entry of 64 bytes in the stack's TIME_WAIT table: the 4-tuple
-// (our address as an index into Options.Addrs), a tcp.TimeWait and a
+// (our address as an index: into Options.Addrs, or for a forwarded
+// connection's original destination into the table's own list of such
+// addresses, each kept while an entry uses it), a tcp.TimeWait and a
 // deadline. Entries sit in chunks of twChunk, hashed with a secret seed (a
 // peer cannot aim its 4-tuples at one chain), and on a list in deadline
 // order: TIME_WAIT has one length, so a new or restarted entry goes to the
@@ -34,14 +37,14 @@ type twEntry struct {
 	expire       time.Duration // when TIME_WAIT ends, on the stack's clock
 	hnext        int32         // next entry on the hash chain, or on the free list; -1: none
 	prev, next   int32         // neighbours on the deadline list; -1: none
-	local        uint8         // our address: its index in Stack.addrs
+	local        uint16        // our address: its index in Stack.addrs, or len(Stack.addrs) + its index in twTable.foreign
 }
 
 // twKey is what the table's hash covers.
 type twKey struct {
 	remote       [16]byte
 	lport, rport uint16
-	local        uint8
+	local        uint16
 }
 
 // twTable is the stack's TIME_WAIT table. Its lock is a leaf: nothing else
@@ -56,10 +59,24 @@ type twTable struct {
 	seed       maphash.Seed
 	max        int
 	n          atomic.Int32 // entries in use
+
+	// A forwarded connection's local address is the destination its client
+	// dialled, not one of ours: such addresses get indices after
+	// Options.Addrs, counted by the entries that use them.
+	own      int // len(Stack.addrs)
+	foreign  []twForeign
+	foreignI map[netip.Addr]uint16 // address → index into foreign
+	freeF    []uint16              // indices of foreign whose address is gone
 }
 
-func (tw *twTable) init(max int) {
-	tw.max, tw.seed = max, maphash.MakeSeed()
+// twForeign is a foreign local address and how many entries use it.
+type twForeign struct {
+	addr netip.Addr
+	refs int32
+}
+
+func (tw *twTable) init(max, own int) {
+	tw.max, tw.own, tw.seed = max, own, maphash.MakeSeed()
 	tw.free, tw.head, tw.tail = -1, -1, -1
 }
 
@@ -165,15 +182,69 @@ func (tw *twTable) remove(i int32) {
 		}
 	}
 	e.hnext, tw.free = tw.free, i
+	tw.release(e.local)
 	if tw.n.Add(-1) == 0 {
 		tw.chunks, tw.buckets, tw.free, tw.slots = nil, nil, -1, 0
 	}
+}
+
+// release drops an entry's use of a foreign local address (tw.mu held).
+func (tw *twTable) release(local uint16) {
+	i := int(local) - tw.own
+	if i < 0 {
+		return
+	}
+	f := &tw.foreign[i]
+	if f.refs--; f.refs == 0 {
+		delete(tw.foreignI, f.addr)
+		f.addr = netip.Addr{}
+		tw.freeF = append(tw.freeF, uint16(i))
+	}
+}
+
+// localIndex returns the index of our address a for a key: its place in
+// Options.Addrs, else a foreign address's, made and counted when intern
+// (an entry is about to use it) (tw.mu held). It reports false for a
+// foreign address not in the table, or when the indices run out.
+func (tw *twTable) localIndex(addrs []netip.Prefix, a netip.Addr, intern bool) (uint16, bool) {
+	for i, p := range addrs {
+		if p.Addr() == a {
+			return uint16(i), true
+		}
+	}
+	if i, ok := tw.foreignI[a]; ok {
+		if intern {
+			tw.foreign[i].refs++
+		}
+		return uint16(tw.own) + i, true
+	}
+	if !intern {
+		return 0, false
+	}
+	var i uint16
+	switch {
+	case len(tw.freeF) > 0:
+		i = tw.freeF[len(tw.freeF)-1]
+		tw.freeF = tw.freeF[:len(tw.freeF)-1]
+	case tw.own+len(tw.foreign) < 1<<16:
+		i = uint16(len(tw.foreign))
+		tw.foreign = append(tw.foreign, twForeign{})
+	default:
+		return 0, false
+	}
+	if tw.foreignI == nil {
+		tw.foreignI = make(map[netip.Addr]uint16)
+	}
+	tw.foreign[i] = twForeign{addr: a, refs: 1}
+	tw.foreignI[a] = i
+	return uint16(tw.own) + i, true
 }
 
 // clear forgets every entry: the stack is closing.
 func (tw *twTable) clear() {
 	tw.mu.Lock()
 	tw.chunks, tw.buckets, tw.free, tw.slots, tw.head, tw.tail = nil, nil, -1, 0, -1, -1
+	tw.foreign, tw.foreignI, tw.freeF = nil, nil, nil
 	tw.n.Store(0)
 	tw.mu.Unlock()
 }
@@ -185,21 +256,25 @@ func (tw *twTable) restart(i int32, expire time.Duration) {
 	tw.append(i)
 }
 
-// twKeyOf returns the table's key for a flow, or false if its local address
-// is not one of the first 256 of Options.Addrs (it then gets no TIME_WAIT).
-func (s *Stack) twKeyOf(k flowKey) (twKey, bool) {
-	a := k.local.Addr()
-	for i, p := range s.addrs {
-		if p.Addr() == a && i <= 255 {
-			return twKey{k.remote.Addr().As16(), k.local.Port(), k.remote.Port(), uint8(i)}, true
-		}
+// twKeyOf returns the table's key for a flow; intern when an entry is
+// about to use it (tw.mu held). It reports false for a flow no entry can
+// have.
+func (s *Stack) twKeyOf(k flowKey, intern bool) (twKey, bool) {
+	local, ok := s.tw.localIndex(s.addrs, k.local.Addr(), intern)
+	if !ok {
+		return twKey{}, false
 	}
-	return twKey{}, false
+	return twKey{k.remote.Addr().As16(), k.local.Port(), k.remote.Port(), local}, true
 }
 
-// flowOf returns the flow of a table key.
+// flowOf returns the flow of a table key (tw.mu held).
 func (s *Stack) flowOf(k twKey) flowKey {
-	local := s.addrs[k.local].Addr()
+	var local netip.Addr
+	if int(k.local) < len(s.addrs) {
+		local = s.addrs[k.local].Addr()
+	} else {
+		local = s.tw.foreign[int(k.local)-len(s.addrs)].addr
+	}
 	remote := netip.AddrFrom16(k.remote)
 	if local.Is4() {
 		remote = remote.Unmap()
@@ -218,12 +293,14 @@ func (c *Conn) enterTimeWait() {
 		return
 	}
 	now := s.now()
-	k, ok := s.twKeyOf(c.key)
+	s.tw.mu.Lock()
+	k, ok := s.twKeyOf(c.key, true)
 	if ok {
-		s.tw.mu.Lock()
-		ok = s.tw.insert(k, w, now+s.timeWait(c.key))
-		s.tw.mu.Unlock()
+		if ok = s.tw.insert(k, w, now+s.timeWait(c.key)); !ok {
+			s.tw.release(k.local)
+		}
 	}
+	s.tw.mu.Unlock()
 	if !ok {
 		s.ctr.timeWaitOverflow.Add(1)
 		s.traceState(c.key, tcp.StateTimeWait, tcp.StateClosed, "time-wait table full")
@@ -243,15 +320,21 @@ func (s *Stack) timeWait(k flowKey) time.Duration {
 // (RFC 6191) while a listener waits for it ends the entry instead and is
 // not handled: iss is then the ISS the new connection should use.
 func (s *Stack) timeWaitInput(key flowKey, seg *wire.TCPSegment, tx *txBatch) (handled bool, iss tcp.Seq) {
-	k, ok := s.twKeyOf(key)
-	if !ok {
-		return false, 0
+	// Whether a listener or a forwarder waits for a SYN first: s.mu must
+	// not be taken inside tw.mu.
+	listening := false
+	if seg.Flags&(wire.SYN|wire.ACK|wire.RST) == wire.SYN {
+		_, m := s.bound(wire.ProtoTCP, key, s.isLocal(key.local.Addr()))
+		listening = m != inet.NoMatch
 	}
-	// The listener first: s.mu must not be taken inside tw.mu.
-	listening := seg.Flags&(wire.SYN|wire.ACK|wire.RST) == wire.SYN && s.listenerFor(key.local) != nil
 	now := s.now()
 	tw := &s.tw
 	tw.mu.Lock()
+	k, ok := s.twKeyOf(key, false)
+	if !ok {
+		tw.mu.Unlock()
+		return false, 0
+	}
 	i := tw.find(k)
 	if i < 0 {
 		tw.mu.Unlock()
@@ -302,11 +385,13 @@ func (s *Stack) expireTimeWait(now time.Duration) time.Duration {
 			tw.mu.Unlock()
 			return at
 		}
-		k := e.key()
+		var key flowKey
+		if s.tracer != nil {
+			key = s.flowOf(e.key())
+		}
 		tw.remove(tw.head)
 		tw.mu.Unlock()
 		if s.tracer != nil {
-			key := s.flowOf(k)
 			s.trace(&trace.Event{Kind: trace.Timer, Local: key.local, Remote: key.remote, Why: "time-wait"})
 			s.traceState(key, tcp.StateTimeWait, tcp.StateClosed, "timeout")
 		}
@@ -331,13 +416,10 @@ func (s *Stack) inTimeWait(key flowKey) bool {
 	if s.tw.n.Load() == 0 {
 		return false
 	}
-	k, ok := s.twKeyOf(key)
-	if !ok {
-		return false
-	}
 	s.tw.mu.Lock()
 	defer s.tw.mu.Unlock()
-	return s.tw.find(k) >= 0
+	k, ok := s.twKeyOf(key, false)
+	return ok && s.tw.find(k) >= 0
 }
 
 // traceState traces a state change the stack makes for a connection that
