@@ -21,7 +21,7 @@ var ErrSkip = errors.New("skipped")
 
 // workloads lists the workloads Main knows.
 var workloads = []string{"mem-bulk", "mem-rr", "mem-connrate", "mem-idle", "tun-bulk", "lossy-goodput",
-	"wg-bulk", "wg-rr", "wg-idle"}
+	"wg-bulk", "wg-rr", "wg-idle", "proxy-bulk", "proxy-connrate", "proxy-idle"}
 
 // Usage describes the workloads and their flags.
 const Usage = `workloads:
@@ -36,6 +36,12 @@ const Usage = `workloads:
                  -queues 1 (queues of the TUN device, a reader each)
   lossy-goodput  -loss 1 (percent) -bytes 268435456 -cap 120s -delay 10ms
                  -rate 200000000 -queue 500000 -cc reno
+  proxy-bulk     -bytes 1073741824 -reverse -offload: a transparent proxy
+                 between the kernel's sockets in two namespaces (clients
+                 whose default route is the proxy's TUN device, servers
+                 behind a veth), each flow opened again from a third
+  proxy-connrate -dialers 1 -duration 5s, through the proxy
+  proxy-idle     -conns 10000 idle proxied flows: memory per flow
   wg-bulk, wg-rr, wg-idle  mem-bulk, mem-rr and mem-idle between two
                  netstacks behind wireguard-go devices joined by loopback
                  UDP (the wireguard module's contenders only); -mtu 1420
@@ -167,7 +173,7 @@ func run(c Contender, name string, p *params) (Result, error) {
 		res.addNote(nt.Note())
 	}
 	switch name {
-	case "mem-bulk", "tun-bulk", "wg-bulk":
+	case "mem-bulk", "tun-bulk", "wg-bulk", "proxy-bulk":
 		o, err := runBulk(n, bulkOpts{total: p.bytes, write: p.write, reverse: p.reverse,
 			limit: 10 * time.Minute, seed: p.seed, flows: p.flows})
 		if err != nil {
@@ -186,13 +192,13 @@ func run(c Contender, name string, p *params) (Result, error) {
 			return res, err
 		}
 		rrMetrics(&res, o)
-	case "mem-connrate":
+	case "mem-connrate", "proxy-connrate":
 		o, err := runConnRate(n, p.dialers, p.duration)
 		if err != nil {
 			return res, err
 		}
 		connMetrics(&res, o)
-	case "mem-idle", "wg-idle":
+	case "mem-idle", "wg-idle", "proxy-idle":
 		conns := p.conns
 		if cl, ok := n.(ConnLimiter); ok && cl.MaxConns() < conns {
 			conns = cl.MaxConns()
@@ -206,7 +212,11 @@ func run(c Contender, name string, p *params) (Result, error) {
 			o.kernelMemory = true
 			res.addNote("memory includes the kernel's slab growth (machine-wide, noisy)")
 		}
-		idleMetrics(&res, o)
+		if name == "proxy-idle" {
+			proxyIdleMetrics(&res, o)
+		} else {
+			idleMetrics(&res, o)
+		}
 	}
 	return res, nil
 }
@@ -226,9 +236,16 @@ func caseOf(name string, p *params) string {
 		}
 		kv = append(kv, fmt.Sprintf("mtu=%d", p.mtu), "dir="+dir)
 		kv = append(kv, bulkShape(p)...)
-	case "mem-connrate":
+	case "proxy-bulk":
+		dir := "up"
+		if p.reverse {
+			dir = "down"
+		}
+		kv = append(kv, "dir="+dir)
+		kv = append(kv, bulkShape(p)...)
+	case "mem-connrate", "proxy-connrate":
 		kv = append(kv, fmt.Sprintf("dialers=%d", p.dialers))
-	case "mem-idle", "wg-idle":
+	case "mem-idle", "wg-idle", "proxy-idle":
 		kv = append(kv, fmt.Sprintf("conns=%d", p.conns))
 	case "lossy-goodput":
 		kv = append(kv, fmt.Sprintf("loss=%g%%", p.loss))
@@ -316,4 +333,17 @@ func idleMetrics(r *Result, o idleOut) {
 	r.add("kernel slab", "B/conn", slab, Lower, false)
 	r.add("goroutines", "per conn", float64(o.after.gs-o.before.gs)/n, Lower, false)
 	r.add("setup", "k conns/s", n/o.setup.Seconds()/1e3, Higher, false)
+}
+
+// proxyIdleMetrics reports proxy-idle per proxied flow: the whole
+// process's heap and stacks, the two kernel sockets the harness holds for
+// each flow (the same for every contender) and the proxy's flow (its
+// stack's connection, the relay, the upstream socket).
+func proxyIdleMetrics(r *Result, o idleOut) {
+	n := float64(o.conns)
+	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / n }
+	r.add("memory", "B/flow", per(o.after.heap+o.after.stacks, o.before.heap+o.before.stacks), Lower, true)
+	r.add("rss", "B/flow", per(o.after.rss, o.before.rss), Lower, true)
+	r.add("goroutines", "per flow", float64(o.after.gs-o.before.gs)/n, Lower, false)
+	r.add("setup", "k flows/s", n/o.setup.Seconds()/1e3, Higher, false)
 }

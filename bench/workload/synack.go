@@ -38,6 +38,9 @@ func newSynackNet(spec Spec) (Net, error) {
 	if spec.Workload == "tun-bulk" {
 		return newSynackTUN(spec)
 	}
+	if IsProxyWorkload(spec.Workload) {
+		return newSynackProxy(spec)
+	}
 	if spec.CC != "" && spec.CC != "reno" {
 		return nil, fmt.Errorf("synack has no congestion control %q (only reno)", spec.CC)
 	}

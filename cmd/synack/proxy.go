@@ -167,7 +167,7 @@ func proxyMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		go proxyStatsLoop(sctx, stdout, cfg.statsEvery, px, st.Stack)
 	}
 	<-ctx.Done()
-	px.Shutdown()
+	px.Shutdown(shutdownGrace)
 	ps := px.Stats()
 	log.logf("stopped after %d TCP and %d UDP %s", ps.TCPRelayed, ps.UDPRelayed, plural(ps.TCPRelayed+ps.UDPRelayed, "flow"))
 	return nil

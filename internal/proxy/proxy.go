@@ -197,9 +197,9 @@ func (p *Proxy) remove(fl *tcpFlow) {
 }
 
 // Shutdown stops forwarding, closes every flow with a FIN, waits for the
-// handlers, then lets the stack finish its closing handshakes for a while
-// (at most 5 s). The stack is the caller's to close.
-func (p *Proxy) Shutdown() {
+// handlers, then lets the stack finish its closing handshakes for at most
+// grace (the peers' ACKs of the FINs). The stack is the caller's to close.
+func (p *Proxy) Shutdown(grace time.Duration) {
 	p.tf.Close()
 	p.uf.Close()
 	p.mu.Lock()
@@ -220,15 +220,11 @@ func (p *Proxy) Shutdown() {
 		u.close()
 	}
 	p.wg.Wait()
-	deadline := time.Now().Add(closeGrace)
+	deadline := time.Now().Add(grace)
 	for time.Now().Before(deadline) && closing(p.st) {
 		time.Sleep(10 * time.Millisecond) // the peers' last ACKs
 	}
 }
-
-// closeGrace is how long Shutdown lets the stack finish its closing
-// handshakes.
-const closeGrace = 5 * time.Second
 
 // closing reports whether a connection of st still waits for the ACK of
 // its FIN (or the peer's, in LAST_ACK).

@@ -39,6 +39,8 @@ func newNet(spec workload.Spec) (workload.Net, error) {
 	switch {
 	case spec.Workload == "tun-bulk":
 		return newTUNNet(spec)
+	case workload.IsProxyWorkload(spec.Workload):
+		return newProxyNet(spec)
 	case spec.Variant != "":
 		return nil, fmt.Errorf("%w: gvisor has no variant %q", errors.ErrUnsupported, spec.Variant)
 	case spec.Offload || spec.Queues > 1 || spec.BatchACKs:
