@@ -42,10 +42,11 @@ func readmeBlocks(t *testing.T) []string {
 	}
 }
 
-// TestREADMEShellBlocks runs the README's TUN block, as a user would paste
-// it, in a network namespace of its own, in a copy of the repository: it
-// builds synack, serves a 64 MiB file to curl, and fetches it back from a
-// kernel HTTP server with synack get.
+// TestREADMEShellBlocks runs the README's TUN blocks, as a user would paste
+// them, in a network namespace of their own, in a copy of the repository:
+// the first builds synack, serves a 64 MiB file to curl, and fetches it
+// back from a kernel HTTP server with synack get; the second runs synack
+// proxy between namespaces it makes and removes.
 func TestREADMEShellBlocks(t *testing.T) {
 	blocks := readmeBlocks(t)
 	if len(blocks) == 0 {
@@ -79,7 +80,14 @@ func TestREADMEShellBlocks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("block %d: %v", i+1, err)
 		}
-		for _, want := range []string{"67108864 bytes from synack", "big.bin arrived intact", "stopped after 1 connection"} {
+		wants := [][]string{
+			{"67108864 bytes from synack", "big.bin arrived intact", "stopped after 1 connection"},
+			{"67108864 bytes through synack proxy", "refused at once", "refused (RST)", "stopped after 1 TCP"},
+		}
+		if i >= len(wants) {
+			t.Fatalf("block %d has nothing to check", i+1)
+		}
+		for _, want := range wants[i] {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("block %d printed no %q", i+1, want)
 			}
