@@ -3,6 +3,7 @@ package synack
 import (
 	"net"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/synack-go/synack/inet"
 	"github.com/synack-go/synack/wire"
@@ -174,4 +175,35 @@ func (s *Stack) bindFixed(local, remote netip.AddrPort) (*Conn, error) {
 		return nil, errAddrInUse
 	}
 	return c, nil
+}
+
+// setForwarder makes e the forwarder of proto, for any destination if
+// anyAddr (replacing an earlier one), or fails with net.ErrClosed after
+// Stack.Close.
+func (s *Stack) setForwarder(proto uint8, e endpoint, anyAddr bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return net.ErrClosed
+	}
+	s.bind.SetForwarder(proto, e, anyAddr)
+	s.forwardsAny(proto).Store(anyAddr)
+	return nil
+}
+
+// clearForwarder removes e if it is proto's forwarder.
+func (s *Stack) clearForwarder(proto uint8, e endpoint) {
+	s.mu.Lock()
+	if s.bind.ClearForwarder(proto, e) {
+		s.forwardsAny(proto).Store(false)
+	}
+	s.mu.Unlock()
+}
+
+// forwardsAny is the flag that says proto's forwarder takes any address.
+func (s *Stack) forwardsAny(proto uint8) *atomic.Bool {
+	if proto == wire.ProtoTCP {
+		return &s.forwardsAnyTCP
+	}
+	return &s.forwardsAnyUDP
 }

@@ -130,18 +130,24 @@ func (l *Listener) acceptCookie(key flowKey, ack *wire.TCPSegment, tx *txBatch) 
 	return true
 }
 
-// refuse answers a SYN (or the ACK of a SYN cookie) with a RST, and
-// reports true, when the stack takes no new connection: its memory budget
-// is under pressure, or Options.MaxConns or MaxConnsPerListener is
-// reached. A refusal costs nothing to keep, unlike a SYN-ACK, and tells
-// the client at once (ECONNREFUSED) rather than after its retries.
+// refuse is refuseNew for the listener, which also refuses beyond
+// Options.MaxConnsPerListener.
 func (l *Listener) refuse(key flowKey, seg *wire.TCPSegment, tx *txBatch) bool {
-	s := l.s
+	return l.s.refuseNew(key, seg, tx, int(l.conns.Load()) >= l.s.maxPerLn)
+}
+
+// refuseNew answers a SYN (or the ACK of a SYN cookie) with a RST, and
+// reports true, when the stack takes no new connection: its memory budget
+// is under pressure, or Options.MaxConns is reached, or full says the
+// listener's own bound is. A refusal costs nothing to keep, unlike a
+// SYN-ACK, and tells the client at once (ECONNREFUSED) rather than after
+// its retries.
+func (s *Stack) refuseNew(key flowKey, seg *wire.TCPSegment, tx *txBatch, full bool) bool {
 	switch {
 	case s.mem.UnderPressure():
 		s.ctr.refusedMemory.Add(1)
 		s.traceDrop(key.local, key.remote, "memory-pressure")
-	case int(l.conns.Load()) >= s.maxPerLn || s.connCount() >= s.maxConns:
+	case full || s.connCount() >= s.maxConns:
 		s.ctr.refusedConnLimit.Add(1)
 		s.traceDrop(key.local, key.remote, "too-many-connections")
 	default:

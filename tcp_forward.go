@@ -131,13 +131,9 @@ func (s *Stack) ForwardTCP(opts TCPForwardOptions, handle func(*TCPRequest)) (*T
 		opts.MaxPending = defaultMaxPending
 	}
 	f := &TCPForwarder{s: s, opts: opts, handle: handle, pending: make(map[connKey]*TCPRequest)}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed.Load() {
-		return nil, net.ErrClosed
+	if err := s.setForwarder(wire.ProtoTCP, endpoint{tf: f}, opts.AnyAddress); err != nil {
+		return nil, err
 	}
-	s.bind.SetForwarder(wire.ProtoTCP, endpoint{tf: f}, opts.AnyAddress)
-	s.forwardsAnyTCP.Store(opts.AnyAddress)
 	return f, nil
 }
 
@@ -147,12 +143,7 @@ func (f *TCPForwarder) Close() error {
 	if f.closed.Swap(true) {
 		return net.ErrClosed
 	}
-	s := f.s
-	s.mu.Lock()
-	if s.bind.ClearForwarder(wire.ProtoTCP, endpoint{tf: f}) {
-		s.forwardsAnyTCP.Store(false)
-	}
-	s.mu.Unlock()
+	f.s.clearForwarder(wire.ProtoTCP, endpoint{tf: f})
 	return nil
 }
 
@@ -199,7 +190,7 @@ func (f *TCPForwarder) input(key flowKey, pkt []byte, ip *wire.IPPacket, seg *wi
 		f.closed.Load()
 	f.mu.Unlock()
 	switch {
-	case f.refuseNew(key, seg, tx):
+	case s.refuseNew(key, seg, tx, false):
 		return
 	case full:
 		s.cookies.SynAck(s.config(key.remote.Addr()), key.local, key.remote, seg, now, s.tsOffset, &tx.scratch)
@@ -222,25 +213,6 @@ func (f *TCPForwarder) input(key flowKey, pkt []byte, ip *wire.IPPacket, seg *wi
 	f.mu.Unlock()
 	s.tcpFwd.requests.Add(1)
 	s.goUser(func() { f.handle(r) })
-}
-
-// refuseNew answers a SYN (or a cookie's ACK) with a RST, and reports
-// true, when the stack takes no new connection: the memory budget is
-// under pressure or Options.MaxConns is reached, as for a listener.
-func (f *TCPForwarder) refuseNew(key flowKey, seg *wire.TCPSegment, tx *txBatch) bool {
-	s := f.s
-	switch {
-	case s.mem.UnderPressure():
-		s.ctr.refusedMemory.Add(1)
-		s.traceDrop(key.local, key.remote, "memory-pressure")
-	case s.connCount() >= s.maxConns:
-		s.ctr.refusedConnLimit.Add(1)
-		s.traceDrop(key.local, key.remote, "too-many-connections")
-	default:
-		return false
-	}
-	s.replyRST(key, seg, tx)
-	return true
 }
 
 // maxPendingEntries bounds the forwarder's entries, undecided requests and

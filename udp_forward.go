@@ -62,13 +62,9 @@ func (s *Stack) ForwardUDP(opts UDPForwardOptions, handle func(*UDPConn)) (*UDPF
 		opts.MaxFlows = defaultMaxFlows
 	}
 	f := &UDPForwarder{s: s, opts: opts, handle: handle}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed.Load() {
-		return nil, net.ErrClosed
+	if err := s.setForwarder(wire.ProtoUDP, endpoint{uf: f}, opts.AnyAddress); err != nil {
+		return nil, err
 	}
-	s.bind.SetForwarder(wire.ProtoUDP, endpoint{uf: f}, opts.AnyAddress)
-	s.forwardsAnyUDP.Store(opts.AnyAddress)
 	return f, nil
 }
 
@@ -78,12 +74,7 @@ func (f *UDPForwarder) Close() error {
 	if f.closed.Swap(true) {
 		return net.ErrClosed
 	}
-	s := f.s
-	s.mu.Lock()
-	if s.bind.ClearForwarder(wire.ProtoUDP, endpoint{uf: f}) {
-		s.forwardsAnyUDP.Store(false)
-	}
-	s.mu.Unlock()
+	f.s.clearForwarder(wire.ProtoUDP, endpoint{uf: f})
 	return nil
 }
 

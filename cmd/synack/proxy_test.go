@@ -8,7 +8,6 @@ package main
 // too. Nothing here reaches another address.
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -17,13 +16,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/synack-go/synack/internal/dante"
 	"github.com/synack-go/synack/internal/netns"
 )
 
@@ -232,54 +230,9 @@ func TestProxyManyClients(t *testing.T) {
 	if testing.Short() {
 		clients = 100
 	}
-	const dialers = 50
 	n := startProxy(t, "--direct")
 	n.serveHTTPAndEcho(t, t.TempDir())
-	conns := make([]*net.TCPConn, clients)
-	var wg sync.WaitGroup
-	errs := make(chan error, clients+dialers)
-	for d := range dialers {
-		wg.Go(func() {
-			errs <- n.clients.Do(func() error {
-				for i := d; i < clients; i += dialers {
-					c, err := net.DialTimeout("tcp", hostPort(pxSrv4, 7), time.Minute)
-					if err != nil {
-						return fmt.Errorf("client %d: %w", i, err)
-					}
-					conns[i] = c.(*net.TCPConn)
-				}
-				return nil
-			})
-		})
-	}
-	wg.Wait()
-	for range dialers {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i, c := range conns {
-		wg.Go(func() {
-			defer c.Close()
-			payload := seeded(uint64(100+i), size64k)
-			go func() {
-				c.Write(payload)
-				c.CloseWrite()
-			}()
-			got, err := io.ReadAll(c)
-			if err != nil {
-				errs <- fmt.Errorf("client %d: %w", i, err)
-			} else if !bytes.Equal(got, payload) {
-				errs <- fmt.Errorf("client %d: %d bytes came back, not the %d sent", i, len(got), size64k)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if t.Failed() {
+	if !echoClients(t, n.clients, hostPort(pxSrv4, 7), clients) {
 		return
 	}
 	n.log.waitFor(t, "every flow's line", n.exited, func(string) bool {
@@ -501,74 +454,6 @@ func (n *proxyNet) closedUDPPort(t *testing.T, addr string) {
 	}
 }
 
-// proxyDanteConf is danted's configuration for the proxy's namespace: it
-// serves on loopback and goes out by the servers' link.
-const proxyDanteConf = `logoutput: stderr
-internal: 127.0.0.1 port = 1080
-external: pxout
-socksmethod: none
-clientmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass {
-	from: 0.0.0.0/0 to: 0.0.0.0/0
-}
-socks pass {
-	from: 0.0.0.0/0 to: 0.0.0.0/0
-	command: connect udpassociate udpreply
-}
-`
-
-// startDante runs danted in the proxy's namespace and waits until it
-// serves; it is killed by its pid when the test ends.
-func startDante(t *testing.T, ns *netns.NS) {
-	t.Helper()
-	bin, err := exec.LookPath("danted")
-	if err != nil {
-		t.Skip("needs danted (Debian package dante-server)")
-	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "danted.conf")
-	if err := os.WriteFile(conf, []byte(proxyDanteConf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := ns.Command(bin, "-f", conf, "-p", filepath.Join(dir, "danted.pid"))
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	running := make(chan string, 1)
-	go func() {
-		var log strings.Builder
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), " running") {
-				running <- ""
-				for sc.Scan() { // keep the pipe drained
-				}
-				return
-			}
-		}
-		running <- log.String()
-	}()
-	select {
-	case l := <-running:
-		if l != "" {
-			t.Fatalf("danted stopped:\n%s", l)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("danted did not start within a minute")
-	}
-}
-
 // TestProxySOCKS5: the same download through Dante (danted, started by the
 // test in the proxy's namespace): CONNECT for TCP, a refusal carried back
 // as a RST, and UDP ASSOCIATE for the resolver-like exchange (IPv4: the
@@ -576,7 +461,7 @@ func startDante(t *testing.T, ns *netns.NS) {
 func TestProxySOCKS5(t *testing.T) {
 	t.Parallel()
 	needTool(t, "curl", "curl")
-	pn := startProxyWith(t, func(p *netns.NS) { startDante(t, p) }, "--socks5", "127.0.0.1:1080")
+	pn := startProxyWith(t, func(p *netns.NS) { dante.Start(t, p, "pxout") }, "--socks5", dante.Addr)
 	dir, want := big(t)
 	pn.serveHTTPAndEcho(t, dir)
 	pn.serveUDP(t)

@@ -3,94 +3,25 @@
 package socks5
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/synack-go/synack/internal/dante"
 	"github.com/synack-go/synack/internal/netns"
 )
-
-// danteConf is the smallest configuration of Dante's danted (Debian package
-// dante-server) that serves CONNECT and UDP ASSOCIATE without
-// authentication on loopback.
-const danteConf = `logoutput: stderr
-internal: 127.0.0.1 port = 1080
-external: 127.0.0.1
-socksmethod: none
-clientmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass {
-	from: 0.0.0.0/0 to: 0.0.0.0/0
-}
-socks pass {
-	from: 0.0.0.0/0 to: 0.0.0.0/0
-	command: connect udpassociate udpreply
-}
-`
-
-// startDante runs danted inside ns and waits until it serves; it is killed
-// (by its pid) when the test ends.
-func startDante(t *testing.T, ns *netns.NS) {
-	t.Helper()
-	bin, err := exec.LookPath("danted")
-	if err != nil {
-		t.Skip("needs danted (Debian package dante-server)")
-	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "danted.conf")
-	if err := os.WriteFile(conf, []byte(danteConf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := ns.Command(bin, "-f", conf, "-p", filepath.Join(dir, "danted.pid"))
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	running := make(chan struct{})
-	var log bytes.Buffer
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), " running") {
-				close(running)
-				for sc.Scan() { // keep the pipe drained
-				}
-				return
-			}
-		}
-	}()
-	select {
-	case <-running:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("danted did not start")
-	}
-}
 
 // TestDante runs the client against a real SOCKS5 server, Dante, inside a
 // namespace: CONNECT with a half-close both ways, a refused CONNECT, and
 // UDP ASSOCIATE.
 func TestDante(t *testing.T) {
 	ns := netns.New(t)
-	startDante(t, ns)
+	dante.Start(t, ns, "127.0.0.1")
 	inNS := func(fn func() error) {
 		t.Helper()
 		if err := ns.Do(fn); err != nil {

@@ -155,7 +155,7 @@ func newProxyNet(spec workload.Spec) (workload.Net, error) {
 }
 
 // newProxyStack is tun2socks's stack: IPv4 (the workloads' family), TCP
-// and UDP, with the buffer ranges and SACK of newStack; one NIC in
+// and UDP, tuned as newStack's; one NIC in
 // promiscuous and spoofing mode, so that it takes packets to any address
 // and answers from them, and a default route.
 func newProxyStack(ep stack.LinkEndpoint) (*stack.Stack, error) {
@@ -163,15 +163,9 @@ func newProxyStack(ep stack.LinkEndpoint) (*stack.Stack, error) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
 	})
-	sack := tcpip.TCPSACKEnabled(true)
-	moderate := tcpip.TCPModerateReceiveBufferOption(true)
-	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: tcp.DefaultReceiveBufferSize, Max: rcvBufMax}
-	snd := tcpip.TCPSendBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: tcp.DefaultSendBufferSize, Max: sndBufMax}
-	for _, o := range []tcpip.SettableTransportProtocolOption{&sack, &moderate, &rcv, &snd} {
-		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("gvisor option %T: %v", o, err)
-		}
+	if err := setTCPOptions(s, ""); err != nil {
+		s.Close()
+		return nil, err
 	}
 	if err := s.CreateNIC(nicID, ep); err != nil {
 		s.Close()

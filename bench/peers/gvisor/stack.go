@@ -31,20 +31,9 @@ func newStack(ep stack.LinkEndpoint, addr netip.Prefix, cc string) (*stack.Stack
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol},
 	})
-	sack := tcpip.TCPSACKEnabled(true)
-	moderate := tcpip.TCPModerateReceiveBufferOption(true)
-	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: tcp.DefaultReceiveBufferSize, Max: rcvBufMax}
-	snd := tcpip.TCPSendBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: tcp.DefaultSendBufferSize, Max: sndBufMax}
-	opts := []tcpip.SettableTransportProtocolOption{&sack, &moderate, &rcv, &snd}
-	if cc != "" {
-		c := tcpip.CongestionControlOption(cc)
-		opts = append(opts, &c)
-	}
-	for _, o := range opts {
-		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("gvisor option %T: %v", o, err)
-		}
+	if err := setTCPOptions(s, cc); err != nil {
+		s.Close()
+		return nil, err
 	}
 	if err := s.CreateNIC(nicID, ep); err != nil {
 		s.Close()
@@ -60,6 +49,26 @@ func newStack(ep stack.LinkEndpoint, addr netip.Prefix, cc string) (*stack.Stack
 	}
 	s.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, NIC: nicID}})
 	return s, nil
+}
+
+// setTCPOptions tunes s's TCP as its users do: SACK, buffer ranges with
+// moderation, and the congestion control cc ("" keeps gVisor's default).
+func setTCPOptions(s *stack.Stack, cc string) error {
+	sack := tcpip.TCPSACKEnabled(true)
+	moderate := tcpip.TCPModerateReceiveBufferOption(true)
+	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: tcp.DefaultReceiveBufferSize, Max: rcvBufMax}
+	snd := tcpip.TCPSendBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: tcp.DefaultSendBufferSize, Max: sndBufMax}
+	opts := []tcpip.SettableTransportProtocolOption{&sack, &moderate, &rcv, &snd}
+	if cc != "" {
+		c := tcpip.CongestionControlOption(cc)
+		opts = append(opts, &c)
+	}
+	for _, o := range opts {
+		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
+			return fmt.Errorf("gvisor option %T: %v", o, err)
+		}
+	}
+	return nil
 }
 
 // fullAddr is addr:port on the stack's NIC.
