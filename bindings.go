@@ -59,14 +59,6 @@ func (s *Stack) bound(proto uint8, key flowKey, local bool) (endpoint, inet.Matc
 	return e, m
 }
 
-// listenerFor finds the listener for a local address: one bound to it, else
-// one bound to the unspecified address of its family (a "tcp" listener on
-// an unspecified address is entered under both families).
-func (s *Stack) listenerFor(local netip.AddrPort) *Listener {
-	e, _ := s.bound(wire.ProtoTCP, flowKey{local: local}, true)
-	return e.l
-}
-
 // addListener enters l under each of keys, or fails with EADDRINUSE if one
 // is taken. A zero port is replaced by a free ephemeral one first.
 func (s *Stack) addListener(l *Listener, keys []netip.AddrPort) ([]netip.AddrPort, error) {

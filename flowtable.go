@@ -174,16 +174,3 @@ func (t *flowTable) removeUDP(k flowKey, c *UDPConn) {
 	}
 	sh.mu.Unlock()
 }
-
-// appendUDP appends every UDP flow to dst, one shard at a time.
-func (t *flowTable) appendUDP(dst []*UDPConn) []*UDPConn {
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.RLock()
-		for _, c := range sh.udp {
-			dst = append(dst, c)
-		}
-		sh.mu.RUnlock()
-	}
-	return dst
-}
