@@ -243,10 +243,13 @@ func TestProxyManyClients(t *testing.T) {
 
 // TestProxyHalfClose: a half-close crosses the proxy both ways: the client
 // shuts its side and still reads the server's answer; the server shuts
-// its side and still reads the client's. A reset crosses too.
+// its side and still reads the client's. A reset crosses too. The proxy
+// binds its outgoing sockets with --out-interface and --fwmark.
 func TestProxyHalfClose(t *testing.T) {
 	t.Parallel()
-	n := startProxy(t, "--direct")
+	// The outgoing sockets bound to the servers' link and marked, as
+	// --out-interface and --fwmark ask (no rule uses the mark here).
+	n := startProxy(t, "--direct", "--out-interface", "pxout", "--fwmark", "7")
 	ln := kernelListen(t, n.servers, ":8081")
 	type served struct {
 		got []byte
