@@ -15,7 +15,8 @@ import (
 type Options struct {
 	// Addrs are the stack's own addresses with their prefixes, IPv4 or
 	// IPv6. Packets to other addresses are dropped and counted
-	// (Stats.Drops.NotForUs). Dial picks its source address among them: one
+	// (Stats.Drops.NotForUs), unless a forwarder takes any address
+	// (ForwardTCP, ForwardUDP). Dial picks its source address among them: one
 	// whose prefix contains the destination, else the first of the same
 	// family. At least one is required.
 	Addrs []netip.Prefix
