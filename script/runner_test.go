@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/synack-go/synack/internal/netns"
 	"github.com/synack-go/synack/script"
 )
 
@@ -74,6 +75,7 @@ func TestRunnerFailures(t *testing.T) {
 	targets := []string{"synack"}
 	if script.KernelUnavailable() == "" && !testing.Short() {
 		targets = append(targets, "kernel")
+		netns.Serialize(t)
 	}
 	for _, tc := range mustFail {
 		for _, target := range targets {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/synack-go/synack/internal/netns"
 	"github.com/synack-go/synack/script"
 )
 
@@ -64,6 +65,7 @@ func TestScriptsKernel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real time: skipped with -short")
 	}
+	netns.Serialize(t) // the other packages' kernel-peer tests wait meanwhile
 	tol := kernelTolerance
 	if v := os.Getenv("SYNACK_SCRIPT_TOLERANCE_USECS"); v != "" {
 		tol = v

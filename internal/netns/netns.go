@@ -52,13 +52,17 @@ func Available() error {
 
 // New creates a namespace with a name no other test binary uses, brings its
 // loopback interface up, and registers its deletion with t.Cleanup, which
-// runs however the test ends. It skips the test when Available says why it
-// cannot, and fails it when the namespace cannot be made.
+// runs however the test ends. While any test of the process holds a
+// namespace, the tests of other processes wait in New (see Serialize): the
+// kernel-peer tests of `go test ./...` take turns. It skips the test when
+// Available says why it cannot, and fails it when the namespace cannot be
+// made.
 func New(t testing.TB) *NS {
 	t.Helper()
 	if err := Available(); err != nil {
 		t.Skip(err)
 	}
+	Serialize(t)
 	ns, err := Add("synack-")
 	if err != nil {
 		t.Fatal(err)
