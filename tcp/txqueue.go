@@ -94,14 +94,6 @@ func (q *txQueue) first() *txRecord {
 	return q.at(q.head)
 }
 
-// last returns the newest record, or nil.
-func (q *txQueue) last() *txRecord {
-	if q.n == 0 {
-		return nil
-	}
-	return q.at(q.head + q.n - 1)
-}
-
 // end returns the id after the newest record.
 func (q *txQueue) end() uint32 { return q.head + q.n }
 

@@ -83,29 +83,14 @@ func (n *proxyNet) Note() string { return n.note }
 // MaxConns is how many flows the descriptors allow: three each (the
 // client's socket, the server's, the proxy's upstream one).
 func (n *proxyNet) MaxConns() int {
-	var lim syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil {
+	cur, ok := noFileLimit()
+	if !ok {
 		return 0
 	}
-	return int(min(lim.Cur, 1<<30)-200) / 3
+	return int(min(cur, 1<<30)-200) / 3
 }
 
 func (n *proxyNet) Why() string { return "RLIMIT_NOFILE, three descriptors per flow" }
-
-// raiseNoFile raises the descriptor limit to what 50,000 proxied flows
-// need, as far as the process may (root may raise the hard limit).
-func raiseNoFile() {
-	const want = 3*50000 + 1000
-	var lim syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil || lim.Cur >= want {
-		return
-	}
-	up := syscall.Rlimit{Cur: want, Max: max(lim.Max, want)}
-	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &up) != nil {
-		lim.Cur = lim.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	}
-}
 
 // NewProxyHost makes the namespaces and the servers' link. Without root it
 // returns an ErrSkip.
