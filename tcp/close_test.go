@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/synack-go/synack/wire"
 )
 
 // RFC 9293 §3.6 half-close: after our Shutdown (FIN), we still take the
@@ -77,6 +79,28 @@ func TestRSTAbort(t *testing.T) {
 		t.Fatalf("write after the peer's RST: %v, want ECONNRESET", err)
 	}
 	h.wantIdle(time.Hour)
+}
+
+// RFC 7323 §3.2: with timestamps negotiated, TSopt "SHOULD be sent in an
+// <RST> segment", so the peer can check it against PAWS; Linux's active
+// resets carry it: TSval our clock, TSecr TS.Recent. Without timestamps the
+// RST carries none (issue 12, bug E).
+func TestRSTCarriesTimestamp(t *testing.T) {
+	h := accepted(t, nil)
+	// The peer's handshake ACK at 1 ms carried TSval 2 (tcbTest.send).
+	h.advance(30 * ms)
+	h.user(func(t *TCB, now time.Duration) { t.Abort() })
+	h.want(30*ms, "a RST with TSval our clock, TSecr TS.Recent",
+		seg(fRA, tcbISS+1, peerISS+1).withTSValues(30, 2))
+
+	h = newTCBTest(t, nil)
+	h.tcb.Listen(tcbISS)
+	h.send(0, in(fS, peerISS, 0).opts(wire.TCPOptions{MSS: 1460}))
+	h.want(0, "the SYN-ACK", seg(fSA, tcbISS, peerISS+1))
+	h.send(1*ms, in(fA, peerISS+1, tcbISS+1))
+	h.advance(30 * ms)
+	h.user(func(t *TCB, now time.Duration) { t.Abort() })
+	h.want(30*ms, "no timestamps negotiated: none on the RST", seg(fRA, tcbISS+1, peerISS+1).withTS(false))
 }
 
 // RFC 9293 §3.8.6.1: a zero window is probed. All data acknowledged with a

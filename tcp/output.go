@@ -16,7 +16,7 @@ func (t *TCB) Poll(now time.Duration, out Emitter) {
 	}
 	if t.rstNow {
 		t.rstNow = false
-		t.emitRST(out)
+		t.emitRST(now, out)
 	}
 	switch t.state {
 	case StateClosed, StateListen:
@@ -465,13 +465,19 @@ func (t *TCB) segment(out Emitter) *wire.TCPSegment {
 	return t.scratch
 }
 
-// emitRST sends the pending reset.
-func (t *TCB) emitRST(out Emitter) {
+// emitRST sends the pending reset. When timestamps are in use it carries
+// TSopt too (RFC 7323 §3.2: SHOULD, so the peer can check it against PAWS,
+// https://www.rfc-editor.org/rfc/rfc7323#section-3.2), as Linux's
+// tcp_send_active_reset does: TSval our clock, TSecr TS.Recent.
+func (t *TCB) emitRST(now time.Duration, out Emitter) {
 	s := t.segment(out)
 	*s = wire.TCPSegment{SrcPort: t.lport, DstPort: t.rport, Seq: t.rstSeq, Flags: wire.RST}
 	if t.rstAck {
 		s.Flags |= wire.ACK
 		s.Ack = t.rcv.nxt
+	}
+	if t.ts.ok {
+		s.Options.HasTS, s.Options.TSVal, s.Options.TSEcr = true, t.tsNow(now), t.ts.recent
 	}
 	t.stats.SegsOut++
 	t.rare().RSTsOut++
