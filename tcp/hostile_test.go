@@ -282,9 +282,9 @@ func TestZeroWindowSilentPeerTimesOut(t *testing.T) {
 	}
 }
 
-// The retransmission timeout is clamped to what is left of the user
-// timeout: with backoff it used to overshoot by up to one whole RTO.
-func TestRTOClampedToUserTimeout(t *testing.T) {
+// The user timeout ends a connection whose data is lost on time, not at
+// the next RTO: with backoff it used to overshoot by up to one whole RTO.
+func TestRTOUserTimeout(t *testing.T) {
 	s := newSim(t, testConfig())
 	s.connect()
 	a := s.tcb[0]

@@ -335,7 +335,7 @@ func (t *TCB) resend(now time.Duration, out Emitter, id uint32, end Seq) {
 		// restarts behind it, as Linux's tcp_xmit_retransmit_queue does,
 		// so that it does not fire on the original's clock while RACK
 		// repairs (RFC 6298 §5.3's restart, for the new oldest send).
-		t.tmr.at = now + t.clampToTimeout(now, t.rtt.rto)
+		t.tmr.at = now + t.rtt.rto
 	}
 }
 

@@ -31,7 +31,7 @@ const (
 type timers struct {
 	at        time.Duration // retransmission or persist deadline
 	early     time.Duration // RACK reordering or loss probe deadline (0: off)
-	rexStart  time.Duration // first timeout of the current episode
+	rexStart  time.Duration // first timeout of the current episode (0: none yet)
 	delack    time.Duration
 	keep      time.Duration
 	close     time.Duration // TIME_WAIT expiry, or the orphaned FIN_WAIT2 limit
@@ -62,7 +62,7 @@ func (t *TCB) Deadline() time.Duration {
 		return 0
 	}
 	d := NoDeadline
-	for _, at := range [...]time.Duration{t.tmr.at, t.tmr.early, t.tmr.delack, t.tmr.keep, t.tmr.close} {
+	for _, at := range [...]time.Duration{t.tmr.at, t.tmr.early, t.tmr.delack, t.tmr.keep, t.tmr.close, t.userTimeoutAt()} {
 		if at != 0 && at < d {
 			d = at
 		}
@@ -129,7 +129,7 @@ func (t *TCB) armPersist(now time.Duration) {
 	}
 	t.tmr.kind = rexmitPersist
 	d := t.rtt.baseRTO() << min(t.tmr.backoffs, 10)
-	t.tmr.at = now + t.clampToTimeout(now, min(d, maxPersistBackoff))
+	t.tmr.at = now + min(d, maxPersistBackoff)
 }
 
 // armDelayedAck schedules an ACK no later than the delayed-ACK limit:
@@ -171,6 +171,15 @@ func (t *TCB) fireTimers(now time.Duration) {
 		t.setState(StateClosed, "timeout")
 		return
 	}
+	if at := t.userTimeoutAt(); at != 0 && now >= at {
+		t.timerFired("user-timeout")
+		if t.snd.wnd == 0 {
+			t.fail(t.timeoutErr(), "zero-window probes exhausted")
+		} else {
+			t.fail(t.timeoutErr(), "retransmissions exhausted")
+		}
+		return
+	}
 	if t.tmr.early != 0 && now >= t.tmr.early {
 		k := t.tmr.earlyKind
 		t.tmr.earlyKind, t.tmr.early = earlyOff, 0
@@ -192,7 +201,7 @@ func (t *TCB) fireTimers(now time.Duration) {
 		case rexmitPersist:
 			t.tmr.kind = rexmitOff
 			t.timerFired("persist")
-			if t.probesExhausted(now) {
+			if t.orphanProbesExhausted() {
 				t.fail(t.timeoutErr(), "zero-window probes exhausted")
 				return
 			}
@@ -224,8 +233,8 @@ func (t *TCB) fireTimers(now time.Duration) {
 func (t *TCB) onRTO(now time.Duration) {
 	t.rare().RTOs++
 	t.tlpNow = false
-	if t.tmr.backoffs == 0 {
-		t.tmr.rexStart = now
+	if t.tmr.rexStart == 0 {
+		t.tmr.rexStart = now // the user timeout's clock starts (userTimeoutAt)
 	}
 	t.tmr.backoffs++
 	switch t.state {
@@ -246,18 +255,13 @@ func (t *TCB) onRTO(now time.Duration) {
 			t.snd.nxt = t.snd.iss + 1
 			break
 		}
+		// The user timeout is a deadline of its own (userTimeoutAt).
 		switch {
 		case t.snd.wnd == 0:
-			// The window is closed, so the retransmissions are window
-			// probes: the peer that answers them is alive (RFC 1122
-			// §4.2.2.17), one silent for the user timeout is not.
-			if t.probesExhausted(now) {
+			if t.orphanProbesExhausted() {
 				t.fail(t.timeoutErr(), "zero-window probes exhausted")
 				return
 			}
-		case now-t.tmr.rexStart >= t.userTimeout():
-			t.fail(t.timeoutErr(), "retransmissions exhausted")
-			return
 		case t.orphaned() && int(t.tmr.backoffs) > t.cfg.orphanRetries():
 			t.fail(t.timeoutErr(), "orphan retries exhausted")
 			return
@@ -275,7 +279,7 @@ func (t *TCB) onRTO(now time.Duration) {
 	}
 	t.rtt.backoff()
 	t.tmr.kind = rexmitRTO
-	t.tmr.at = now + t.clampToTimeout(now, t.rtt.rto)
+	t.tmr.at = now + t.rtt.rto
 }
 
 // userTimeout is how long sent data may go unacknowledged, or a closed
@@ -291,41 +295,45 @@ func (t *TCB) synRetries() int {
 	return t.cfg.synRetries()
 }
 
-// clampToTimeout cuts the wait d before the next retransmission or probe
-// so that it ends no later than the user timeout does: with backoff, the
-// timeout used to be noticed up to one whole RTO (its double) late.
-// (Linux's tcp_clamp_rto_to_user_timeout.)
-func (t *TCB) clampToTimeout(now, d time.Duration) time.Duration {
-	if !t.state.synchronized() || t.snd.una == t.snd.iss {
-		return d // SYN retries are counted, not timed
+// userTimeoutAt is when the user timeout ends the connection, or 0 while
+// it does not run. It is a deadline of its own, not a check made when the
+// retransmission timer fires, so it ends the connection exactly on time
+// however far the RTO has backed off, and when the user shortens it
+// midway (RFC 5482 §3; RFC 9293 §3.10.8's USER TIMEOUT). Its clock:
+//   - data unacknowledged: from the first retransmission timeout of the
+//     episode (rexStart, reset by an ACK that advances), as Linux counts
+//     from its first retransmission;
+//   - the peer's window closed while we have data: from when the peer was
+//     last heard, since a peer that answers the probes is alive (RFC 1122
+//     §4.2.2.17) and one silent for the user timeout is not.
+//
+// SYN retries are counted, not timed.
+func (t *TCB) userTimeoutAt() time.Duration {
+	if t.tmr.kind == rexmitOff || !t.state.synchronized() || t.snd.una == t.snd.iss {
+		return 0
 	}
-	start := t.tmr.rexStart
 	if t.snd.wnd == 0 {
-		start = t.lastHeard
+		return t.lastHeard + t.userTimeout()
 	}
-	if start == 0 && t.snd.wnd != 0 {
-		return d
+	if t.tmr.kind != rexmitRTO || t.tmr.rexStart == 0 {
+		return 0
 	}
-	left := start + t.userTimeout() - now
-	return max(min(d, left), time.Millisecond)
+	return t.tmr.rexStart + t.userTimeout()
 }
 
 // orphaned reports whether the user has closed the connection: nobody
 // will read or write it again, and only the stack keeps it going.
 func (t *TCB) orphaned() bool { return t.userClosed && t.state.synchronized() }
 
-// probesExhausted reports whether a connection whose peer keeps its window
-// closed must give up: when nothing acceptable came from the peer for the
-// user timeout, or, for an orphan, after Config.OrphanRetries probes
-// however they are answered. RFC 1122 §4.2.2.17 lets a sender probe for
-// as long as the receiver answers; Linux deviation, as Linux: a
-// connection nobody will use again must not let a peer that keeps
-// answering "window 0" hold it, and its buffer, forever.
-func (t *TCB) probesExhausted(now time.Duration) bool {
-	if t.orphaned() && int(t.tmr.backoffs) >= t.cfg.orphanRetries() {
-		return true
-	}
-	return now-t.lastHeard >= t.userTimeout()
+// orphanProbesExhausted reports whether an orphan (orphaned) whose peer
+// keeps its window closed must give up: after Config.OrphanRetries probes
+// however they are answered. RFC 1122 §4.2.2.17 lets a sender probe for as
+// long as the receiver answers; Linux deviation, as Linux: a connection
+// nobody will use again must not let a peer that keeps answering "window
+// 0" hold it, and its buffer, forever. (A peer silent for the user timeout
+// is userTimeoutAt's.)
+func (t *TCB) orphanProbesExhausted() bool {
+	return t.orphaned() && int(t.tmr.backoffs) >= t.cfg.orphanRetries()
 }
 
 func (t *TCB) timerFired(name string) {

@@ -63,7 +63,7 @@ func (t *TCB) onPTO(now time.Duration) {
 	t.timerFired("loss-probe")
 	t.tlpNow = true
 	if t.tmr.kind == rexmitRTO {
-		t.tmr.at = now + t.clampToTimeout(now, t.rtt.rto)
+		t.tmr.at = now + t.rtt.rto
 	}
 }
 
