@@ -126,7 +126,9 @@ func (c *Conn) SetUserTimeout(d time.Duration) error {
 
 // SetQuickAck turns delayed ACKs off (true) or back on, as Linux's
 // TCP_QUICKACK; an ACK being delayed goes at once. Unlike Linux's, the
-// setting lasts until changed.
+// setting lasts until changed. Off also ends, for good, the quick-ACK mode
+// a connection is in at its start and after idle (its first segments are
+// acknowledged at once), as TCP_QUICKACK 0 does in Linux.
 func (c *Conn) SetQuickAck(on bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

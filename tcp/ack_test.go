@@ -9,9 +9,10 @@ import (
 
 // RFC 9293 §3.8.6.3 (and RFC 5681 §4.2): an ACK may be delayed, here by
 // 40 ms as Linux, but every second full-sized segment is acknowledged at
-// once.
+// once. (Quick-ACK mode is off, as with TCP_QUICKACK 0: TestQuickAck.)
 func TestDelayedAck(t *testing.T) {
 	h := accepted(t, nil)
+	h.tcb.SetQuickAck(false)
 	h.send(10*ms, in(fPA, peerISS+1, tcbISS+1).data(make([]byte, 100)))
 	h.wantIdle(49 * ms)
 	h.want(50*ms, "one small segment: the ACK waits 40 ms", seg(fA, tcbISS+1, peerISS+101))
@@ -30,6 +31,7 @@ func TestDelayedAck(t *testing.T) {
 // not after the delayed-ACK timer: six segments, three immediate ACKs.
 func TestDelayedAckMeasuresPeerSegments(t *testing.T) {
 	h := accepted(t, nil)
+	h.tcb.SetQuickAck(false)
 	const small = 1200 - 40 - 12 // a 1200-byte path MTU, with timestamps
 	next := peerISS + 1
 	for i := range 6 {
@@ -139,6 +141,7 @@ func TestWindowUpdateOnlyWhenRaisedSignificantly(t *testing.T) {
 	cfg := testConfig()
 	cfg.RecvBuf = 64 << 10
 	h := accepted(t, cfg)
+	h.tcb.SetQuickAck(false)
 	const full = 1448
 	next := peerISS + 1
 	for i := range 28 { // 40,544 bytes: about 24 KiB of the window left

@@ -26,7 +26,7 @@ func TestHalfClose(t *testing.T) {
 		t.Fatalf("write after Shutdown: %v, want EPIPE", err)
 	}
 	h.send(3*ms, in(fPA, peerISS+1, tcbISS+9).data([]byte("response")))
-	h.want(43*ms, "the response acknowledged after the delayed-ACK time", seg(fA, tcbISS+9, peerISS+9))
+	h.want(3*ms, "the response, the connection's first data, acknowledged at once (quick-ACK mode)", seg(fA, tcbISS+9, peerISS+9))
 	if got := h.read(); string(got) != "response" {
 		t.Fatalf("read %q, want the response", got)
 	}
@@ -64,6 +64,7 @@ func TestSimultaneousClose(t *testing.T) {
 func TestRSTAbort(t *testing.T) {
 	h := accepted(t, nil)
 	h.send(2*ms, in(fPA, peerISS+1, tcbISS+1).data([]byte("unread")))
+	h.want(2*ms, "the data, acknowledged at once (quick-ACK mode)", seg(fA, tcbISS+1, peerISS+7))
 	h.user(func(t *TCB, now time.Duration) { t.Close(now) })
 	h.want(2*ms, "a RST instead of a FIN", seg(fRA, tcbISS+1, peerISS+7))
 	h.wantState(StateClosed)

@@ -407,6 +407,7 @@ func (t *TCB) receiveData(seq Seq, payload []byte, full bool, now time.Duration)
 	if filled && t.rcv.ooo.len() == 0 {
 		t.releaseOOO()
 	}
+	t.noteDataIn(now)
 	n := int(end.Sub(t.rcv.nxt))
 	t.rcv.buf.n += int32(n)
 	t.rcv.nxt = end
@@ -418,9 +419,9 @@ func (t *TCB) receiveData(seq Seq, payload []byte, full bool, now time.Duration)
 		t.ackNow = true // a hole was (maybe) filled: RFC 5681 §4.2
 	}
 	// Delayed ACK: at least every second full-sized segment (RFC 9293
-	// §3.8.6.3), at most DelayedAck later.
+	// §3.8.6.3), at most DelayedAck later; at once in quick-ACK mode.
 	t.rcv.unacked += int32(min(t.rcv.fullSegments(n, full), 1<<20))
-	if t.rcv.unacked >= 2 {
+	if t.rcv.unacked >= 2 || t.inQuickAck() {
 		t.ackNow = true
 	} else {
 		t.armDelayedAck(now)

@@ -75,7 +75,7 @@ func TestHandshakePassive(t *testing.T) {
 		transition{StateSynReceived, StateEstablished})
 	// Data now: the window is scaled by 7 (1 MiB of buffer: 8191 << 7).
 	h.send(time.Minute+1*ms, in(fPA, peerISS+1, tcbISS+1).data([]byte("hello")))
-	h.want(time.Minute+41*ms, "one small segment is acknowledged after the 40 ms delay",
+	h.want(time.Minute+1*ms, "the connection's first data is acknowledged at once (quick-ACK mode)",
 		seg(fA, tcbISS+1, peerISS+6).window(8191))
 
 	// A SYN without options gets a SYN-ACK with our MSS alone: timestamps,

@@ -445,6 +445,7 @@ func (t *TCB) emit(out Emitter, now time.Duration, flags wire.TCPFlags, seq Seq,
 		s.Options.HasTS, s.Options.TSVal, s.Options.TSEcr = true, t.tsNow(now), t.ts.recent
 	}
 	t.fillSACK(&s.Options)
+	t.quickAckSent()
 	t.ts.lastAckSent = t.rcv.nxt
 	t.ackNow = false
 	t.tmr.delack = 0

@@ -361,7 +361,7 @@ func TestDSACKSent(t *testing.T) {
 	h := accepted(t, nil)
 	data := in(fA, peerISS+1, tcbISS+1).data(make([]byte, 100))
 	h.send(10*ms, data)
-	h.want(50*ms, "the delayed ACK", seg(fA, tcbISS+1, peerISS+101))
+	h.want(10*ms, "the ACK (quick-ACK mode)", seg(fA, tcbISS+1, peerISS+101))
 	h.send(60*ms, data)
 	h.want(60*ms, "the duplicate: a D-SACK below the ACK",
 		seg(fA, tcbISS+1, peerISS+101).withSACK(wire.SACKBlock{Left: peerISS + 1, Right: peerISS + 101}))

@@ -80,9 +80,12 @@ func (t *TCB) UserTimeout() time.Duration {
 // SetQuickAck turns delayed ACKs off (on = true: every segment that calls
 // for an ACK gets one at once, and an ACK already delayed goes now) or
 // back to the Config's. Linux's TCP_QUICKACK leaves quick-ACK mode by
-// itself after a while; this one lasts until turned off.
+// itself after a while; this one lasts until turned off. Off also ends
+// the automatic quick-ACK mode of the connection's start and after idle
+// (quickack.go) for good, as TCP_QUICKACK 0 puts Linux in pingpong mode.
 func (t *TCB) SetQuickAck(on bool) {
 	c := t.own()
+	t.rcv.quick.off = !on
 	if on {
 		c.DelayedAck = -1
 		if t.tmr.delack != 0 {
@@ -223,12 +226,16 @@ const defaultMaxRecvBuf = 6 << 20
 // (MaxRecvBuf) less 15, within 0..14 (RFC 7323 §2.3). A SYN-cookie
 // SYN-ACK must offer the same shift as the TCB the cookie later opens.
 func (c *Config) WindowScale() uint8 {
-	space := c.MaxRecvBuf
-	if space <= 0 {
-		space = defaultMaxRecvBuf
-	}
-	s := bits.Len(uint(space)) - 1 - 15
+	s := bits.Len(uint(c.maxRecvBuf())) - 1 - 15
 	return uint8(min(max(s, 0), maxWindowScale))
+}
+
+// maxRecvBuf is MaxRecvBuf or its default.
+func (c *Config) maxRecvBuf() int {
+	if c.MaxRecvBuf <= 0 {
+		return defaultMaxRecvBuf
+	}
+	return c.MaxRecvBuf
 }
 
 // KeepAlive returns the keepalive idle time (zero: off), probe interval

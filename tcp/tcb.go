@@ -138,7 +138,8 @@ type recvState struct {
 	shift   uint8  // our window scale
 	finSeen bool   // a FIN arrived (maybe beyond a hole)
 	urgSeen bool
-	ooo     *reassembly // out-of-order ranges; nil while there are none
+	quick   quickAckState // quickack.go
+	ooo     *reassembly   // out-of-order ranges; nil while there are none
 	buf     recvBuf
 }
 

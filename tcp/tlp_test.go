@@ -15,6 +15,7 @@ func tailScenario(t *testing.T, cfg *Config, n int, lose func(from int, seg *wir
 	t.Helper()
 	s := newSim(t, cfg)
 	s.connect()
+	s.tcb[1].SetQuickAck(false) // B delays its ACKs, as after its quick-ACK episode
 	s.write(0, make([]byte, 1000))
 	s.run(time.Second)
 	s.readAll(1)

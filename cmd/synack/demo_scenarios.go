@@ -125,6 +125,9 @@ func playHandshake(r *demoRun) {
 func playDataAndAck(r *demoRun) {
 	ln := r.listen(demoPort, 0)
 	c, s := r.connect(ln, demoPort)
+	r.say("both ends leave quick-ACK mode (TCP_QUICKACK 0): a new connection's first segments are otherwise acknowledged at once")
+	r.do(func() error { return c.SetQuickAck(false) })
+	r.do(func() error { return s.SetQuickAck(false) })
 	r.say("client writes 100 bytes: the server delays its ACK, hoping to send it with data")
 	from := r.mark()
 	r.write(c, strings.Repeat("a", 100))

@@ -1,0 +1,51 @@
+package tcp
+
+import "time"
+
+// Quick-ACK mode, as Linux's (tcp_incr_quickack, tcp_event_data_recv): a
+// receiver acknowledges the first segments of a connection, and the first
+// after the connection has been idle, at once instead of delaying the ACK.
+// A sender in slow start (or restarting after idle, RFC 5681 §4.1) has
+// only a few segments in flight and its window grows with each ACK: a
+// delayed ACK there costs it up to 40 ms per round for no ACK saved.
+// RFC 9293 §3.8.6.3 lets a receiver ACK more often than every second
+// segment; delayed ACKs are a MAY ("SHOULD" only bounds the delay).
+// https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.3
+
+// maxQuickAcks bounds a quick-ACK episode, Linux's TCP_MAX_QUICKACKS.
+const maxQuickAcks = 16
+
+// quickAckState is the receiver's quick-ACK bookkeeping.
+type quickAckState struct {
+	left     uint8         // immediate ACKs left in this episode
+	off      bool          // SetQuickAck(false): no episodes (Linux's pingpong mode)
+	dataSeen bool          // in-order data has arrived before
+	dataAt   time.Duration // when in-order data last arrived
+}
+
+// noteDataIn runs when in-order data arrives, before RCV.NXT moves: at the
+// first data of the connection, and the first after more than an RTO
+// without data, a quick-ACK episode starts with one immediate ACK per
+// segment the advertised window holds, halved (the sender's window grows
+// by about one segment per ACK), between 2 and maxQuickAcks.
+func (t *TCB) noteDataIn(now time.Duration) {
+	q := &t.rcv.quick
+	if !q.dataSeen || now-q.dataAt > t.rtt.rto {
+		n := t.rcvWindow() / (2 * max(t.rcv.segMSS, 1))
+		if n == 0 {
+			n = 2
+		}
+		q.left = max(q.left, uint8(min(n, maxQuickAcks)))
+	}
+	q.dataSeen, q.dataAt = true, now
+}
+
+// inQuickAck reports whether data that just arrived is acknowledged at once.
+func (t *TCB) inQuickAck() bool { return t.rcv.quick.left > 0 && !t.rcv.quick.off }
+
+// quickAckSent counts an ACK that acknowledges new data against the episode.
+func (t *TCB) quickAckSent() {
+	if t.rcv.quick.left > 0 && t.rcv.nxt != t.ts.lastAckSent {
+		t.rcv.quick.left--
+	}
+}
