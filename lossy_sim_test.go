@@ -27,8 +27,8 @@ var (
 // sender's recovery counters; a run replays from its seed, so A/B
 // comparisons need no quiet machine. Unlike bench/compare's path, the ACK
 // direction is impaired the same way (sim.Pipe has one Config).
-// -lossy.buf and -lossy.sndbuf set the buffers (receive autotuning, which
-// the default buffers lack, is what -lossy.buf 6291456 stands in for).
+// -lossy.buf and -lossy.sndbuf fix the buffers (0: autotuned, the
+// default).
 //
 //	go test -run XXX -bench LossyPath -benchtime 1x .
 func BenchmarkLossyPath(b *testing.B) {
@@ -63,7 +63,8 @@ func BenchmarkLossyPath(b *testing.B) {
 // lossyStats is what lossyTransfer reports of the sender.
 type lossyStats struct {
 	tcp.Stats
-	rs tcp.RecoveryStats
+	rs     tcp.RecoveryStats
+	rcvBuf int // the receiver's buffer size at the end
 }
 
 // lossyTransfer moves size bytes from client to server over a simulated
@@ -72,7 +73,13 @@ type lossyStats struct {
 // statistics and the virtual time the transfer took.
 func lossyTransfer(tb testing.TB, name string, cfg pipe.Config, size int) (lossyStats, time.Duration) {
 	tb.Helper()
-	tc := tcp.Config{SendBuf: *lossySndBuf, RecvBuf: *lossyBuf}
+	return lossyTransferConfig(tb, tcp.Config{SendBuf: *lossySndBuf, RecvBuf: *lossyBuf}, name, cfg, size)
+}
+
+// lossyTransferConfig is lossyTransfer with both stacks' tcp.Config tc
+// (its congestion control set from name).
+func lossyTransferConfig(tb testing.TB, tc tcp.Config, name string, cfg pipe.Config, size int) (lossyStats, time.Duration) {
+	tb.Helper()
 	if name == "bbr-draft" {
 		tc.NewCC = func(mss uint32) cc.Controller { return cc.NewBBR(mss, cc.BBRConfig{}) }
 	} else {
@@ -117,7 +124,43 @@ func lossyTransfer(tb testing.TB, name string, cfg pipe.Config, size int) (lossy
 	c.mu.Lock()
 	st.rs = c.tcb.RecoveryStats()
 	c.mu.Unlock()
+	s.mu.Lock()
+	st.rcvBuf, _ = s.tcb.BufferSizes()
+	s.mu.Unlock()
 	return st, d
+}
+
+// TestBulkNotBufferLimited: a bulk transfer over a long fat lossy path
+// (64 MiB, 200 Mbit/s, 20 ms RTT, 1% loss, BBR, so that loss does not
+// bound the rate) is not held back by the receive buffer: autotuning
+// (tcp/rcvbuf.go) grows it past the initial 1 MiB as the reader keeps up,
+// while a fixed 128 KiB buffer (SO_RCVBUF) caps the flight at a window per
+// RTT, about 50 Mbit/s at best. Virtual time, seeded: the figures replay.
+func TestBulkNotBufferLimited(t *testing.T) {
+	if raceEnabled || testing.Short() {
+		t.Skip("moves 128 MiB through the simulator")
+	}
+	const size = 64 << 20
+	path := pipe.Config{Loss: 0.01, Delay: 10 * time.Millisecond, RateBitsPerSec: 200e6, QueueBytes: 500000, Seed: 1}
+	mbps := func(d time.Duration) float64 { return float64(size) * 8 / d.Seconds() / 1e6 }
+
+	st, d := lossyTransferConfig(t, tcp.Config{}, "bbr", path, size)
+	t.Logf("autotuned: %.1f Mbit/s, receive buffer grew to %d bytes", mbps(d), st.rcvBuf)
+	if mbps(d) < 150 {
+		t.Errorf("autotuned receive buffer: %.1f Mbit/s, want at least 150", mbps(d))
+	}
+	if st.rcvBuf <= 1<<20 {
+		t.Errorf("autotuned receive buffer stayed at %d bytes", st.rcvBuf)
+	}
+
+	st, d = lossyTransferConfig(t, tcp.Config{RecvBuf: 128 << 10}, "bbr", path, size)
+	t.Logf("fixed 128 KiB: %.1f Mbit/s", mbps(d))
+	if limit := float64(128<<10) * 8 / (20 * time.Millisecond).Seconds() / 1e6; mbps(d) > limit {
+		t.Errorf("fixed 128 KiB buffer: %.1f Mbit/s, above the window's limit %.1f", mbps(d), limit)
+	}
+	if st.rcvBuf != 128<<10 {
+		t.Errorf("fixed buffer changed to %d bytes", st.rcvBuf)
+	}
 }
 
 // BenchmarkBufferbloat is bench/compare's bufferbloat case on virtual

@@ -14,8 +14,11 @@ type Config struct {
 	// the link MTU less IP and TCP headers. Zero means 1460.
 	MSS uint16
 	// SendBuf and RecvBuf are the sizes of the send and receive buffers in
-	// bytes. Zero means 1 MiB. The receive buffer bounds the advertised
-	// window and the out-of-order queue.
+	// bytes. Zero means 1 MiB at first, grown by autotuning (sndbuf.go, up
+	// to 4 MiB; rcvbuf.go, up to MaxRecvBuf); a size set here is fixed, as
+	// SO_SNDBUF and SO_RCVBUF in Linux. The receive buffer bounds the
+	// advertised window and the out-of-order queue. Either costs memory
+	// only for the bytes it holds.
 	SendBuf, RecvBuf int
 	// NoDelay disables Nagle's algorithm (RFC 896). Go's net package dials
 	// and accepts with no-delay on; the stack sets it the same way.
@@ -52,7 +55,7 @@ type Config struct {
 	// DelayedAck is the longest an ACK is delayed (RFC 9293 §3.8.6.3 allows
 	// up to 0.5 s). Zero means 40 ms. Negative disables delayed ACKs.
 	DelayedAck time.Duration
-	// MaxRecvBuf is the largest the receive buffer may grow, Linux's
+	// MaxRecvBuf is the largest receive autotuning grows the buffer, Linux's
 	// tcp_rmem[2]: the window scale we offer covers it, ⌊log2⌋ − 15 as
 	// Linux computes it. Zero means 6 MiB (a shift of 7).
 	MaxRecvBuf int

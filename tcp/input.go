@@ -295,6 +295,7 @@ func (t *TCB) inputText(seg *wire.TCPSegment, now time.Duration) {
 	}
 	if len(payload) > 0 {
 		t.receiveData(seq, payload, t.rcv.measureSegment(len(payload), seg.Flags), now)
+		t.tuneRecv(seg, now)
 	}
 	if fin {
 		finSeq := seg.Seq.Add(uint32(len(seg.Payload)))

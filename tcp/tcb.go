@@ -69,6 +69,7 @@ type TCB struct {
 	passive    bool // opened from LISTEN (RST in SYN_RECV returns there)
 	sackOK     bool // both sides sent SACK-permitted
 	sndFixed   bool // the user set the send buffer's size: no autotuning (sndbuf.go)
+	rcvFixed   bool // the user set the receive buffer's size: no autotuning (rcvbuf.go)
 	rstAck     bool // the pending RST carries an ACK
 
 	wasEstablished bool // the handshake completed at some point
@@ -139,6 +140,7 @@ type recvState struct {
 	finSeen bool   // a FIN arrived (maybe beyond a hole)
 	urgSeen bool
 	quick   quickAckState // quickack.go
+	tune    rcvTune       // receive-buffer autotuning, rcvbuf.go
 	ooo     *reassembly   // out-of-order ranges; nil while there are none
 	buf     recvBuf
 }
@@ -251,21 +253,29 @@ func (t *TCB) SetKeepAlive(idle, interval time.Duration, count int, now time.Dur
 	t.armKeepalive(now)
 }
 
-// SetBuffers changes the send and receive buffer sizes (0 leaves one as is).
+// SetBuffers changes the send and receive buffer sizes (0 leaves one as is)
+// and turns their autotuning off, as SO_SNDBUF and SO_RCVBUF do in Linux.
 // The receive buffer changes only before the connection is synchronized.
 func (t *TCB) SetBuffers(send, recv int) {
 	if send > 0 {
 		t.snd.buf.resize(clampBuf(send))
 		t.sndFixed = true
 	}
-	if recv > 0 && !t.state.synchronized() && t.rcv.buf.n == 0 && t.rcv.ooo.len() == 0 {
-		t.rcv.buf.size = int32(clampBuf(recv))
+	if recv > 0 {
+		t.rcvFixed = true
+		if !t.state.synchronized() && t.rcv.buf.n == 0 && t.rcv.ooo.len() == 0 {
+			t.rcv.buf.size = int32(clampBuf(recv))
+		}
 	}
 }
 
 // Buffered returns the bytes waiting to be read and the bytes waiting to be
 // sent or acknowledged.
 func (t *TCB) Buffered() (recv, send int) { return int(t.rcv.buf.n), int(t.snd.buf.n) }
+
+// BufferSizes returns the receive and send buffers' sizes now: the most
+// each may hold, as autotuning left them (SO_RCVBUF, SO_SNDBUF).
+func (t *TCB) BufferSizes() (recv, send int) { return int(t.rcv.buf.size), int(t.snd.buf.size) }
 
 func (t *TCB) setState(to State, why string) {
 	from := t.state

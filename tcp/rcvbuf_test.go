@@ -1,0 +1,59 @@
+package tcp
+
+import (
+	"testing"
+	"time"
+)
+
+// Receive-buffer autotuning (rcvbuf.go): the receive buffer grows with what
+// the user reads per receiver RTT, up to MaxRecvBuf; not for a reader who
+// does not read, nor when the user fixed its size (SetBuffers, as
+// SO_RCVBUF), nor under memory pressure; and the receiver RTT comes from
+// timestamps.
+func TestRecvBufAutotuning(t *testing.T) {
+	bulk := func(cfg *Config, fix, read bool) (*sim, int) {
+		s := newSim(t, cfg)
+		s.quiet = true
+		if fix {
+			s.tcb[1].SetBuffers(0, 1<<20)
+		}
+		s.connect()
+		chunk := make([]byte, 64<<10)
+		for range 1000 { // 1 s
+			if s.tcb[0].SendSpace() > 0 {
+				s.write(0, chunk)
+			}
+			s.run(time.Millisecond)
+			if read {
+				s.readAll(1)
+			}
+		}
+		size, _ := s.tcb[1].BufferSizes()
+		return s, size
+	}
+	cfg := testConfig()
+	cfg.MaxRecvBuf = 4 << 20
+	s, size := bulk(cfg, false, true)
+	if size != 4<<20 {
+		t.Errorf("a reader keeping up on a 10 ms path: buffer %d, want MaxRecvBuf %d", size, 4<<20)
+	}
+	if rtt := s.tcb[1].rcv.tune.rtt; rtt < 10*time.Millisecond || rtt > 12*time.Millisecond {
+		t.Errorf("receiver RTT %v, want about 10 ms", rtt)
+	}
+	if _, size := bulk(cfg, false, false); size != 1<<20 {
+		t.Errorf("a reader who does not read: buffer %d, want the initial 1 MiB", size)
+	}
+	if _, size := bulk(cfg, true, true); size != 1<<20 {
+		t.Errorf("a buffer fixed with SetBuffers: %d, want 1 MiB", size)
+	}
+	fixed := *cfg
+	fixed.RecvBuf = 1 << 20
+	if _, size := bulk(&fixed, false, true); size != 1<<20 {
+		t.Errorf("a buffer fixed by Config.RecvBuf: %d, want 1 MiB", size)
+	}
+	tight := *cfg
+	tight.Memory = NewMemoryBudget(2 << 20)
+	if _, size := bulk(&tight, false, true); size > 1<<20+2<<20 {
+		t.Errorf("a 2 MiB memory budget: buffer grew to %d", size)
+	}
+}
