@@ -42,7 +42,7 @@ const (
 	defaultKeepIdle      = 15 * time.Second          // Go's net.Dialer default
 	defaultKeepIntvl     = 15 * time.Second
 	defaultKeepCount     = 9
-	maxOOORanges         = 64 // a window of 600 segments at 3% loss has about 18 holes
+	maxOOORanges         = 2048 // a 6 MiB window is 4,300 segments: 130 holes at 3% loss, and room for bursts
 	maxSACKScoreboard    = 64
 	invalidReplyInterval = 500 * time.Millisecond // RFC 5961 §7; Linux's tcp_invalid_ratelimit
 	maxPersistBackoff    = 60 * time.Second

@@ -4,10 +4,35 @@ package tcp
 // the receive ring. The bytes themselves sit in the ring at their final
 // offsets, so the queue can never hold more than the window (RFC 9293
 // §3.10.7.4 seventh step), and nothing is copied twice.
+//
+// The list grows with the ranges held, doubling from minOOOSlots up to
+// maxOOORanges: a large window on a lossy path has hundreds of holes, and
+// a connection with few pays for few. The slots stay with the list when it
+// goes back to the BufferPool, so steady state allocates nothing; each
+// range also holds at least one page of the receive buffer, charged to the
+// memory budget, so ranges are bounded twice.
 type reassembly struct {
 	n      int
-	r      [maxOOORanges]seqRange // sorted, disjoint
-	latest int                    // index of the range most recently extended
+	r      []seqRange // sorted, disjoint; len(r) slots, n of them used
+	latest int        // index of the range most recently extended
+}
+
+// minOOOSlots is the list's first size.
+const minOOOSlots = 16
+
+// search returns the index of the first range whose end is not below lo:
+// binary search, the list being sorted and disjoint.
+func (q *reassembly) search(lo Seq) int {
+	i, j := 0, q.n
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if q.r[h].hi.Less(lo) {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i
 }
 
 func (q *reassembly) reset() { q.n, q.latest = 0, 0 }
@@ -23,10 +48,7 @@ func (q *reassembly) len() int {
 // add records [lo, hi). It returns false when a new range would need a slot
 // and none is free.
 func (q *reassembly) add(lo, hi Seq) bool {
-	i := 0
-	for i < q.n && q.r[i].hi.Less(lo) {
-		i++
-	}
+	i := q.search(lo)
 	j := i
 	for j < q.n && q.r[j].lo.LessEq(hi) {
 		lo = lo.Min(q.r[j].lo)
@@ -35,12 +57,17 @@ func (q *reassembly) add(lo, hi Seq) bool {
 	}
 	if i == j {
 		if q.n == len(q.r) {
-			return false
+			if len(q.r) >= maxOOORanges {
+				return false
+			}
+			r := make([]seqRange, min(max(2*len(q.r), minOOOSlots), maxOOORanges))
+			copy(r, q.r[:q.n])
+			q.r = r
 		}
 		copy(q.r[i+1:q.n+1], q.r[i:q.n])
 		q.n++
 	} else {
-		copy(q.r[i+1:], q.r[j:q.n])
+		copy(q.r[i+1:q.n], q.r[j:q.n])
 		q.n -= j - i - 1
 	}
 	q.r[i] = seqRange{lo, hi}
@@ -51,15 +78,11 @@ func (q *reassembly) add(lo, hi Seq) bool {
 // fits reports whether add(lo, hi) would find room: the range merges with
 // one already held, or a slot is free.
 func (q *reassembly) fits(lo, hi Seq) bool {
-	if q == nil || q.n < len(q.r) {
+	if q == nil || q.n < maxOOORanges {
 		return true
 	}
-	for i := 0; i < q.n; i++ {
-		if !q.r[i].hi.Less(lo) && q.r[i].lo.LessEq(hi) {
-			return true
-		}
-	}
-	return false
+	i := q.search(lo)
+	return i < q.n && q.r[i].lo.LessEq(hi)
 }
 
 // bytes returns how many bytes the ranges cover.
@@ -83,7 +106,7 @@ func (q *reassembly) advance(end Seq) Seq {
 		k++
 	}
 	if k > 0 {
-		copy(q.r[:], q.r[k:q.n])
+		copy(q.r, q.r[k:q.n])
 		q.n -= k
 		q.latest = 0
 	}
