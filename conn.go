@@ -291,9 +291,11 @@ func (c *Conn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(c.key.local
 // RemoteAddr returns the peer's address, a *net.TCPAddr.
 func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.key.remote) }
 
-// Stats returns the connection's statistics: state, RTT and its variance,
-// RTO, congestion window and threshold, bytes and segments each way,
-// retransmissions and drops.
+// Stats returns the connection's statistics, Linux's tcp_info: state, RTT
+// and its variance, RTO and backoff, congestion window and threshold,
+// bytes and segments each way, retransmissions and drops, buffer sizes,
+// the receiver's RTT, and the recovery unit's and congestion control's
+// state (tcp.RecoveryStats). It does not allocate.
 func (c *Conn) Stats() tcp.Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()

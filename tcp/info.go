@@ -78,12 +78,7 @@ func (t *TCB) Info() Info {
 	if t.snd.shift != 0 || t.rcv.shift != 0 {
 		in.Options |= 4
 	}
-	switch {
-	case t.tmr.kind == rexmitPersist:
-		in.Probes = uint8(min(t.tmr.backoffs, 255))
-	case t.tmr.keepSent > 0:
-		in.Probes = uint8(min(t.tmr.keepSent, 255))
-	}
+	in.Probes = uint8(min(t.probes(), 255))
 	if t.negotiated() {
 		cwnd, ss, _, _ := t.SendRate()
 		in.SndCwnd = cwnd / mss

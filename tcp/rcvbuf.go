@@ -34,6 +34,7 @@ type rcvTune struct {
 	rttAt    time.Duration // a window-based sample started then
 	rttSeq   Seq           // ... and ends when RCV.NXT reaches this
 	lastEcr  uint32        // the TSecr of the latest timestamp sample
+	dataAt   time.Duration // when the previous segment with data arrived
 	space    int64         // bytes read per RTT, the largest measured
 	readAt   uint64        // Stats.BytesRead when this measurement began
 	at       time.Duration // when this measurement began
@@ -95,9 +96,15 @@ func (t *TCB) growRecvBuf(size int64) {
 // echo of our TSval in a full-sized data segment (each echo once); without,
 // the time RCV.NXT takes to cross the window offered when the sample began
 // (an upper bound: the smallest is kept). Linux's tcp_rcv_rtt_measure_ts
-// and tcp_rcv_rtt_measure.
+// and tcp_rcv_rtt_measure, and as tcp_rcv_rtt_update a smaller sample
+// replaces the estimate at once, a larger one moves it by an eighth.
+// Unlike Linux, the first data after a pause longer than the estimate
+// gives no timestamp sample: it echoes an ACK sent before the pause, and
+// the sample would count the pause as RTT.
 func (t *TCB) sampleRcvRTT(seg *wire.TCPSegment, now time.Duration) {
 	rt := &t.rcv.tune
+	paused := rt.rtt != 0 && now-rt.dataAt > rt.rtt
+	rt.dataAt = now
 	if t.ts.ok && seg.Options.HasTS {
 		ecr := seg.Options.TSEcr
 		if ecr == rt.lastEcr || uint32(len(seg.Payload)) < t.rcv.segMSS {
@@ -105,14 +112,14 @@ func (t *TCB) sampleRcvRTT(seg *wire.TCPSegment, now time.Duration) {
 		}
 		rt.lastEcr = ecr
 		d := t.tsNow(now) - ecr
-		if d >= 1<<31 {
-			return // an echo from the future: not ours
+		if d >= 1<<31 || paused {
+			return // an echo from the future (not ours), or from before the pause
 		}
 		s := max(time.Duration(d)*time.Millisecond, time.Millisecond)
-		if rt.rtt == 0 {
+		if rt.rtt == 0 || s < rt.rtt {
 			rt.rtt = s
 		} else {
-			rt.rtt += (s - rt.rtt) / 8 // RFC 6298's gain for SRTT
+			rt.rtt += (s - rt.rtt) / 8
 		}
 		return
 	}

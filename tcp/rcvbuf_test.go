@@ -28,8 +28,7 @@ func TestRecvBufAutotuning(t *testing.T) {
 				s.readAll(1)
 			}
 		}
-		size, _ := s.tcb[1].BufferSizes()
-		return s, size
+		return s, int(s.tcb[1].Stats().RcvBuf)
 	}
 	cfg := testConfig()
 	cfg.MaxRecvBuf = 4 << 20

@@ -48,7 +48,9 @@ func (r DropReason) String() string {
 // by them.
 const NumDropReasons = int(numDropReasons)
 
-// Stats describes one connection, like Linux's tcp_info.
+// Stats describes one connection, like Linux's tcp_info (ss -ti): what
+// the socket layer knows, and what the recovery unit and the congestion
+// controller know (RecoveryStats, embedded). Sizes are bytes.
 type Stats struct {
 	State       State
 	Established bool // the handshake completed at some point
@@ -60,6 +62,19 @@ type Stats struct {
 	Ssthresh    uint32 // bytes
 	SndWnd      uint32 // peer's window, bytes
 	RcvWnd      uint32 // our window, bytes
+	Unacked     uint32 // bytes sent and not yet acknowledged (tcpi_unacked, in bytes)
+	Probes      uint32 // zero-window or keepalive probes unanswered (tcpi_probes)
+	Backoff     uint32 // RTO doublings in effect: timeouts in a row (tcpi_backoff)
+	SndBuf      uint32 // the send buffer's size now, as autotuning left it (SO_SNDBUF)
+	RcvBuf      uint32 // the receive buffer's size now (SO_RCVBUF)
+	// RcvRTT is the receiver's RTT estimate, from timestamps or the time a
+	// window takes to arrive (tcpi_rcv_rtt); RcvSpace the bytes the user
+	// read in one such RTT, the most measured (tcpi_rcv_space). Receive
+	// autotuning works from both (rcvbuf.go); zero until measured.
+	RcvRTT   time.Duration
+	RcvSpace uint32
+
+	RecoveryStats
 
 	BytesSent     uint64 // payload bytes sent, retransmissions included
 	BytesAcked    uint64 // payload bytes the peer acknowledged
@@ -158,7 +173,29 @@ func (t *TCB) Stats() Stats {
 	}
 	s.SndWnd = t.snd.wnd
 	s.RcvWnd = t.rcvWindow()
+	if t.state.synchronized() {
+		s.Unacked = uint32(t.snd.max.Sub(t.snd.una))
+	}
+	s.Probes = uint32(t.probes())
+	s.Backoff = uint32(max(t.tmr.backoffs, 0))
+	s.RcvBuf, s.SndBuf = uint32(t.rcv.buf.size), uint32(t.snd.buf.size)
+	s.RcvRTT = t.rcv.tune.rtt
+	if t.rcv.tune.measured {
+		s.RcvSpace = uint32(min(t.rcv.tune.space, 1<<31))
+	}
+	s.RecoveryStats = t.RecoveryStats()
 	return s
+}
+
+// probes is how many zero-window or keepalive probes went unanswered.
+func (t *TCB) probes() int32 {
+	switch {
+	case t.tmr.kind == rexmitPersist:
+		return t.tmr.backoffs
+	case t.tmr.keepSent > 0:
+		return t.tmr.keepSent
+	}
+	return 0
 }
 
 // Retransmits returns the number of segments retransmitted so far; cheaper

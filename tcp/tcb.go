@@ -273,10 +273,6 @@ func (t *TCB) SetBuffers(send, recv int) {
 // sent or acknowledged.
 func (t *TCB) Buffered() (recv, send int) { return int(t.rcv.buf.n), int(t.snd.buf.n) }
 
-// BufferSizes returns the receive and send buffers' sizes now: the most
-// each may hold, as autotuning left them (SO_RCVBUF, SO_SNDBUF).
-func (t *TCB) BufferSizes() (recv, send int) { return int(t.rcv.buf.size), int(t.snd.buf.size) }
-
 func (t *TCB) setState(to State, why string) {
 	from := t.state
 	if from == to {
