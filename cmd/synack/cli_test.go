@@ -181,6 +181,22 @@ func TestStatsTable(t *testing.T) {
 	if got := stateCounts(rows); got != ": 1 ESTABLISHED, 1 TIME_WAIT" {
 		t.Errorf("stateCounts = %q", got)
 	}
+	b.Reset()
+	rows[0].Stats.RecoveryStats = tcp.RecoveryStats{CC: "cubic", CAStateName: "recovery", Lost: 2896, Sacked: 1448,
+		Retrans: 1448, Reordering: 3, DSACKDups: 1, BytesRetrans: 7 * 1448, MinRTT: time.Millisecond,
+		PacingRate: 12_500_000, DeliveryRate: 10_000_000}
+	rows[0].Stats.Unacked, rows[0].Stats.Backoff, rows[0].Stats.SndBuf, rows[0].Stats.RcvBuf = 14480, 1, 4<<20, 6<<20
+	rows[0].Stats.RcvRTT, rows[0].Stats.RcvSpace = 2*time.Millisecond, 65536
+	if err := writeStatsDetails(&b, rows[:1]); err != nil {
+		t.Fatal(err)
+	}
+	want = "10.77.0.2:80 10.77.0.1:40000\n\tcubic ca_state:recovery rto:201 rtt:1.5/0.25 backoff:1 mss:1448 cwnd:14480" +
+		" bytes_sent:3145728 bytes_retrans:10136 bytes_acked:3144280 bytes_received:80" +
+		" unacked:14480 retrans:1448/7 lost:2896 sacked:1448 reordering:3 dsack_dups:1 probes:0" +
+		" minrtt:1 rcv_rtt:2 rcv_space:65536 sndbuf:4194304 rcvbuf:6291456 pacing_rate:100000000 delivery_rate:80000000\n"
+	if b.String() != want {
+		t.Errorf("details:\n%q\nwant:\n%q", b.String(), want)
+	}
 	header := "-- 19:00:00: 2 connections" + stateCounts(rows)
 	if n, tw, ok := parseStatsHeader(header); !ok || n != 2 || tw != 1 {
 		t.Errorf("parseStatsHeader(%q) = %d, %d, %v", header, n, tw, ok)

@@ -15,6 +15,7 @@ import (
 // concurrent use.
 type connLog struct {
 	w     io.Writer
+	info  bool       // each finished connection's line is followed by its tcp_info (serve --stats)
 	mu    sync.Mutex // serializes lines
 	total atomic.Uint64
 }
@@ -86,6 +87,9 @@ func (c *trackedConn) Close() error {
 		l.printf("conn %v in=%d out=%d time=%v retrans=%d",
 			c.RemoteAddr(), c.in.Load(), c.out.Load(),
 			time.Since(c.start).Round(time.Microsecond), st.Retransmits)
+		if l.info {
+			fmt.Fprintf(l.w, "\t%s\n", tcpInfo(st))
+		}
 		l.mu.Unlock()
 	})
 	return err

@@ -55,7 +55,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("http", "", "serve the files of `DIR` over HTTP")
 	echo := fs.Bool("echo", false, "echo service: send back every byte received")
 	discard := fs.Bool("discard", false, "discard service: read and drop every byte")
-	stats := fs.Bool("stats", false, "print a table of connections (state, RTT, RTO, cwnd, bytes, retransmissions) periodically to stdout")
+	stats := fs.Bool("stats", false, "print a table of connections (state, RTT, RTO, cwnd, bytes, retransmissions) and each one's tcp_info, as ss -ti, periodically to stdout; and each finished connection's tcp_info after its line on stderr")
 	statsEvery := fs.Duration("stats-interval", 2*time.Second, "period of the --stats table")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -101,6 +101,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	logs := newConnLog(stderr)
+	logs.info = *stats
 	tl := logs.listener(ln)
 	impaired := ""
 	if f.impair != "" {

@@ -36,9 +36,50 @@ func writeStatsTable(w io.Writer, rows []synack.ConnInfo) error {
 	return tw.Flush()
 }
 
+// tcpInfo is a connection's tcp_info on one line, the way `ss -ti` prints
+// it below each socket: congestion control and its state, RTO, RTT, MSS,
+// windows, bytes each way, what recovery knows (unacked, retransmitted,
+// lost, SACKed bytes, reordering, D-SACKs), probes and backoff, minimum
+// and receiver RTT, receive space, buffer sizes, pacing and delivery rates.
+// Times are milliseconds, sizes bytes, rates bits per second.
+func tcpInfo(s tcp.Stats) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s ca_state:%s rto:%s rtt:%s/%s backoff:%d mss:%d cwnd:%d",
+		s.CC, s.CAStateName, millis(s.RTO), millis(s.RTT), millis(s.RTTVar), s.Backoff, s.MSS, s.Cwnd)
+	if s.Ssthresh < 1<<30 {
+		fmt.Fprintf(&b, " ssthresh:%d", s.Ssthresh)
+	}
+	fmt.Fprintf(&b, " bytes_sent:%d bytes_retrans:%d bytes_acked:%d bytes_received:%d",
+		s.BytesSent, s.BytesRetrans, s.BytesAcked, s.BytesReceived)
+	fmt.Fprintf(&b, " unacked:%d retrans:%d/%d lost:%d sacked:%d reordering:%d dsack_dups:%d probes:%d",
+		s.Unacked, s.Retrans, s.Retransmits, s.Lost, s.Sacked, s.Reordering, s.DSACKDups, s.Probes)
+	fmt.Fprintf(&b, " minrtt:%s rcv_rtt:%s rcv_space:%d sndbuf:%d rcvbuf:%d",
+		millis(s.MinRTT), millis(s.RcvRTT), s.RcvSpace, s.SndBuf, s.RcvBuf)
+	if s.PacingRate > 0 {
+		fmt.Fprintf(&b, " pacing_rate:%d", s.PacingRate*8)
+	}
+	fmt.Fprintf(&b, " delivery_rate:%d", s.DeliveryRate*8)
+	if s.AppLimited {
+		b.WriteString(" app_limited")
+	}
+	return b.String()
+}
+
+// writeStatsDetails writes, for each connection, its addresses and its
+// tcpInfo line, as `ss -ti` does.
+func writeStatsDetails(w io.Writer, rows []synack.ConnInfo) error {
+	for _, r := range rows {
+		if _, err := fmt.Fprintf(w, "%v %v\n\t%s\n", r.Local, r.Remote, tcpInfo(r.Stats)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // statsLoop writes the table of st's connections to w every interval until
 // ctx ends, after a header line with the time, the count and the count in
-// each state: "-- 15:04:05: 3 connections: 2 ESTABLISHED, 1 TIME_WAIT". A
+// each state: "-- 15:04:05: 3 connections: 2 ESTABLISHED, 1 TIME_WAIT";
+// below it each connection's tcp_info, as `ss -ti` (writeStatsDetails). A
 // table that has not changed since the last one printed is not printed
 // again, so an idle server stays quiet; each finished connection has its
 // own line in the log.
@@ -57,6 +98,7 @@ func statsLoop(ctx context.Context, w io.Writer, every time.Duration, st *synack
 			fmt.Fprintf(&b, "%d %s%s\n", len(rows), plural(uint64(len(rows)), "connection"), stateCounts(rows))
 			if len(rows) > 0 {
 				writeStatsTable(&b, rows)
+				writeStatsDetails(&b, rows)
 			}
 			if b.String() == last {
 				continue
