@@ -36,11 +36,12 @@ func (o *observer) Dropped(r tcp.DropReason) {
 	o.s.traceDrop(o.key.local, o.key.remote, r.String())
 }
 
-// CongestionChanged traces a new congestion window or threshold.
-func (o *observer) CongestionChanged(cwnd, ssthresh uint32) {
+// CongestionChanged traces a new congestion window or threshold, with the
+// rule that set it as the event's Why.
+func (o *observer) CongestionChanged(cwnd, ssthresh uint32, why tcp.CwndReason) {
 	if o.s.tracer != nil {
 		o.s.trace(&trace.Event{Kind: trace.Congestion, Local: o.key.local, Remote: o.key.remote,
-			Cwnd: cwnd, Ssthresh: ssthresh})
+			Cwnd: cwnd, Ssthresh: ssthresh, Why: why.String()})
 	}
 }
 

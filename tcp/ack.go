@@ -57,7 +57,7 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 	rs := xs.rate.generate(now, t.pipe(), t.rtt.srtt)
 	rs.SACKOnly = a.acked == 0
 	t.cc.OnAck(rs)
-	t.congestionChanged()
+	t.congestionChanged(cwndOnAck)
 	t.growSendBuf()
 	if t.snd.una == t.snd.max {
 		xs.idleSince = now

@@ -102,7 +102,7 @@ func (t *TCB) established(now time.Duration) {
 	}
 	t.lastHeard = now
 	t.armKeepalive(now)
-	t.congestionChanged()
+	t.congestionChanged(CwndInitial)
 }
 
 // inputListen handles a segment in LISTEN: RFC 9293 §3.10.7.2.

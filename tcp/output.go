@@ -73,7 +73,7 @@ func (t *TCB) sendData(now time.Duration, out Emitter) {
 		// §5.8, draft-ietf-ccwg-bbr §5.4; the controller decides.
 		t.cc.OnIdleRestart(now, now-xs.idleSince, t.rtt.rto)
 		xs.idleSince = 0
-		t.congestionChanged()
+		t.congestionChanged(CwndIdle)
 	}
 	xs.paceAt = 0
 	if t.tlpNow {

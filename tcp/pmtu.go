@@ -38,7 +38,7 @@ func (t *TCB) LowerMTU(mss uint32, now time.Duration) bool {
 	t.snd.mss = mss
 	if t.cc != nil {
 		t.cc.SetMSS(mss)
-		t.congestionChanged()
+		t.congestionChanged(CwndMSS)
 	}
 	if t.state.synchronized() && t.snd.una != t.snd.iss && t.snd.una.Less(t.snd.max) {
 		t.resendInFlight(now)

@@ -193,5 +193,5 @@ func (t *TCB) onReorderTimeout(now time.Duration) {
 		// delivered, so that PRR lets the retransmission go.
 		xs.prr.onAck(t.snd.mss, t.pipe(), t.cc.Ssthresh(), t.snd.mss)
 	}
-	t.congestionChanged()
+	t.congestionChanged(CwndRecovery)
 }

@@ -129,7 +129,7 @@ func (t *TCB) enterRecovery(now time.Duration, rule cc.CongestionRule) {
 	xs.ltBytes = 0
 	t.rare().FastRecov++
 	t.stopEarlyTimer(earlyProbe)
-	t.congestionChanged()
+	t.congestionChanged(CwndRecovery)
 }
 
 // exitRecovery ends fast recovery at the full ACK: cwnd is set to ssthresh
@@ -139,7 +139,7 @@ func (t *TCB) enterRecovery(now time.Duration, rule cc.CongestionRule) {
 // RFC 4015).
 func (t *TCB) exitRecovery(a *ackInfo) {
 	if t.mayUndo(a) {
-		t.undoEpisode(a.now, true)
+		t.undoEpisode(a.now, true, CwndUndo)
 		return
 	}
 	t.endEpisode(a.now)
@@ -155,7 +155,7 @@ func (t *TCB) endEpisode(now time.Duration) {
 	xs.ca = caOpen
 	xs.frto, xs.frtoNew = false, false
 	t.rackOnRecoveryExit()
-	t.congestionChanged()
+	t.congestionChanged(CwndRecoveryExit)
 }
 
 // enterLoss handles a retransmission timeout: RFC 5681 §3.1, RFC 6298
@@ -202,7 +202,7 @@ func (t *TCB) enterLoss(now time.Duration) {
 	xs.frto = fresh || t.tmr.backoffs > 1
 	xs.frtoNew = false
 	xs.tlp.on = false
-	t.congestionChanged()
+	t.congestionChanged(CwndRTO)
 }
 
 // processLoss is the Loss state's share of an ACK: F-RTO's steps (RFC 5682
@@ -212,7 +212,7 @@ func (t *TCB) processLoss(a *ackInfo, advanced bool) {
 	xs := t.xs
 	recovered := !t.snd.una.Less(xs.highSeq)
 	if advanced && t.mayUndo(a) {
-		t.undoEpisode(a.now, true)
+		t.undoEpisode(a.now, true, CwndUndo)
 		return
 	}
 	if xs.frto {
@@ -220,7 +220,7 @@ func (t *TCB) processLoss(a *ackInfo, advanced bool) {
 			// Step 3b: data that was never retransmitted was
 			// acknowledged, so it was not all lost: the timeout was
 			// spurious.
-			t.undoEpisode(a.now, true)
+			t.undoEpisode(a.now, true, CwndFRTO)
 			return
 		}
 		if t.snd.max.Greater(xs.highSeq) {

@@ -19,6 +19,7 @@ type observer struct {
 	name  string
 	trans []transition
 	whys  []string
+	cwnd  []CwndReason // why the congestion window moved, each report
 	log   *[]string
 }
 
@@ -29,9 +30,11 @@ func (o *observer) StateChanged(from, to State, why string) {
 		*o.log = append(*o.log, fmt.Sprintf("%s %v -> %v (%s)", o.name, from, to, why))
 	}
 }
-func (o *observer) TimerFired(name string)                  {}
-func (o *observer) Dropped(r DropReason)                    {}
-func (o *observer) CongestionChanged(cwnd, ssthresh uint32) {}
+func (o *observer) TimerFired(name string) {}
+func (o *observer) Dropped(r DropReason)   {}
+func (o *observer) CongestionChanged(cwnd, ssthresh uint32, why CwndReason) {
+	o.cwnd = append(o.cwnd, why)
+}
 
 // packet is a segment in flight in the simulated network.
 type packet struct {

@@ -137,7 +137,7 @@ func (t *TCB) SetMSS(mss int) bool {
 		t.snd.mss = uint32(mss)
 		if t.cc != nil {
 			t.cc.SetMSS(t.snd.mss)
-			t.congestionChanged()
+			t.congestionChanged(CwndMSS)
 		}
 	}
 	return true
@@ -192,7 +192,7 @@ func (t *TCB) SetCongestion(name string) bool {
 		t.cc = c.newCC(t.snd.mss, uint64(t.snd.iss))
 		t.cc.SetMSS(t.snd.mss)
 		t.cc.SetSACK(t.sackOK)
-		t.congestionChanged()
+		t.congestionChanged(CwndCCChange)
 	}
 	return true
 }

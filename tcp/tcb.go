@@ -47,8 +47,9 @@ type Observer interface {
 	TimerFired(name string)
 	// Dropped reports a segment the TCB discarded and why.
 	Dropped(reason DropReason)
-	// CongestionChanged reports a new congestion window or threshold.
-	CongestionChanged(cwnd, ssthresh uint32)
+	// CongestionChanged reports a new congestion window or threshold,
+	// and the rule that set it.
+	CongestionChanged(cwnd, ssthresh uint32, why CwndReason)
 }
 
 // TCB is the transmission control block of one connection (RFC 9293 §3.3.1):

@@ -76,9 +76,9 @@ func (h *tcbTest) StateChanged(from, to State, why string) {
 	h.trans = append(h.trans, transition{from, to})
 	h.conv = append(h.conv, fmt.Sprintf("%9v    %v -> %v (%s)", h.now, from, to, why))
 }
-func (h *tcbTest) TimerFired(name string)                  {}
-func (h *tcbTest) Dropped(r DropReason)                    {}
-func (h *tcbTest) CongestionChanged(cwnd, ssthresh uint32) {}
+func (h *tcbTest) TimerFired(name string)                                  {}
+func (h *tcbTest) Dropped(r DropReason)                                    {}
+func (h *tcbTest) CongestionChanged(cwnd, ssthresh uint32, why CwndReason) {}
 
 // poll lets the TCB emit what is due now.
 func (h *tcbTest) poll() { h.tcb.Poll(h.now, h) }

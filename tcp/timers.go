@@ -344,8 +344,9 @@ func (t *TCB) timerFired(name string) {
 
 // congestionChanged reports the congestion window when it has moved by a
 // segment or more since the last report, or ssthresh changed: traces show
-// the shape of cwnd without a line per ACK.
-func (t *TCB) congestionChanged() {
+// the shape of cwnd without a line per ACK. why is the rule that moved it
+// (cwndOnAck: found here, only when there is something to report).
+func (t *TCB) congestionChanged(why CwndReason) {
 	t.ccSync()
 	if t.obs == nil || !t.negotiated() {
 		return
@@ -356,5 +357,8 @@ func (t *TCB) congestionChanged() {
 		return
 	}
 	t.ccReported = [2]uint32{cwnd, ss}
-	t.obs.CongestionChanged(cwnd, ss)
+	if why == cwndOnAck {
+		why = t.ackCwndReason()
+	}
+	t.obs.CongestionChanged(cwnd, ss, why)
 }

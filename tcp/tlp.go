@@ -114,7 +114,7 @@ func (t *TCB) tlpOnAck(a *ackInfo) {
 			t.cc.OnCongestionEvent(cc.CongestionEvent{Now: a.now, Rule: cc.RuleTLP, Inflight: t.flight()})
 			t.cc.OnRecoveryExit(a.now)
 			t.rare().TLPRecoveries++
-			t.congestionChanged()
+			t.congestionChanged(CwndTLP)
 		}
 	case a.acked == 0 && a.delivered == 0:
 		tl.on = false // a pure duplicate: the original and the probe both arrived

@@ -97,7 +97,7 @@ func (t *TCB) undoOnDSACK(a *ackInfo) {
 		return
 	}
 	if xs.ca >= caRecovery {
-		t.undoEpisode(a.now, xs.ca == caLoss)
+		t.undoEpisode(a.now, xs.ca == caLoss, CwndUndo)
 		return
 	}
 	// A late D-SACK: the episode ended before its duplicates were
@@ -105,7 +105,7 @@ func (t *TCB) undoOnDSACK(a *ackInfo) {
 	t.cc.OnSpuriousCongestion(a.now)
 	u.on = false
 	xs.spurious++
-	t.congestionChanged()
+	t.congestionChanged(CwndUndo)
 }
 
 // tryUndoPartial checks a partial ACK in recovery with Eifel's test
@@ -119,14 +119,15 @@ func (t *TCB) tryUndoPartial(a *ackInfo) {
 	}
 	t.reorderingSeen()
 	if xs.retransOut == 0 {
-		t.undoEpisode(a.now, true)
+		t.undoEpisode(a.now, true, CwndUndo)
 	}
 }
 
 // undoEpisode undoes the current recovery or timeout: the controller
 // restores its window (RFC 4015 §3.2), and with unmark the segments deemed
-// lost are in flight again, not to be resent.
-func (t *TCB) undoEpisode(now time.Duration, unmark bool) {
+// lost are in flight again, not to be resent. why is the rule that found
+// the episode spurious, for traces.
+func (t *TCB) undoEpisode(now time.Duration, unmark bool, why CwndReason) {
 	xs := t.xs
 	t.cc.OnSpuriousCongestion(now)
 	xs.ccEpisode = false
@@ -141,7 +142,7 @@ func (t *TCB) undoEpisode(now time.Duration, unmark bool) {
 	xs.ca = caOpen
 	xs.frto, xs.frtoNew = false, false
 	t.rackOnRecoveryExit()
-	t.congestionChanged()
+	t.congestionChanged(why)
 }
 
 // relistUnlisted puts the records in flight that are in no list (neither

@@ -92,8 +92,9 @@ type Event struct {
 	Seg *wire.TCPSegment
 	// From and To are state names such as "SYN_SENT", for StateChange.
 	From, To string
-	// Why is the cause of a StateChange, the name of a Timer, or the
-	// reason for a Drop.
+	// Why is the cause of a StateChange, the name of a Timer, the reason
+	// for a Drop, or the rule that moved the window for a Congestion
+	// ("PRR, RFC 6937").
 	Why string
 	// Cwnd and Ssthresh are the congestion window and slow-start threshold
 	// in bytes, for Congestion.
