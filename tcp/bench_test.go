@@ -98,6 +98,37 @@ func BenchmarkBulkTCB(b *testing.B) {
 	}
 }
 
+// BenchmarkRequestResponseTCB is a 1-byte ping-pong between two bare TCBs
+// (no link, no checksum): the core's cost per round trip of a small
+// request and its answer, each carrying the ACK of the other.
+func BenchmarkRequestResponseTCB(b *testing.B) {
+	cfg := &Config{MSS: 1460, NoDelay: true, Buffers: NewBufferPool()}
+	c, s := establishedPair(cfg)
+	qc, qs := newQueue(), newQueue()
+	var one [1]byte
+	now := time.Millisecond
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Write(one[:])
+		c.Poll(now, qc)
+		now += 10 * time.Microsecond
+		qc.deliver(s, now)
+		s.Read(one[:])
+		s.Write(one[:])
+		s.Poll(now, qs)
+		now += 10 * time.Microsecond
+		qs.deliver(c, now)
+		c.Read(one[:])
+		c.Poll(now, qc)
+		qc.segs, qc.arena = qc.segs[:0], qc.arena[:0]
+	}
+	b.StopTimer()
+	if c.Err() != nil || s.Err() != nil {
+		b.Fatal(c.Err(), s.Err())
+	}
+}
+
 // BenchmarkInputData is the receive path of one full-sized in-order segment.
 func BenchmarkInputData(b *testing.B) {
 	cfg := &Config{MSS: 1460, NoDelay: true, Buffers: NewBufferPool()}
