@@ -62,6 +62,7 @@ type Stats struct {
 // the configuration and may run concurrently with each other.
 type Layer struct {
 	addrs  []netip.Prefix
+	bcast  []netip.Addr // the directed broadcasts of addrs (BadSource)
 	mtu    int
 	ttl    uint8
 	noICMP bool
@@ -78,6 +79,12 @@ func New(cfg Config) *Layer {
 		mtu:   cfg.MTU,
 		ttl:   cfg.TTL,
 		reasm: NewReassembler(cfg.Reassembly),
+	}
+	for _, p := range l.addrs {
+		// The prefix with every host bit set; /31 and /32 have none.
+		if p.Addr().Is4() && p.Bits() < 31 {
+			l.bcast = append(l.bcast, BroadcastOf(p))
+		}
 	}
 	if l.ttl == 0 {
 		l.ttl = DefaultTTL
@@ -172,9 +179,8 @@ func (l *Layer) BadSource(a netip.Addr) bool {
 	if a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 		return true
 	}
-	for _, p := range l.addrs {
-		// The prefix with every host bit set; /31 and /32 have none.
-		if p.Addr().Is4() && p.Bits() < 31 && a == BroadcastOf(p) {
+	for _, b := range l.bcast { // computed once: every segment in asks
+		if a == b {
 			return true
 		}
 	}
