@@ -355,14 +355,17 @@ func (t *TCB) emitData(now time.Duration, out Emitter, seq Seq, n uint32, end Se
 	if n > 0 {
 		p = t.snd.buf.peek(int(seq.Sub(t.snd.bufSeq)), int(n))
 	}
-	if l, ok := out.(SegmentLender); ok && len(p) < int(n) {
+	if len(p) < int(n) {
 		// The payload wraps around the ring's end: gathered into the
 		// emitter's scratch (it copies the payload anyway), rather than a
-		// short segment at every lap of the ring.
-		buf := l.Scratch(int(n))
-		c := copy(buf, p)
-		copy(buf[c:], t.snd.buf.peek(int(seq.Sub(t.snd.bufSeq))+c, int(n)-c))
-		p = buf
+		// short segment at every lap of the ring. (The type assertion is
+		// left to the segment that wraps: it costs every segment else.)
+		if l, ok := out.(SegmentLender); ok {
+			buf := l.Scratch(int(n))
+			c := copy(buf, p)
+			copy(buf[c:], t.snd.buf.peek(int(seq.Sub(t.snd.bufSeq))+c, int(n)-c))
+			p = buf
+		}
 	}
 	if uint32(len(p)) < n {
 		fin = false

@@ -147,8 +147,14 @@ func (t *TCB) rackDetectLoss(now time.Duration) {
 	if !rk.valid {
 		return
 	}
-	reo := t.reoWnd()
 	q := &xs.q
+	if q.tLen == 0 {
+		// Nothing in flight unSACKed and unmarked: no loss to find, no
+		// timer to arm (the common ACK that takes the whole flight).
+		t.stopEarlyTimer(earlyReorder)
+		return
+	}
+	reo := t.reoWnd()
 	var timeout time.Duration
 	id := q.tHead
 	for left := q.tLen; left > 0; left-- {

@@ -61,14 +61,26 @@ func (t *TCB) Deadline() time.Duration {
 	if t.synNow || t.ackNow || t.probeNow || t.tlpNow {
 		return 0
 	}
-	d := NoDeadline
-	for _, at := range [...]time.Duration{t.tmr.at, t.tmr.early, t.tmr.delack, t.tmr.keep, t.tmr.close, t.userTimeoutAt()} {
-		if at != 0 && at < d {
-			d = at
-		}
+	// The stack asks after every event: straight-line, and the user
+	// timeout (a call) only while a retransmission or persist timer runs.
+	d := earlier(NoDeadline, t.tmr.at)
+	d = earlier(d, t.tmr.early)
+	d = earlier(d, t.tmr.delack)
+	d = earlier(d, t.tmr.keep)
+	d = earlier(d, t.tmr.close)
+	if t.tmr.kind != rexmitOff {
+		d = earlier(d, t.userTimeoutAt())
 	}
-	if t.xs != nil && t.xs.paceAt != 0 && t.xs.paceAt < d {
-		d = t.xs.paceAt // the pacer holds data that is ready to go (pacing.go)
+	if t.xs != nil {
+		d = earlier(d, t.xs.paceAt) // the pacer holds data that is ready to go (pacing.go)
+	}
+	return d
+}
+
+// earlier returns at if it is set (not zero) and before d, else d.
+func earlier(d, at time.Duration) time.Duration {
+	if at != 0 && at < d {
+		return at
 	}
 	return d
 }
