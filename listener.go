@@ -32,6 +32,10 @@ type Listener struct {
 	mu       sync.Mutex // guards the fields below
 	halfOpen map[*Conn]struct{}
 	queue    []*Conn // established, oldest first
+	// first is the queue's array while it holds few: a listener whose
+	// connections are accepted as they come allocates none per
+	// connection (Accept lets a grown array go when the queue empties).
+	first    [4]*Conn
 	closed   bool
 	deadline deadline
 	ready    chan struct{} // capacity 1: "look again" for Accept
@@ -138,7 +142,7 @@ func (l *Listener) AcceptTCP() (*Conn, error) {
 			l.queue[0] = nil
 			l.queue = l.queue[1:]
 			if len(l.queue) == 0 {
-				l.queue = nil // let the array go; the next one grows again
+				l.queue = nil // a grown array goes; the next enqueue starts in first
 			}
 			return c, nil
 		}
@@ -179,16 +183,17 @@ func (l *Listener) Close() error {
 		return l.opErr("close", net.ErrClosed)
 	}
 	l.closed = true
-	doomed := l.queue
+	doomed := append(make([]*Conn, 0, len(l.queue)+len(l.halfOpen)), l.queue...)
+	queued := len(doomed)
 	l.queue = nil
-	half := make([]*Conn, 0, len(l.halfOpen))
+	clear(l.first[:])
 	for c := range l.halfOpen {
-		half = append(half, c)
+		doomed = append(doomed, c)
 	}
 	l.mu.Unlock()
 	// In a fixed order, not the map's: a simulation replays its packets.
+	half := doomed[queued:]
 	slices.SortFunc(half, func(a, b *Conn) int { return a.key.compare(b.key) })
-	doomed = append(doomed, half...)
 	l.s.removeListener(l)
 	for _, c := range doomed {
 		c.abort()

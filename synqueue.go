@@ -196,6 +196,9 @@ func (l *Listener) enqueueLocked(c *Conn) {
 		c.pollNow()
 		return
 	}
+	if l.queue == nil {
+		l.queue = l.first[:0]
+	}
 	l.queue = append(l.queue, c)
 	l.mu.Unlock()
 	signal(l.ready)
