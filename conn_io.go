@@ -39,7 +39,13 @@ func (c *Conn) Read(b []byte) (int, error) {
 		}
 		n, err := c.tcb.Read(b)
 		if n > 0 {
-			c.pollNow() // the window may have opened: an update may be due
+			if c.tcb.Deadline() == 0 {
+				// The window opened enough for an update (RFC 9293
+				// §3.8.6.2.2), due now. Otherwise a read changes nothing
+				// Poll acts on (its timers are in the queue already): no
+				// poll, no clock read, no batch per read.
+				c.pollNow()
+			}
 			return n, nil
 		}
 		if err == io.EOF {
