@@ -2,6 +2,7 @@ package synack
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"syscall"
 	"time"
@@ -153,15 +154,16 @@ func (c *Conn) SetCork(on bool) error {
 
 // SetCongestion chooses the congestion control algorithm by its Linux
 // name (TCP_CONGESTION: "reno", "cubic", "bbr", as cc.New knows them). After the
-// handshake the new algorithm starts from the initial window. It returns
-// an error wrapping syscall.ENOENT for a name it does not know, as Linux
-// does.
+// handshake the new algorithm starts from the initial window. For a name
+// it does not know it returns an error wrapping syscall.ENOENT, as Linux
+// does, and the *tcp.UnknownCCError of tcp.CheckCongestionControl.
 func (c *Conn) SetCongestion(name string) error {
+	if err := tcp.CheckCongestionControl(name); err != nil {
+		return c.opErr("set", fmt.Errorf("%w: %w", syscall.ENOENT, err))
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.tcb.SetCongestion(name) {
-		return c.opErr("set", syscall.ENOENT)
-	}
+	c.tcb.SetCongestion(name)
 	return nil
 }
 
