@@ -37,6 +37,7 @@ type tunFlags struct {
 	offload    bool
 	queues     int
 	batchACKs  string
+	cc         ccFlag
 }
 
 func (f *tunFlags) register(fs *flag.FlagSet) {
@@ -50,6 +51,7 @@ func (f *tunFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.offload, "offload", true, "use the kernel's offloads: virtio-net headers, TSO both ways, checksums left to the kernel (falls back to what the kernel grants; off with --impair)")
 	fs.IntVar(&f.queues, "queues", 1, "queues of the device (IFF_MULTI_QUEUE), one reader each; 1 with --impair")
 	fs.StringVar(&f.batchACKs, "batch-acks", "auto", "answer a read batch's in-order segments with one ACK: auto (with offloads), on, off")
+	fs.Var(&f.cc, "cc", "congestion control `NAME`: reno, cubic (the default), bbr (loss-tolerant BBRv3) or bbr-draft (BBRv3 as the draft writes it)")
 	fs.StringVar(&f.plot, "plot", "", "on exit, draw each connection's time-sequence graph, goodput, RTT and congestion window as SVG into `FILE`")
 }
 
@@ -168,7 +170,7 @@ func openTunStack(f *tunFlags, name string, tracer trace.Tracer) (*tunStack, err
 		Name:      name,
 		Addrs:     []netip.Prefix(f.addrs),
 		Tracer:    tracer,
-		TCP:       tcp.Config{SendBuf: int(f.buffer), RecvBuf: int(f.buffer)},
+		TCP:       f.tcpConfig(),
 		BatchACKs: batchACKModes[f.batchACKs],
 	})
 	if err != nil {
@@ -176,6 +178,13 @@ func openTunStack(f *tunFlags, name string, tracer trace.Tracer) (*tunStack, err
 		return nil, err
 	}
 	return &tunStack{Stack: st, dev: dev}, nil
+}
+
+// tcpConfig returns the tunables --buffer and --cc give every connection.
+func (f *tunFlags) tcpConfig() tcp.Config {
+	cfg := tcp.Config{SendBuf: int(f.buffer), RecvBuf: int(f.buffer)}
+	f.cc.apply(&cfg)
+	return cfg
 }
 
 // tunHint adds to an error opening the device what to do about it.
