@@ -46,7 +46,7 @@ func (f *tunFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.hostAddrs, "host-addr", "the kernel's address on the device, such as 10.77.0.1/24 (repeatable)")
 	fs.IntVar(&f.mtu, "mtu", 0, "MTU of the device (default 1500; with --configured, the device's own)")
 	fs.BoolVar(&f.configured, "configured", false, "use the existing, configured device --tun names as it is: no --host-addr, no root needed if you own it (ip tuntap add NAME mode tun user $USER)")
-	fs.StringVar(&f.impair, "impair", "", "impair both directions: 'loss=2%,delay=5ms,rate=200mbit' (loss, reorder, duplicate, corrupt, delay, jitter, rate, queue, seed)")
+	fs.StringVar(&f.impair, "impair", "", "impair both directions: 'loss=2%,delay=5ms,rate=200mbit' (loss, reorder, reorder-delay, duplicate, corrupt, delay, jitter, rate, queue, seed)")
 	fs.Var(&f.buffer, "buffer", "send and receive buffer of each connection in bytes (default 1m)")
 	fs.BoolVar(&f.offload, "offload", true, "use the kernel's offloads: virtio-net headers, TSO both ways, checksums left to the kernel (falls back to what the kernel grants; off with --impair)")
 	fs.IntVar(&f.queues, "queues", 1, "queues of the device (IFF_MULTI_QUEUE), one reader each; 1 with --impair")

@@ -37,7 +37,15 @@ type Config struct {
 	// held packet that no later packet overtakes is released after
 	// Delay+Jitter (at least 10 ms) more. While one packet is held the next
 	// is never held, so at most two packets swap at a time. 0 keeps order.
+	// ReorderDelay changes how a reordered packet is held.
 	Reorder float64
+
+	// ReorderDelay, if positive, makes Reorder delay each packet it picks
+	// by this much more than its due time, leaving the bottleneck in its
+	// turn, instead of holding it for the next packet: whatever the link
+	// delivers meanwhile overtakes it, however many packets that is, and
+	// any number may be delayed at once ("1% of packets delayed by 5 ms").
+	ReorderDelay time.Duration
 
 	// Duplicate is the probability, in [0, 1], that a packet is delivered
 	// twice. 0 duplicates nothing.
@@ -98,6 +106,7 @@ func (c Config) normalized() Config {
 	c.Corrupt = clampProb(c.Corrupt)
 	c.Delay = min(max(c.Delay, 0), maxDelay)
 	c.Jitter = min(max(c.Jitter, 0), maxDelay)
+	c.ReorderDelay = min(max(c.ReorderDelay, 0), maxDelay)
 	c.RateBitsPerSec = max(c.RateBitsPerSec, 0)
 	if c.QueueBytes == 0 {
 		c.QueueBytes = DefaultQueueBytes

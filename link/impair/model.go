@@ -16,7 +16,7 @@ type Stats struct {
 	QueueDrops uint64 // dropped because the rate limiter's queue was full
 	Corrupted  uint64 // copies with one bit flipped by Config.Corrupt
 	Duplicated uint64 // packets sent twice by Config.Duplicate
-	Reordered  uint64 // packets held back and overtaken by the next packet
+	Reordered  uint64 // packets held back and overtaken by the next packet, or delayed by ReorderDelay
 	Discarded  uint64 // packets pending at Discard or Close, or sent after Close
 }
 
@@ -147,6 +147,14 @@ func (m *Model) sendCopy(pkt []byte, now time.Duration) {
 	}
 
 	switch {
+	case m.cfg.ReorderDelay > 0:
+		if m.chance(m.cfg.Reorder) {
+			// Late by ReorderDelay; lastDue stays put, so that the packets
+			// behind it are not held back with it and overtake it.
+			p.due += m.cfg.ReorderDelay
+			m.stats.Reordered++
+		}
+		m.push(p)
 	case m.held != nil:
 		// p overtakes the held packet, which follows right behind it.
 		m.push(p)

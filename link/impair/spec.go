@@ -15,7 +15,8 @@ import (
 //
 //	loss, reorder,     probabilities: a percentage ("2%", "0.5%") or a
 //	duplicate, corrupt fraction in [0, 1] ("0.02")
-//	delay, jitter      durations as Go writes them ("5ms", "1.5s", "0")
+//	delay, jitter,     durations as Go writes them ("5ms", "1.5s", "0")
+//	reorder-delay      (Config.ReorderDelay: how late reordered packets are)
 //	rate               bits per second, with an optional k, m or g prefix
 //	                   (powers of 1000, as tc counts): "200mbit", "1.5g",
 //	                   "64kbit", "1000000"
@@ -48,6 +49,8 @@ func ParseSpec(s string) (Config, error) {
 			c.Loss, err = parseProb(val)
 		case "reorder":
 			c.Reorder, err = parseProb(val)
+		case "reorder-delay":
+			c.ReorderDelay, err = parseDelay(val)
 		case "duplicate":
 			c.Duplicate, err = parseProb(val)
 		case "corrupt":
@@ -66,7 +69,7 @@ func ParseSpec(s string) (Config, error) {
 				err = errors.New("want a decimal integer")
 			}
 		default:
-			return Config{}, fmt.Errorf("impair: unknown field %q (want loss, reorder, duplicate, corrupt, delay, jitter, rate, queue or seed)", key)
+			return Config{}, fmt.Errorf("impair: unknown field %q (want loss, reorder, reorder-delay, duplicate, corrupt, delay, jitter, rate, queue or seed)", key)
 		}
 		if err != nil {
 			return Config{}, fmt.Errorf("impair: %s=%s: %w", key, val, err)
@@ -200,6 +203,9 @@ func (c Config) String() string {
 	}
 	if c.Jitter != 0 {
 		add("jitter", c.Jitter.String())
+	}
+	if c.ReorderDelay != 0 {
+		add("reorder-delay", c.ReorderDelay.String())
 	}
 	if r := c.RateBitsPerSec; r != 0 {
 		unit := "bit"

@@ -17,6 +17,7 @@ func TestParseSpec(t *testing.T) {
 		{"loss=0.02", Config{Loss: 0.02}},
 		{"LOSS = 0.5% , Jitter=1ms", Config{Loss: 0.005, Jitter: ms}},
 		{"reorder=10%,duplicate=1%,corrupt=0.1%", Config{Reorder: 0.1, Duplicate: 0.01, Corrupt: 0.001}},
+		{"reorder=1%,reorder-delay=5ms", Config{Reorder: 0.01, ReorderDelay: 5 * ms}},
 		{"loss=100%", Config{Loss: 1}},
 		{"loss=0", Config{}},
 		{"delay=1.5s,jitter=0", Config{Delay: 1500 * ms}},
@@ -83,6 +84,7 @@ func TestSpecRoundTrip(t *testing.T) {
 		{},
 		{Loss: 0.02, Delay: 5 * ms, RateBitsPerSec: 200e6},
 		{Loss: 0.07, Reorder: 1.0 / 3, Duplicate: 1, Corrupt: 1e-9},
+		{Reorder: 0.01, ReorderDelay: 5 * ms, Delay: 10 * ms},
 		{Jitter: 1500 * time.Microsecond, RateBitsPerSec: 1234567, QueueBytes: 99, Seed: 7},
 		{RateBitsPerSec: 3e9, QueueBytes: -1, Seed: -1},
 	} {
