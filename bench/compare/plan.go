@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/synack-go/synack/bench/workload"
 )
 
 // peer is one contender as compare runs it: a binary and the arguments
@@ -16,13 +18,19 @@ type peer struct {
 
 // peers are every contender compare knows.
 var peers = map[string]peer{
-	"synack":       {name: "synack", bin: "synack", pre: []string{"bench"}},
-	"gvisor":       {name: "gvisor", bin: "gvisor"},
-	"gvisor-cubic": {name: "gvisor-cubic", bin: "gvisor", post: []string{"-cc", "cubic"}},
-	"kernel":       {name: "kernel", bin: "kernel"},
-	"kernel-veth":  {name: "kernel-veth", bin: "kernel", post: []string{"-variant", "veth"}},
-	"kernel-cubic": {name: "kernel-cubic", bin: "kernel", post: []string{"-cc", "cubic"}},
-	"kernel-bbr":   {name: "kernel-bbr", bin: "kernel", post: []string{"-cc", "bbr"}},
+	"synack": {name: "synack", bin: "synack", pre: []string{"bench"}},
+	// synack with each congestion control, for the emulated paths:
+	// bbr is the stack's loss-tolerant BBRv3, bbr-draft the draft's own.
+	"synack-reno":      {name: "synack-reno", bin: "synack", pre: []string{"bench"}, post: []string{"-cc", "reno"}},
+	"synack-cubic":     {name: "synack-cubic", bin: "synack", pre: []string{"bench"}, post: []string{"-cc", "cubic"}},
+	"synack-bbr":       {name: "synack-bbr", bin: "synack", pre: []string{"bench"}, post: []string{"-cc", "bbr"}},
+	"synack-bbr-draft": {name: "synack-bbr-draft", bin: "synack", pre: []string{"bench"}, post: []string{"-cc", "bbr-draft"}},
+	"gvisor":           {name: "gvisor", bin: "gvisor"},
+	"gvisor-cubic":     {name: "gvisor-cubic", bin: "gvisor", post: []string{"-cc", "cubic"}},
+	"kernel":           {name: "kernel", bin: "kernel"},
+	"kernel-veth":      {name: "kernel-veth", bin: "kernel", post: []string{"-variant", "veth"}},
+	"kernel-cubic":     {name: "kernel-cubic", bin: "kernel", post: []string{"-cc", "cubic"}},
+	"kernel-bbr":       {name: "kernel-bbr", bin: "kernel", post: []string{"-cc", "bbr"}},
 }
 
 // wgPeers are the contenders of the wg-* workloads under the names they
@@ -51,6 +59,15 @@ type benchCase struct {
 	peers    []string
 }
 
+// ref is the contender whose figures the case's ratios divide: synack,
+// or on the emulated paths synack-bbr, the stack's choice for lossy paths.
+func (c benchCase) ref() string {
+	if workload.IsPathWorkload(c.workload) {
+		return "synack-bbr"
+	}
+	return reference
+}
+
 // label names the case for the table, progress lines and -only:
 // "mem-bulk mtu=1500".
 func (c benchCase) label() string {
@@ -63,13 +80,18 @@ func (c benchCase) label() string {
 func plan(quick bool) []benchCase {
 	mem := []string{"synack", "gvisor", "kernel"}
 	bulk := append(mem[:3:3], "kernel-veth")
-	lossyPeers := []string{"synack", "gvisor", "kernel-cubic", "kernel-bbr"}
+	// The emulated paths: synack with each congestion control against
+	// gVisor (its default, NewReno) and the kernel's CUBIC and BBR; the
+	// ratios are synack-bbr's (benchCase.ref).
+	lossyPeers := []string{"synack-reno", "synack-cubic", "synack-bbr", "synack-bbr-draft", "gvisor", "kernel-cubic", "kernel-bbr"}
 	tunPeers := []string{"synack", "gvisor"}
 	bulkBytes, tunBytes, lossyBytes := "2147483648", "2147483648", "268435456"
 	dur, lossyCap := "5s", "120s"
 	idleConns := []string{"10000", "50000"}
 	losses := []string{"0", "0.1", "1", "3"}
 	if quick {
+		// The path cases: one of each kind of contender.
+		lossyPeers = []string{"synack-cubic", "synack-bbr", "gvisor", "kernel-bbr"}
 		bulkBytes, tunBytes, lossyBytes = "134217728", "67108864", "2097152"
 		dur, lossyCap = "500ms", "2s" // the loss-based contenders hit the cap
 		idleConns = []string{"2000"}
@@ -116,6 +138,11 @@ func plan(quick bool) []benchCase {
 	for _, l := range losses {
 		cs = append(cs, benchCase{"loss=" + l + "%", "lossy-goodput", []string{"-loss", l, "-bytes", lossyBytes, "-cap", lossyCap}, lossyPeers})
 	}
+	// The same path without loss: 1% of packets 5 ms late, then a 1 MB
+	// bottleneck queue with a probe measuring the delay it adds.
+	cs = append(cs,
+		benchCase{"late=1% by=5ms", "reordering", []string{"-reorder", "1", "-reorder-delay", "5ms", "-bytes", lossyBytes, "-cap", lossyCap}, lossyPeers},
+		benchCase{"queue=1000000", "bufferbloat", []string{"-queue", "1000000", "-bytes", lossyBytes, "-cap", lossyCap}, lossyPeers})
 	// Transparent proxies between the kernel's sockets in two namespaces:
 	// synack proxy's engine against gVisor's forwarders as tun2socks
 	// builds them, on the same TUN device and topology. gVisor's

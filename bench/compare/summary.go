@@ -7,7 +7,8 @@ import (
 	"github.com/synack-go/synack/bench/workload"
 )
 
-// reference is the contender every ratio is taken against: synack/other.
+// reference is the contender ratios are taken against, synack/other,
+// unless the case names another (benchCase.ref).
 const reference = "synack"
 
 // stat summarizes one contender's figure for one metric of one case.
@@ -17,7 +18,7 @@ type stat struct {
 	Median    float64   `json:"median"`
 	Min       float64   `json:"min"`
 	Max       float64   `json:"max"`
-	// Ratios are synack's value over this contender's, round by round
+	// Ratios are synack's (the row's Ref's) value over this contender's, round by round
 	// (rounds where both produced one); RatioMedian is their median.
 	// Both are empty for synack itself.
 	Ratios      []float64 `json:"ratios,omitempty"`
@@ -33,7 +34,9 @@ type row struct {
 	Metric string          `json:"metric"`
 	Unit   string          `json:"unit"`
 	Better workload.Better `json:"better"`
-	Stats  []stat          `json:"stats"`
+	// Ref is the contender of the ratios when it is not synack.
+	Ref   string `json:"ref,omitempty"`
+	Stats []stat `json:"stats"`
 }
 
 // summarize turns the runs into rows: every headline metric of every case,
@@ -67,7 +70,11 @@ func summarize(cases []benchCase, runs []run) []row {
 			metrics = []workload.Metric{{Name: "-"}}
 		}
 		for _, m := range metrics {
+			ref := c.ref()
 			rw := row{Case: label, Metric: m.Name, Unit: m.Unit, Better: m.Better}
+			if ref != reference {
+				rw.Ref = ref
+			}
 			byRound := map[string]map[int]float64{}
 			for _, p := range c.peers {
 				st := stat{Contender: p}
@@ -93,13 +100,13 @@ func summarize(cases []benchCase, runs []run) []row {
 			}
 			for i := range rw.Stats {
 				st := &rw.Stats[i]
-				if st.Contender == reference {
+				if st.Contender == ref {
 					continue
 				}
-				rounds := slices.Sorted(maps.Keys(byRound[reference]))
+				rounds := slices.Sorted(maps.Keys(byRound[ref]))
 				for _, round := range rounds {
 					if v, ok := byRound[st.Contender][round]; ok && v != 0 {
-						st.Ratios = append(st.Ratios, byRound[reference][round]/v)
+						st.Ratios = append(st.Ratios, byRound[ref][round]/v)
 					}
 				}
 				if len(st.Ratios) > 0 {

@@ -51,3 +51,21 @@ func TestSummarizeRatiosPerRound(t *testing.T) {
 		t.Errorf("round trip lost data: %+v", back)
 	}
 }
+
+// TestSummarizeRef: on the emulated paths the ratios are synack-bbr's.
+func TestSummarizeRef(t *testing.T) {
+	c := benchCase{name: "loss=1%", workload: "lossy-goodput", peers: []string{"synack-cubic", "synack-bbr", "kernel-bbr"}}
+	runs := []run{
+		{Round: 1, Case: c.label(), Contender: "synack-cubic", Result: result(10)},
+		{Round: 1, Case: c.label(), Contender: "synack-bbr", Result: result(180)},
+		{Round: 1, Case: c.label(), Contender: "kernel-bbr", Result: result(200)},
+	}
+	rows := summarize([]benchCase{c}, runs)
+	if len(rows) != 1 || rows[0].Ref != "synack-bbr" {
+		t.Fatalf("rows = %+v, want one with Ref synack-bbr", rows)
+	}
+	st := rows[0].Stats
+	if st[0].RatioMedian != 18 || st[1].RatioMedian != 0 || st[2].RatioMedian != 0.9 {
+		t.Errorf("ratios %v %v %v, want 18, none (the ref), 0.9", st[0].RatioMedian, st[1].RatioMedian, st[2].RatioMedian)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"io"
@@ -24,7 +25,7 @@ const (
 // colour of each contender's bars.
 func colour(contender string) string {
 	switch {
-	case contender == "synack":
+	case contender == "synack", strings.HasPrefix(contender, "synack-"):
 		return "#d9480f"
 	case strings.HasPrefix(contender, "gvisor"):
 		return "#1971c2"
@@ -95,7 +96,7 @@ func writeSVG(w io.Writer, rows []row, m machine, date string, rounds int) error
 				end = max(end, px(st.Max))
 				text = workload.FormatValue(st.Median) + " " + g.Unit
 				if st.RatioMedian != 0 {
-					text += fmt.Sprintf("   synack/%s %s×", st.Contender, workload.FormatValue(st.RatioMedian))
+					text += fmt.Sprintf("   %s/%s %s×", cmp.Or(g.Ref, reference), st.Contender, workload.FormatValue(st.RatioMedian))
 				}
 			}
 			fmt.Fprintf(&b, `<text x="%d" y="%d" dominant-baseline="middle" fill="#212529">%s</text>`+"\n",

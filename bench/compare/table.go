@@ -11,8 +11,9 @@ import (
 
 // writeTable prints the rows as one table: per case and headline metric,
 // each contender's median, min and max over the rounds, and the median of
-// the per-round ratios synack/contender. Whether a ratio above 1 is good
-// depends on the metric: the "better" column says which way it points.
+// the per-round ratios synack/contender (or the row's Ref's, marked in its
+// own line). Whether a ratio above 1 is good depends on the metric: the
+// "better" column says which way it points.
 func writeTable(w io.Writer, rows []row) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "case\tmetric\tbetter\tcontender\t   median\t      min\t      max\tsynack/this")
@@ -41,8 +42,11 @@ func writeTable(w io.Writer, rows []row) error {
 			case len(st.Values) > 0:
 				med, lo, hi = workload.FormatValue(st.Median), workload.FormatValue(st.Min), workload.FormatValue(st.Max)
 			}
-			if st.RatioMedian != 0 {
+			switch {
+			case st.RatioMedian != 0:
 				ratio = workload.FormatValue(st.RatioMedian) + "×"
+			case r.Ref != "" && st.Contender == r.Ref:
+				ratio = "(ratios' ref)"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%9s\t%9s\t%9s\t%11s\n", c, m, b, st.Contender, med, lo, hi, ratio)
 		}

@@ -11,8 +11,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/synack-go/synack/link/impair"
 )
 
 // ErrSkip marks a workload that cannot run on this machine (no root, no
@@ -20,7 +18,7 @@ import (
 var ErrSkip = errors.New("skipped")
 
 // workloads lists the workloads Main knows.
-var workloads = []string{"mem-bulk", "mem-rr", "mem-connrate", "mem-idle", "tun-bulk", "lossy-goodput",
+var workloads = []string{"mem-bulk", "mem-rr", "mem-connrate", "mem-idle", "tun-bulk", "lossy-goodput", "reordering", "bufferbloat",
 	"wg-bulk", "wg-rr", "wg-idle", "proxy-bulk", "proxy-connrate", "proxy-idle"}
 
 // Usage describes the workloads and their flags.
@@ -35,7 +33,14 @@ const Usage = `workloads:
                  -offload (virtio-net offloads: TSO, GRO, checksums) -flows 1
                  -queues 1 (queues of the TUN device, a reader each)
   lossy-goodput  -loss 1 (percent) -bytes 268435456 -cap 120s -delay 10ms
-                 -rate 200000000 -queue 500000 -cc reno
+                 -rate 200000000 -queue 500000 -cc reno (synack also bbr-draft)
+  reordering     lossy-goodput's path without loss, -reorder 1 (percent of
+                 packets) -reorder-delay 5ms late: goodput, and the spurious
+                 retransmissions (data that had arrived already, on the wire)
+  bufferbloat    lossy-goodput's path (-loss 0) with -queue 1000000, and a
+                 64-byte request/response every -probe-interval 10ms on a
+                 second connection: goodput, and the queueing delay the
+                 transfer adds to the probe's round trip (p50, p95)
   proxy-bulk     -bytes 1073741824 -reverse -offload: a transparent proxy
                  between the kernel's sockets in two namespaces (clients
                  whose default route is the proxy's TUN device, servers
@@ -69,6 +74,9 @@ type params struct {
 	rate     int64
 	queue    int
 	cc       string
+	reorder  float64
+	reorderD time.Duration
+	probeInt time.Duration
 	variant  string
 	seed     uint64
 	json     bool
@@ -86,8 +94,12 @@ func Main(c Contender, args []string, w io.Writer) error {
 	}
 	name := args[0]
 	defBytes := int64(2 << 30)
-	if name == "lossy-goodput" {
+	defQueue := 500000
+	if IsPathWorkload(name) {
 		defBytes = 256 << 20
+	}
+	if name == "bufferbloat" {
+		defQueue = 1000000
 	}
 	var p params
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -107,8 +119,11 @@ func Main(c Contender, args []string, w io.Writer) error {
 	fs.DurationVar(&p.capDur, "cap", 120*time.Second, "stop the transfer there and report goodput so far (lossy-goodput)")
 	fs.DurationVar(&p.delay, "delay", 10*time.Millisecond, "one-way delay each direction (lossy-goodput)")
 	fs.Int64Var(&p.rate, "rate", 200e6, "bottleneck rate in bit/s on the data direction (lossy-goodput)")
-	fs.IntVar(&p.queue, "queue", 500000, "bottleneck drop-tail queue in bytes (lossy-goodput)")
-	fs.StringVar(&p.cc, "cc", "", "congestion control: reno, cubic, bbr (empty: the contender's default)")
+	fs.IntVar(&p.queue, "queue", defQueue, "bottleneck drop-tail queue in bytes (lossy-goodput, reordering, bufferbloat)")
+	fs.Float64Var(&p.reorder, "reorder", 1, "packets of the data direction delivered late, percent (reordering)")
+	fs.DurationVar(&p.reorderD, "reorder-delay", defaultReorderDelay, "how late (reordering)")
+	fs.DurationVar(&p.probeInt, "probe-interval", 10*time.Millisecond, "time between the probe's requests (bufferbloat)")
+	fs.StringVar(&p.cc, "cc", "", "congestion control: reno, cubic, bbr; synack also bbr-draft (empty: the contender's default)")
 	fs.StringVar(&p.variant, "variant", "", "the contender's other way to run the workload")
 	fs.Uint64Var(&p.seed, "seed", 1, "seed of the data pattern and the impairments")
 	fs.BoolVar(&p.json, "json", false, "print one line of JSON")
@@ -156,10 +171,13 @@ func Main(c Contender, args []string, w io.Writer) error {
 func run(c Contender, name string, p *params) (Result, error) {
 	res := Result{Workload: name, Contender: c.Name, Case: caseOf(name, p)}
 	spec := Spec{Workload: name, MTU: p.mtu, CC: p.cc, Variant: p.variant, Offload: p.offload, Queues: p.queues, BatchACKs: p.batchACK}
-	if name == "lossy-goodput" {
-		spec.Data = impair.Config{Loss: p.loss / 100, Delay: p.delay, RateBitsPerSec: p.rate,
-			QueueBytes: p.queue, Seed: int64(p.seed)}
-		spec.Ack = impair.Config{Delay: p.delay, Seed: int64(p.seed) + 1}
+	var dups *dupCounter
+	if IsPathWorkload(name) {
+		spec.Data, spec.Ack = pathConfigs(name, p)
+	}
+	if name == "reordering" {
+		dups = newDupCounter()
+		spec.Delivered = dups.Observe
 	}
 	if !slices.Contains(workloads, name) {
 		return res, fmt.Errorf("unknown workload %q\n%s", name, Usage)
@@ -186,6 +204,21 @@ func run(c Contender, name string, p *params) (Result, error) {
 			return res, err
 		}
 		lossyMetrics(&res, o)
+	case "reordering":
+		o, err := runBulk(n, bulkOpts{total: p.bytes, write: p.write, cap: p.capDur, seed: p.seed})
+		if err != nil {
+			return res, err
+		}
+		reorderMetrics(&res, o, dups)
+	case "bufferbloat":
+		if p.probeInt <= 0 {
+			return res, errors.New("-probe-interval must be positive")
+		}
+		o, err := runBufferbloat(n, bulkOpts{total: p.bytes, write: p.write, cap: p.capDur, seed: p.seed}, p.probeInt)
+		if err != nil {
+			return res, err
+		}
+		bloatMetrics(&res, o)
 	case "mem-rr", "wg-rr":
 		o, err := runRR(n, p.duration)
 		if err != nil {
@@ -249,6 +282,13 @@ func caseOf(name string, p *params) string {
 		kv = append(kv, fmt.Sprintf("conns=%d", p.conns))
 	case "lossy-goodput":
 		kv = append(kv, fmt.Sprintf("loss=%g%%", p.loss))
+	case "reordering":
+		kv = append(kv, fmt.Sprintf("late=%g%%", p.reorder), "by="+p.reorderD.String())
+	case "bufferbloat":
+		kv = append(kv, fmt.Sprintf("queue=%d", p.queue))
+		if p.loss != 0 {
+			kv = append(kv, fmt.Sprintf("loss=%g%%", p.loss))
+		}
 	}
 	sort.Strings(kv)
 	return strings.Join(kv, " ")
@@ -298,6 +338,43 @@ func lossyMetrics(r *Result, o bulkOut) {
 		r.addNote(fmt.Sprintf("capped at %v: %d bytes arrived", o.elapsed, o.bytes))
 	}
 	r.add("completed", "bool", done, Higher, false)
+	r.add("elapsed", "s", sec, Lower, false)
+}
+
+// reorderMetrics is lossyMetrics with the spurious retransmissions: data
+// segments that reached the receiver carrying only bytes it had (nothing
+// is lost on this path but what the bottleneck's queue drops).
+func reorderMetrics(r *Result, o bulkOut, dups *dupCounter) {
+	sec := o.elapsed.Seconds()
+	r.Bytes = o.bytes
+	r.add("goodput", "Mbit/s", float64(o.bytes)*8/sec/1e6, Higher, true)
+	if dups.segs.Load() > 0 {
+		r.add("spurious retransmits", "segments", float64(dups.dups.Load()), Lower, true)
+	} else {
+		r.addNote("spurious retransmits n/a: the contender does not show its link's packets")
+	}
+	r.add("retransmits", "segments", float64(o.retrans), Lower, false)
+	if !o.completed {
+		r.addNote(fmt.Sprintf("capped at %v: %d bytes arrived", o.elapsed, o.bytes))
+	}
+	r.add("elapsed", "s", sec, Lower, false)
+}
+
+// bloatMetrics reports the bulk transfer's goodput and the delay it added
+// to the probe's round trips.
+func bloatMetrics(r *Result, o bloatOut) {
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	sec := o.bulk.elapsed.Seconds()
+	r.Bytes = o.bulk.bytes
+	r.add("goodput", "Mbit/s", float64(o.bulk.bytes)*8/sec/1e6, Higher, true)
+	r.add("added delay p50", "ms", ms(quantile(o.added, 0.50)), Lower, true)
+	r.add("added delay p95", "ms", ms(quantile(o.added, 0.95)), Lower, true)
+	r.add("idle rtt", "ms", ms(o.baseline), Lower, false)
+	r.add("probes", "count", float64(len(o.added)), Higher, false)
+	r.add("retransmits", "segments", float64(o.bulk.retrans), Lower, false)
+	if !o.bulk.completed {
+		r.addNote(fmt.Sprintf("capped at %v: %d bytes arrived", o.bulk.elapsed, o.bulk.bytes))
+	}
 	r.add("elapsed", "s", sec, Lower, false)
 }
 

@@ -62,9 +62,14 @@ type Spec struct {
 	// transfer), Ack the other direction. Every contender passes its
 	// packets through link/impair with these configs.
 	Data, Ack impair.Config
-	// CC names the congestion control to use ("reno", "cubic", "bbr");
-	// empty means the contender's default.
+	// CC names the congestion control to use ("reno", "cubic", "bbr";
+	// synack also "bbr-draft"); empty means the contender's default.
 	CC string
+	// Delivered, if set, is called with the packets the Data direction
+	// delivers, after the impairments, before the receiving host gets
+	// them (the reordering workload counts duplicates there). A contender
+	// that cannot call it leaves it; the workload then says "n/a".
+	Delivered func(pkts [][]byte)
 	// Variant picks one of a contender's ways to run the workload: for
 	// the kernel "veth" runs mem-bulk between two namespaces instead of
 	// over loopback. Empty means the contender's usual way.

@@ -11,6 +11,8 @@ import (
 	"github.com/synack-go/synack/link"
 	"github.com/synack-go/synack/link/impair"
 	"github.com/synack-go/synack/link/pipe"
+	"github.com/synack-go/synack/tcp"
+	"github.com/synack-go/synack/tcp/cc"
 )
 
 // The addresses of the two in-memory hosts, for every userspace contender.
@@ -25,7 +27,7 @@ var (
 var Synack = Contender{
 	Name:   "synack",
 	NewNet: newSynackNet,
-	Note:   "default options (1 MiB buffers, SACK, NewReno)",
+	Note:   "default options (1 MiB buffers, SACK, CUBIC unless -cc)",
 }
 
 // synackNet is two synack stacks on one in-memory link.
@@ -41,8 +43,9 @@ func newSynackNet(spec Spec) (Net, error) {
 	if IsProxyWorkload(spec.Workload) {
 		return newSynackProxy(spec)
 	}
-	if spec.CC != "" && spec.CC != "reno" {
-		return nil, fmt.Errorf("synack has no congestion control %q (only reno)", spec.CC)
+	cfg, err := synackTCP(spec.CC)
+	if err != nil {
+		return nil, err
 	}
 	if spec.Variant != "" {
 		return nil, fmt.Errorf("%w: synack has no variant %q", errors.ErrUnsupported, spec.Variant)
@@ -50,7 +53,11 @@ func newSynackNet(spec Spec) (Net, error) {
 	a, b := pipe.New(pipe.Config{MTU: spec.MTU, Offload: spec.Offload, Queues: spec.Queues})
 	var ca, cb link.Endpoint = a, b
 	if spec.Data != (impair.Config{}) {
-		ca = impair.Wrap(a, spec.Data)
+		var inner link.Endpoint = a
+		if spec.Delivered != nil {
+			inner = tapWrites{a, spec.Delivered}
+		}
+		ca = impair.Wrap(inner, spec.Data)
 	}
 	if spec.Ack != (impair.Config{}) {
 		cb = impair.Wrap(b, spec.Ack)
@@ -59,18 +66,21 @@ func newSynackNet(spec Spec) (Net, error) {
 	if spec.BatchACKs {
 		batch = synack.BatchACKsOn
 	}
-	client, err := synack.NewStack(ca, synack.Options{Name: "client", Addrs: []netip.Prefix{ClientPrefix}, BatchACKs: batch})
+	client, err := synack.NewStack(ca, synack.Options{Name: "client", Addrs: []netip.Prefix{ClientPrefix}, BatchACKs: batch, TCP: cfg})
 	if err != nil {
 		cb.Close()
 		return nil, err
 	}
 	// A deep SYN queue so that mem-idle's dial loops never meet cookies.
-	server, err := synack.NewStack(cb, synack.Options{Name: "server", Addrs: []netip.Prefix{ServerPrefix}, SynBacklog: 4096, BatchACKs: batch})
+	server, err := synack.NewStack(cb, synack.Options{Name: "server", Addrs: []netip.Prefix{ServerPrefix}, SynBacklog: 4096, BatchACKs: batch, TCP: cfg})
 	if err != nil {
 		client.Close()
 		return nil, err
 	}
 	n := &synackNet{client: client, server: server, note: "link/pipe"}
+	if spec.CC != "" {
+		n.note += ", congestion control " + spec.CC
+	}
 	if spec.Offload {
 		n.note += " with offloads (TSO packets of up to 64 KiB, checksums left to the link, batched ACKs)"
 	}
@@ -109,4 +119,39 @@ func (n *synackNet) Retransmits(c net.Conn) uint64 {
 		return sc.Stats().Retransmits
 	}
 	return 0
+}
+
+// synackBBRDraft is the -cc name of plain BBRv3 as draft-ietf-ccwg-bbr
+// writes it (cc.NewBBR with a zero BBRConfig); "bbr" is the stack's
+// loss-tolerant variant.
+const synackBBRDraft = "bbr-draft"
+
+// synackTCP returns the tunables of both stacks for congestion control
+// name: the stack's default for "", tcp.Config.CongestionControl for the
+// names it knows, cc.NewBBR for bbr-draft.
+func synackTCP(name string) (tcp.Config, error) {
+	var cfg tcp.Config
+	switch name {
+	case "":
+	case synackBBRDraft:
+		cfg.NewCC = func(mss uint32) cc.Controller { return cc.NewBBR(mss, cc.BBRConfig{}) }
+	default:
+		if err := tcp.CheckCongestionControl(name); err != nil {
+			return cfg, fmt.Errorf("synack: %w, or %s", err, synackBBRDraft)
+		}
+		cfg.CongestionControl = name
+	}
+	return cfg, nil
+}
+
+// tapWrites is an endpoint that shows every packet written to it to tap
+// first: the packets an impaired path delivers.
+type tapWrites struct {
+	link.Endpoint
+	tap func(pkts [][]byte)
+}
+
+func (t tapWrites) WriteBatch(pkts [][]byte) error {
+	t.tap(pkts)
+	return t.Endpoint.WriteBatch(pkts)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -42,6 +43,15 @@ var small = [][]string{
 	{"lossy-goodput", "-bytes", strconv.Itoa(256 << 10), "-loss", "1", "-delay", "1ms", "-cap", "20s"},
 	// Capped: goodput so far, not a failure.
 	{"lossy-goodput", "-bytes", strconv.Itoa(1 << 30), "-loss", "3", "-delay", "1ms", "-cap", "300ms"},
+	{"lossy-goodput", "-bytes", strconv.Itoa(256 << 10), "-loss", "1", "-delay", "1ms", "-cap", "20s", "-cc", "bbr-draft"},
+	{"reordering", "-bytes", strconv.Itoa(1 << 20), "-delay", "1ms", "-reorder", "5", "-cap", "20s", "-cc", "bbr"},
+	{"bufferbloat", "-bytes", strconv.Itoa(1 << 20), "-delay", "1ms", "-probe-interval", "1ms", "-cap", "20s", "-cc", "reno"},
+}
+
+// headlines are the headline metrics each workload must report on synack.
+var headlines = map[string][]string{
+	"reordering":  {"goodput", "spurious retransmits"},
+	"bufferbloat": {"goodput", "added delay p50", "added delay p95"},
 }
 
 // TestWorkloads runs every in-memory workload, small, on synack and on the
@@ -54,7 +64,7 @@ func TestWorkloads(t *testing.T) {
 	}
 	for _, c := range contenders {
 		for _, args := range small {
-			if c.Name == "loopback" && args[0] == "lossy-goodput" {
+			if c.Name == "loopback" && IsPathWorkload(args[0]) {
 				continue // loopback cannot be impaired
 			}
 			t.Run(c.Name+"/"+args[0], func(t *testing.T) {
@@ -75,8 +85,22 @@ func TestWorkloads(t *testing.T) {
 				if r.Workload != args[0] || headline == 0 {
 					t.Errorf("result %+v: want workload %s with headline metrics", r, args[0])
 				}
+				for _, name := range headlines[args[0]] {
+					if m, ok := r.Metric(name); !ok || !m.Headline {
+						t.Errorf("result %+v: no headline %q", r, name)
+					}
+				}
 			})
 		}
+	}
+}
+
+// TestUnknownCC: a congestion control synack does not know fails the run
+// and names the ones it has.
+func TestUnknownCC(t *testing.T) {
+	err := Main(Synack, []string{"lossy-goodput", "-cc", "vegas"}, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "reno, cubic, bbr") || !strings.Contains(err.Error(), "bbr-draft") {
+		t.Fatalf("-cc vegas: %v", err)
 	}
 }
 

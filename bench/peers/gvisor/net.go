@@ -65,18 +65,22 @@ func newNet(spec workload.Spec) (workload.Net, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.wg.Add(2)
-	go n.pump(ctx, n.ca, n.cb, spec.Data)
-	go n.pump(ctx, n.cb, n.ca, spec.Ack)
+	go n.pump(ctx, n.ca, n.cb, spec.Data, spec.Delivered)
+	go n.pump(ctx, n.cb, n.ca, spec.Ack, nil)
 	return n, nil
 }
 
 // pump moves every packet from's stack sends to to's stack, through an
-// impaired path when cfg asks for one.
-func (n *memNet) pump(ctx context.Context, from, to *channel.Endpoint, cfg impair.Config) {
+// impaired path when cfg asks for one; tap, if set, sees what that path
+// delivers (Spec.Delivered).
+func (n *memNet) pump(ctx context.Context, from, to *channel.Endpoint, cfg impair.Config, tap func([][]byte)) {
 	defer n.wg.Done()
 	var path *impair.Path
 	if cfg != (impair.Config{}) {
 		path = impair.New(cfg, func(pkts [][]byte) {
+			if tap != nil {
+				tap(pkts)
+			}
 			for _, p := range pkts {
 				inject(to, buffer.MakeWithData(p)) // p is valid only until we return: copy
 			}

@@ -46,7 +46,12 @@ func (n *sockNet) bridge(spec workload.Spec, a, b string) error {
 			return err
 		}
 	}
-	data := impair.New(spec.Data, func(pkts [][]byte) { tb.WriteBatch(pkts) })
+	data := impair.New(spec.Data, func(pkts [][]byte) {
+		if spec.Delivered != nil {
+			spec.Delivered(pkts)
+		}
+		tb.WriteBatch(pkts)
+	})
 	ack := impair.New(spec.Ack, func(pkts [][]byte) { ta.WriteBatch(pkts) })
 	n.closers = append(n.closers, closePath(data), closePath(ack))
 	go carry(ta, data)

@@ -6,9 +6,9 @@
 // mem-rr, mem-connrate and mem-idle run over loopback. mem-bulk runs over
 // the loopback of a network namespace of its own whose MTU is the
 // workload's (with root), or between two namespaces joined by a veth pair
-// (-variant veth). lossy-goodput runs kernel to kernel between two
-// namespaces joined by two TUN devices and a userspace bridge through
-// link/impair. The process makes those namespaces, runs itself again
+// (-variant veth). lossy-goodput, reordering and bufferbloat run kernel
+// to kernel between two namespaces joined by two TUN devices and a
+// userspace bridge through link/impair. The process makes those namespaces, runs itself again
 // inside them, and removes them when that run ends, also on failure.
 package main
 

@@ -47,8 +47,8 @@ func newNet(spec workload.Spec) (workload.Net, error) {
 		return nil, fmt.Errorf("%w: the kernel's links have their offloads and queues as they are", errors.ErrUnsupported)
 	case spec.Variant != "" && spec.Variant != "veth":
 		return nil, fmt.Errorf("%w: the kernel has no variant %q", errors.ErrUnsupported, spec.Variant)
-	case spec.Workload == "lossy-goodput" && kind != "tun":
-		return nil, fmt.Errorf("%w: lossy-goodput on the kernel: %v", workload.ErrSkip, netns.Available())
+	case workload.IsPathWorkload(spec.Workload) && kind != "tun":
+		return nil, fmt.Errorf("%w: %s on the kernel: %v", workload.ErrSkip, spec.Workload, netns.Available())
 	}
 	switch kind {
 	case "lo":

@@ -81,7 +81,7 @@ func setup(args []string) (int, error) {
 			return 0, err
 		}
 		env = "veth " + b.Name()
-	case args[0] == "lossy-goodput":
+	case workload.IsPathWorkload(args[0]):
 		a, b, err := addPair()
 		if err != nil {
 			return 0, err
