@@ -18,4 +18,8 @@
 //	               the other the kernel in a network namespace
 //	lossy-goodput  mem-bulk over an emulated path (delay, loss, rate limit),
 //	               capped at -cap: goodput and retransmissions
+//	reordering     the same path without loss, -reorder percent of packets
+//	               -reorder-delay late: goodput and spurious retransmissions
+//	bufferbloat    the same path behind a 1 MB queue, with a ping-like probe
+//	               on a second connection: goodput and the delay it adds
 package workload
