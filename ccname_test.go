@@ -1,6 +1,7 @@
 package synack
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"syscall"
@@ -68,5 +69,27 @@ func TestConnSetCongestion(t *testing.T) {
 	}
 	if got := c.Congestion(); got != "bbr" {
 		t.Errorf("Congestion() = %q after SetCongestion(\"bbr\")", got)
+	}
+}
+
+// A connection's own tunables naming an unknown congestion control are
+// refused too, for a dial and for a listener, before anything is sent.
+func TestConfigUnknownCongestionControl(t *testing.T) {
+	_, client, server := pair(t, pipe.Config{})
+	cfg := tcp.Config{CongestionControl: "vegas"}
+	_, err := client.DialAddrPortConfig(context.Background(), netip.AddrPort{}, netip.MustParseAddrPort("10.0.0.2:80"), cfg)
+	var ue *tcp.UnknownCCError
+	if !errors.As(err, &ue) || ue.Name != "vegas" {
+		t.Errorf("DialAddrPortConfig: %v, want a *tcp.UnknownCCError", err)
+	}
+	ln, err := server.ListenAddrPortConfig("tcp", netip.MustParseAddrPort("10.0.0.2:80"), 8, cfg)
+	if err == nil {
+		ln.Close()
+	}
+	if !errors.As(err, &ue) || ue.Name != "vegas" {
+		t.Errorf("ListenAddrPortConfig: %v, want a *tcp.UnknownCCError", err)
+	}
+	if st := client.Stats(); st.PacketsOut != 0 {
+		t.Errorf("the refused dial sent %d packets", st.PacketsOut)
 	}
 }

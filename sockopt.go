@@ -23,8 +23,12 @@ import (
 // fills in what the link decides: an MSS of zero, or one above the link's,
 // becomes the link's; nil Buffers become the stack's pool. Keepalive
 // follows Options.KeepAlive as for every connection. Errors are
-// DialAddrPort's.
+// DialAddrPort's, and tcp.CheckCongestionControl's for a
+// cfg.CongestionControl it does not know.
 func (s *Stack) DialAddrPortConfig(ctx context.Context, laddr, raddr netip.AddrPort, cfg tcp.Config) (*Conn, error) {
+	if err := checkConfigCC(&cfg); err != nil {
+		return nil, opError("dial", laddr, raddr, err)
+	}
 	return s.dialFrom(ctx, laddr, raddr, s.connConfig(raddr.Addr().Unmap(), cfg))
 }
 
@@ -33,6 +37,9 @@ func (s *Stack) DialAddrPortConfig(ctx context.Context, laddr, raddr netip.AddrP
 // to the connections it accepts; see DialAddrPortConfig for what the stack
 // fills in.
 func (s *Stack) ListenAddrPortConfig(network string, laddr netip.AddrPort, backlog int, cfg tcp.Config) (*Listener, error) {
+	if err := checkConfigCC(&cfg); err != nil {
+		return nil, opError("listen", netip.AddrPort{}, laddr, err)
+	}
 	l, err := s.ListenAddrPort(network, laddr, backlog)
 	if err != nil {
 		return nil, err
@@ -40,6 +47,15 @@ func (s *Stack) ListenAddrPortConfig(network string, laddr netip.AddrPort, backl
 	l.cfg4 = s.connConfig(netip.IPv4Unspecified(), cfg)
 	l.cfg6 = s.connConfig(netip.IPv6Unspecified(), cfg)
 	return l, nil
+}
+
+// checkConfigCC refuses a congestion control cfg names and package tcp
+// does not know, which would otherwise fall back to the default unseen.
+func checkConfigCC(cfg *tcp.Config) error {
+	if cfg.CongestionControl == "" {
+		return nil
+	}
+	return tcp.CheckCongestionControl(cfg.CongestionControl)
 }
 
 // connConfig completes a connection's own tunables for a peer's family.
