@@ -27,7 +27,7 @@ var (
 var Synack = Contender{
 	Name:   "synack",
 	NewNet: newSynackNet,
-	Note:   "default options (1 MiB buffers, SACK, CUBIC unless -cc)",
+	Note:   "default options (autotuned buffers from 1 MiB, SACK, CUBIC unless -cc)",
 }
 
 // synackNet is two synack stacks on one in-memory link.
