@@ -39,11 +39,7 @@ func steadyStateAllocs(t *testing.T, cfg pipe.Config) {
 		c.Write(buf)
 	}
 	const runs = 500
-	total, ours := allocsPerRun(runs, func() { c.Write(buf) })
-	t.Logf("per 64 KiB Write: %.4f allocations in all, %v here", total, ours)
-	if sum(ours)*100 > runs {
-		t.Errorf("package synack allocates in steady state: %v in %d runs", ours, runs)
-	}
+	steady(t, "per 64 KiB Write", runs, func() { c.Write(buf) })
 
 	c2, s2 := connected(t, client, server, "10.0.0.2:81")
 	go func() {
@@ -63,10 +59,26 @@ func steadyStateAllocs(t *testing.T, cfg pipe.Config) {
 	for range 100 {
 		rt()
 	}
-	total, ours = allocsPerRun(4*runs, rt)
-	t.Logf("per round trip: %.4f allocations in all, %v here", total, ours)
-	if sum(ours)*100 > 4*runs {
-		t.Errorf("package synack allocates in steady state: %v in %d runs", ours, 4*runs)
+	steady(t, "per round trip", 4*runs, rt)
+}
+
+// steady fails the test if f allocates in this package in steady state.
+// On a loaded machine a queue can still reach a new depth during the
+// measurement (the writer's queue, the batch pool: a handful of
+// allocations, once), so a failed measurement is repeated twice; an
+// allocation per segment or per call fails all three.
+func steady(t *testing.T, what string, runs int, f func()) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		total, ours := allocsPerRun(runs, f)
+		t.Logf("%s: %.4f allocations in all, %v here", what, total, ours)
+		if sum(ours)*100 <= int64(runs) {
+			return
+		}
+		if attempt == 3 {
+			t.Errorf("package synack allocates in steady state: %v in %d runs", ours, runs)
+			return
+		}
 	}
 }
 

@@ -307,14 +307,19 @@ func (b *txBatch) write() {
 
 // batchPool keeps the batches of application calls. Unlike a sync.Pool it
 // survives garbage collections, so a busy stack allocates no batch in
-// steady state; it keeps at most maxIdle.
+// steady state; it keeps at most maxIdleBatches.
 type batchPool struct {
 	s    *Stack
 	mu   sync.Mutex
 	free []*txBatch
 }
 
-const maxIdleBatches = 8
+// maxIdleBatches covers the batches one stack can have out at once: up to
+// maxHandedOver queued for a writer plus the one it writes, and one per
+// goroutine building a batch (applications, read loops, the timer). With
+// fewer, a burst on a loaded machine drops batches that the next burst
+// allocates again (TestSteadyStateAllocs/offload saw it under load).
+const maxIdleBatches = 2*maxHandedOver + 8
 
 func (p *batchPool) init(s *Stack) { p.s = s }
 
