@@ -61,7 +61,7 @@ func (s *Sim) Pipe(cfg pipe.Config) (a, b *Endpoint) {
 	b = &Endpoint{s: s, pair: p, in: newPacketRing(qlen)}
 	a.peer, b.peer = b, a
 	ic := impair.Config{
-		Loss: cfg.Loss, Reorder: cfg.Reorder, Duplicate: cfg.Duplicate, Corrupt: cfg.Corrupt,
+		Loss: cfg.Loss, Reorder: cfg.Reorder, ReorderDelay: cfg.ReorderDelay, Duplicate: cfg.Duplicate, Corrupt: cfg.Corrupt,
 		Delay: cfg.Delay, Jitter: cfg.Jitter, RateBitsPerSec: cfg.RateBitsPerSec, QueueBytes: cfg.QueueBytes,
 	}
 	if ic != (impair.Config{}) {

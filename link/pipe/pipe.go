@@ -31,6 +31,11 @@ type Config struct {
 	// none.
 	Loss, Reorder, Duplicate, Corrupt float64
 
+	// ReorderDelay, if positive, makes Reorder delay each packet it picks
+	// by that much, everything behind overtaking it; see
+	// impair.Config.ReorderDelay.
+	ReorderDelay time.Duration
+
 	// Delay is each direction's one-way delay and Jitter the extra delay,
 	// drawn uniformly from [0, Jitter], added to each packet without
 	// reordering; see impair.Config. 0 means none.
@@ -157,6 +162,7 @@ func New(cfg Config) (a, b link.Endpoint) {
 		e.path = impair.New(impair.Config{
 			Loss:           cfg.Loss,
 			Reorder:        cfg.Reorder,
+			ReorderDelay:   cfg.ReorderDelay,
 			Duplicate:      cfg.Duplicate,
 			Corrupt:        cfg.Corrupt,
 			Delay:          cfg.Delay,
