@@ -36,26 +36,7 @@ func BenchmarkLossyPath(b *testing.B) {
 	for _, name := range []string{"reno", "cubic", "bbr", "bbr-draft"} {
 		for _, loss := range []float64{0, 0.001, 0.01, 0.03} {
 			b.Run(fmt.Sprintf("cc=%s/loss=%g%%", name, loss*100), func(b *testing.B) {
-				var mbps, rtos, rexmit, recov, probes, spurious, dsacks float64
-				for i := range b.N {
-					st, d := lossyTransfer(b, name, pipe.Config{Loss: loss, Delay: 10 * time.Millisecond,
-						RateBitsPerSec: 200e6, QueueBytes: 500000, Seed: int64(i + 1)}, *lossyMiB<<20)
-					mbps += float64(*lossyMiB<<20) * 8 / d.Seconds() / 1e6
-					rtos += float64(st.RTOs)
-					rexmit += float64(st.Retransmits)
-					recov += float64(st.FastRecov)
-					probes += float64(st.LossProbes)
-					spurious += float64(st.Spurious)
-					dsacks += float64(st.DSACKDups)
-				}
-				n := float64(b.N)
-				b.ReportMetric(mbps/n, "Mbit/s")
-				b.ReportMetric(rtos/n, "RTOs/op")
-				b.ReportMetric(rexmit/n, "retrans/op")
-				b.ReportMetric(recov/n, "recoveries/op")
-				b.ReportMetric(probes/n, "TLPs/op")
-				b.ReportMetric(spurious/n, "undone/op")
-				b.ReportMetric(dsacks/n, "DSACKs/op")
+				benchPath(b, name, pipe.Config{Loss: loss})
 			})
 		}
 	}
@@ -63,34 +44,46 @@ func BenchmarkLossyPath(b *testing.B) {
 
 // BenchmarkReorderPath is bench/compare's reordering workload on virtual
 // time: BenchmarkLossyPath's path without random loss, where 1% of the
-// packets (both ways here) leave 5 ms (-reorder.delay) late and those behind overtake them.
-// Every retransmission is then spurious but for the queue's drops; RACK's
-// reordering window (RFC 8985 §6.2) should stop them once D-SACKs show
-// the reordering. It reports goodput, retransmissions, the D-SACKs
-// received and the recoveries undone.
+// packets (both ways here) leave 5 ms (-reorder.delay) late and those
+// behind overtake them. Every retransmission is then spurious but for the
+// queue's drops; RACK's reordering window (RFC 8985 §6.2) should stop them
+// once D-SACKs show the reordering.
 //
 //	go test -run XXX -bench ReorderPath -benchtime 1x .
 func BenchmarkReorderPath(b *testing.B) {
 	for _, name := range []string{"reno", "cubic", "bbr", "bbr-draft"} {
 		b.Run("cc="+name, func(b *testing.B) {
-			var mbps, rexmit, dsacks, undone, recov float64
-			for i := range b.N {
-				st, d := lossyTransfer(b, name, pipe.Config{Reorder: 0.01, ReorderDelay: *reorderDelay,
-					Delay: 10 * time.Millisecond, RateBitsPerSec: 200e6, QueueBytes: 500000, Seed: int64(i + 1)}, *lossyMiB<<20)
-				mbps += float64(*lossyMiB<<20) * 8 / d.Seconds() / 1e6
-				rexmit += float64(st.Retransmits)
-				dsacks += float64(st.DSACKDups)
-				undone += float64(st.Spurious)
-				recov += float64(st.FastRecov)
-			}
-			n := float64(b.N)
-			b.ReportMetric(mbps/n, "Mbit/s")
-			b.ReportMetric(rexmit/n, "retrans/op")
-			b.ReportMetric(dsacks/n, "DSACKs/op")
-			b.ReportMetric(recov/n, "recoveries/op")
-			b.ReportMetric(undone/n, "undone/op")
+			benchPath(b, name, pipe.Config{Reorder: 0.01, ReorderDelay: *reorderDelay})
 		})
 	}
+}
+
+// benchPath moves -lossy.mib MiB with congestion control name over the
+// benchmarks' path (10 ms each way, 200 Mbit/s, a 500,000-byte queue)
+// with imp's impairments, seeded by the iteration, and reports the
+// goodput in virtual time and the sender's recovery counters per transfer.
+func benchPath(b *testing.B, name string, imp pipe.Config) {
+	var mbps, rtos, rexmit, recov, probes, spurious, dsacks float64
+	for i := range b.N {
+		cfg := imp
+		cfg.Delay, cfg.RateBitsPerSec, cfg.QueueBytes, cfg.Seed = 10*time.Millisecond, 200e6, 500000, int64(i+1)
+		st, d := lossyTransfer(b, name, cfg, *lossyMiB<<20)
+		mbps += float64(*lossyMiB<<20) * 8 / d.Seconds() / 1e6
+		rtos += float64(st.RTOs)
+		rexmit += float64(st.Retransmits)
+		recov += float64(st.FastRecov)
+		probes += float64(st.LossProbes)
+		spurious += float64(st.Spurious)
+		dsacks += float64(st.DSACKDups)
+	}
+	n := float64(b.N)
+	b.ReportMetric(mbps/n, "Mbit/s")
+	b.ReportMetric(rtos/n, "RTOs/op")
+	b.ReportMetric(rexmit/n, "retrans/op")
+	b.ReportMetric(recov/n, "recoveries/op")
+	b.ReportMetric(probes/n, "TLPs/op")
+	b.ReportMetric(spurious/n, "undone/op")
+	b.ReportMetric(dsacks/n, "DSACKs/op")
 }
 
 // lossyStats is what lossyTransfer reports of the sender.

@@ -149,10 +149,8 @@ func NewStack(ep link.Endpoint, opts Options) (*Stack, error) {
 	if mtu < 576 || (v6 && mtu < 1280) {
 		return nil, fmt.Errorf("synack: link MTU %d too small: at least 576 for IPv4, 1280 with an IPv6 address", mtu)
 	}
-	if n := opts.TCP.CongestionControl; n != "" {
-		if err := tcp.CheckCongestionControl(n); err != nil {
-			return nil, fmt.Errorf("synack: Options.TCP.CongestionControl: %w", err)
-		}
+	if err := checkConfigCC(&opts.TCP); err != nil {
+		return nil, fmt.Errorf("synack: Options.TCP.CongestionControl: %w", err)
 	}
 	rnd := opts.Rand
 	if rnd == nil {

@@ -30,18 +30,11 @@ type bloatOut struct {
 // probe's request share the bottleneck).
 func runBufferbloat(n Net, o bulkOpts, interval time.Duration) (bloatOut, error) {
 	var out bloatOut
-	ln, err := n.Listen(rrPort)
-	if err != nil {
-		return out, fmt.Errorf("listen: %w", err)
-	}
-	defer ln.Close()
-	client, server, err := connectPair(n, ln, rrPort)
+	client, closeEcho, err := dialEcho(n, rrPort)
 	if err != nil {
 		return out, err
 	}
-	defer client.Close()
-	defer server.Close()
-	go echo(server)
+	defer closeEcho()
 	client.SetDeadline(time.Now().Add(setupTimeout + o.cap + o.limit))
 	req := make([]byte, probeSize)
 	resp := make([]byte, probeSize)

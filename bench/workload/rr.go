@@ -26,18 +26,11 @@ type rrOut struct {
 // one byte, the server echoes it, the client reads it back and checks it.
 func runRR(n Net, d time.Duration) (rrOut, error) {
 	var out rrOut
-	ln, err := n.Listen(rrPort)
-	if err != nil {
-		return out, fmt.Errorf("listen: %w", err)
-	}
-	defer ln.Close()
-	client, server, err := connectPair(n, ln, rrPort)
+	client, closeEcho, err := dialEcho(n, rrPort)
 	if err != nil {
 		return out, err
 	}
-	defer client.Close()
-	defer server.Close()
-	go echo(server)
+	defer closeEcho()
 
 	var one [1]byte
 	trip := func(i int) error {
@@ -75,6 +68,26 @@ func runRR(n Net, d time.Duration) (rrOut, error) {
 	out.cpu = cpuTime() - cpu0
 	slices.Sort(out.rtts)
 	return out, nil
+}
+
+// dialEcho opens a connection on port whose server end echoes what it
+// reads; closeAll closes both ends and the listener.
+func dialEcho(n Net, port uint16) (client net.Conn, closeAll func(), err error) {
+	ln, err := n.Listen(port)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen: %w", err)
+	}
+	client, server, err := connectPair(n, ln, port)
+	if err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	go echo(server)
+	return client, func() {
+		client.Close()
+		server.Close()
+		ln.Close()
+	}, nil
 }
 
 // echo writes back every byte it reads until the connection ends.
