@@ -37,7 +37,7 @@ func TestNewStackUnknownCongestionControl(t *testing.T) {
 
 // Every known name makes a stack whose connections use it.
 func TestNewStackCongestionControl(t *testing.T) {
-	for _, name := range cc.Names() {
+	for _, name := range tcp.CongestionControlNames() {
 		t.Run(name, func(t *testing.T) {
 			var copts Options
 			copts.TCP.CongestionControl = name

@@ -11,7 +11,6 @@ import (
 
 	"github.com/synack-go/synack/link/pipe"
 	"github.com/synack-go/synack/tcp"
-	"github.com/synack-go/synack/tcp/cc"
 )
 
 var (
@@ -93,8 +92,8 @@ type lossyStats struct {
 }
 
 // lossyTransfer moves size bytes from client to server over a simulated
-// path cfg with congestion control name ("bbr-draft": cc.NewBBR's defaults,
-// the draft's BBRv3; "bbr" is synack's, tcp/config.go) and returns the sender's
+// path cfg with congestion control name ("bbr-draft" is the draft's BBRv3,
+// "bbr" synack's: tcp/ccname.go) and returns the sender's
 // statistics and the virtual time the transfer took.
 func lossyTransfer(tb testing.TB, name string, cfg pipe.Config, size int) (lossyStats, time.Duration) {
 	tb.Helper()
@@ -105,11 +104,7 @@ func lossyTransfer(tb testing.TB, name string, cfg pipe.Config, size int) (lossy
 // (its congestion control set from name).
 func lossyTransferConfig(tb testing.TB, tc tcp.Config, name string, cfg pipe.Config, size int) (lossyStats, time.Duration) {
 	tb.Helper()
-	if name == "bbr-draft" {
-		tc.NewCC = func(mss uint32) cc.Controller { return cc.NewBBR(mss, cc.BBRConfig{}) }
-	} else {
-		tc.CongestionControl = name
-	}
+	tc.CongestionControl = name
 	sm, client, server := pairOpts(tb, cfg, Options{TCP: tc}, Options{TCP: tc})
 	c, s := connected(tb, client, server, "10.0.0.2:80")
 	start := sm.Now()

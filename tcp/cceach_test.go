@@ -6,23 +6,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/synack-go/synack/tcp/cc"
 	"github.com/synack-go/synack/wire"
 )
 
 // The TCB runs every controller from its transmit record: a bulk transfer
 // over a lossy, reordering link arrives intact with NewReno, CUBIC and BBR.
 func TestEachController(t *testing.T) {
-	for _, name := range cc.Names() {
+	for _, name := range CongestionControlNames() {
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfig()
-			cfg.NewCC = func(mss uint32) cc.Controller {
-				c, err := cc.New(name, mss)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return c
-			}
+			cfg.CongestionControl = name
 			s := newSim(t, cfg)
 			rng := rand.New(rand.NewPCG(7, 42))
 			s.connect()
@@ -57,8 +50,8 @@ func TestEachController(t *testing.T) {
 				}
 				s.poll(1)
 			}
-			if s.tcb[0].cc.Name() != name {
-				t.Fatalf("controller %q", s.tcb[0].cc.Name())
+			if s.tcb[0].Congestion() != name {
+				t.Fatalf("controller %q", s.tcb[0].Congestion())
 			}
 			st := s.tcb[0].Stats()
 			t.Logf("%s: %v virtual, %d retransmits, %d fast recoveries, %d RTOs, cwnd %d", name, s.now, st.Retransmits, st.FastRecov, st.RTOs, st.Cwnd)

@@ -62,9 +62,11 @@ type Config struct {
 	// DisableSACK, DisableTimestamps and DisableWindowScale turn off the
 	// negotiation of RFC 2018 and RFC 7323 options.
 	DisableSACK, DisableTimestamps, DisableWindowScale bool
-	// CongestionControl names the congestion control of each connection,
-	// as cc.New knows them: "reno", "cubic" or "bbr" (cc.Names()). Empty
-	// means CUBIC, as Linux. TCB.SetCongestion chooses per connection.
+	// CongestionControl names the congestion control of each connection:
+	// "reno", "cubic", "bbr" (synack's loss-tolerant BBRv3) or "bbr-draft"
+	// (BBRv3 as draft-ietf-ccwg-bbr writes it); CongestionControlNames
+	// lists them. Empty means CUBIC, as Linux. TCB.SetCongestion chooses
+	// per connection.
 	CongestionControl string
 	// NoPacing turns pacing off for NewReno and CUBIC: each ACK lets out
 	// what the window allows at once, as Linux does without the fq qdisc.
@@ -72,8 +74,8 @@ type Config struct {
 	// RTT in slow start, 120% after; tcp/pacing.go). BBR paces regardless.
 	NoPacing bool
 	// NewCC, if set, makes the congestion controller of each connection
-	// instead, for a controller with options cc.New does not give (for
-	// instance cc.NewBBR with a BBRConfig).
+	// instead, for a controller with options no name gives (for instance
+	// cc.NewBBR with a BBRConfig of one's own).
 	NewCC func(mss uint32) cc.Controller
 	// ReplyLimiter, when set, caps the replies to unacceptable segments
 	// that all the TCBs sharing it send per second (RFC 5961 §7); each TCB
@@ -156,22 +158,6 @@ func (c *Config) delayedAck() time.Duration {
 	return c.DelayedAck
 }
 
-// newCC makes the controller of a connection whose segments carry mss
-// bytes; seed (the ISN) varies BBR's randomized probing between
-// connections, so that flows sharing a bottleneck do not synchronize.
-func (c *Config) newCC(mss uint32, seed uint64) cc.Controller {
-	if c.NewCC != nil {
-		return c.NewCC(mss)
-	}
-	switch c.ccName() {
-	case cc.NameReno:
-		return cc.NewRenoConfig(mss, cc.RenoConfig{NoPacing: c.NoPacing})
-	case cc.NameBBR:
-		return cc.NewBBR(mss, synackBBR(seed))
-	}
-	return cc.NewCUBIC(mss, cc.CUBICConfig{NoPacing: c.NoPacing})
-}
-
 // synackBBR is what "bbr" means to a TCB: BBRv3 (draft-ietf-ccwg-bbr)
 // without its short-term model, backing off loss only when a round loses
 // more than 20% (cc.BBRConfig.LossTolerant). The users of a userspace stack
@@ -180,24 +166,8 @@ func (c *Config) newCC(mss uint32, seed uint64) cc.Controller {
 // 20 ms, 200 Mbit/s path with a one-BDP queue it delivers 169, 158 and 16
 // Mbit/s at 0.1, 1 and 3% loss, against 186, 184 and 180 for this one and
 // Linux's BBRv1's 183, 183 and 177 (BenchmarkLossyPath; docs/design.md).
-// Config.NewCC with cc.NewBBR gives the draft's. seed (the ISN) varies the
+// "bbr-draft" (ccname.go) is the draft's. seed (the ISN) varies the
 // randomized probing between connections.
 func synackBBR(seed uint64) cc.BBRConfig {
 	return cc.BBRConfig{Seed: seed, LossThresh: 0.2, LossTolerant: true}
-}
-
-// defaultCC is the congestion control of a Config that names none.
-const defaultCC = cc.NameCUBIC
-
-// ccName is the name of the controller newCC makes.
-func (c *Config) ccName() string {
-	switch {
-	case c.NewCC != nil:
-		return c.NewCC(c.mss()).Name()
-	case c.CongestionControl != "":
-		if _, err := cc.New(c.CongestionControl, defaultMSS); err == nil {
-			return c.CongestionControl
-		}
-	}
-	return defaultCC
 }

@@ -3,8 +3,6 @@ package tcp
 import (
 	"math/bits"
 	"time"
-
-	"github.com/synack-go/synack/tcp/cc"
 )
 
 // A connection's own settings, Linux's per-socket options (tcp(7)), beside
@@ -164,19 +162,6 @@ func (t *TCB) MSS() int {
 	return defaultMSS
 }
 
-// CongestionControl returns the constructor of the congestion control
-// that Linux's TCP_CONGESTION calls name (cc.New's names), for
-// Config.NewCC; false if package cc has none of that name.
-func CongestionControl(name string) (func(mss uint32) cc.Controller, bool) {
-	if _, err := cc.New(name, defaultMSS); err != nil {
-		return nil, false
-	}
-	return func(mss uint32) cc.Controller {
-		c, _ := cc.New(name, mss)
-		return c
-	}, true
-}
-
 // SetCongestion chooses the congestion control by name (see
 // CongestionControl), Linux's TCP_CONGESTION; it reports false for a name
 // it does not know. A controller already at work is replaced by the new
@@ -199,7 +184,7 @@ func (t *TCB) SetCongestion(name string) bool {
 
 // Congestion returns the name of the congestion control in use.
 func (t *TCB) Congestion() string {
-	if t.cc != nil {
+	if t.cc != nil && t.cfg.NewCC != nil {
 		return t.cc.Name()
 	}
 	return t.cfg.ccName()

@@ -12,7 +12,6 @@ import (
 	"github.com/synack-go/synack/link/impair"
 	"github.com/synack-go/synack/link/pipe"
 	"github.com/synack-go/synack/tcp"
-	"github.com/synack-go/synack/tcp/cc"
 )
 
 // The addresses of the two in-memory hosts, for every userspace contender.
@@ -121,23 +120,13 @@ func (n *synackNet) Retransmits(c net.Conn) uint64 {
 	return 0
 }
 
-// synackBBRDraft is the -cc name of plain BBRv3 as draft-ietf-ccwg-bbr
-// writes it (cc.NewBBR with a zero BBRConfig); "bbr" is the stack's
-// loss-tolerant variant.
-const synackBBRDraft = "bbr-draft"
-
 // synackTCP returns the tunables of both stacks for congestion control
-// name: the stack's default for "", tcp.Config.CongestionControl for the
-// names it knows, cc.NewBBR for bbr-draft.
+// name (tcp.CongestionControlNames): the stack's default for "".
 func synackTCP(name string) (tcp.Config, error) {
 	var cfg tcp.Config
-	switch name {
-	case "":
-	case synackBBRDraft:
-		cfg.NewCC = func(mss uint32) cc.Controller { return cc.NewBBR(mss, cc.BBRConfig{}) }
-	default:
+	if name != "" {
 		if err := tcp.CheckCongestionControl(name); err != nil {
-			return cfg, fmt.Errorf("synack: %w, or %s", err, synackBBRDraft)
+			return cfg, fmt.Errorf("synack: %w", err)
 		}
 		cfg.CongestionControl = name
 	}
