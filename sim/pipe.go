@@ -60,7 +60,7 @@ func (s *Sim) Pipe(cfg pipe.Config) (a, b *Endpoint) {
 	a = &Endpoint{s: s, pair: p, in: newPacketRing(qlen)}
 	b = &Endpoint{s: s, pair: p, in: newPacketRing(qlen)}
 	a.peer, b.peer = b, a
-	ic := impairConfig(cfg)
+	ic := cfg.Impairments()
 	if ic != (impair.Config{}) {
 		for _, e := range [2]*Endpoint{a, b} {
 			ic.Seed = int64(s.derive(uint64(cfg.Seed)))
@@ -255,13 +255,3 @@ func (r *packetRing) pop() slot {
 }
 
 func (r *packetRing) clear() { r.head, r.n = 0, 0 }
-
-// impairConfig is the impairment model's part of cfg: every field the two
-// configs share but Seed, which each direction derives from the
-// simulation's (TestImpairConfigCarriesEveryField keeps the list whole).
-func impairConfig(cfg pipe.Config) impair.Config {
-	return impair.Config{
-		Loss: cfg.Loss, Reorder: cfg.Reorder, ReorderDelay: cfg.ReorderDelay, Duplicate: cfg.Duplicate, Corrupt: cfg.Corrupt,
-		Delay: cfg.Delay, Jitter: cfg.Jitter, RateBitsPerSec: cfg.RateBitsPerSec, QueueBytes: cfg.QueueBytes,
-	}
-}

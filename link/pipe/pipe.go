@@ -159,20 +159,30 @@ func New(cfg Config) (a, b link.Endpoint) {
 	}
 	for i, e := range p.ends {
 		e.peer = p.ends[1-i]
-		e.path = impair.New(impair.Config{
-			Loss:           cfg.Loss,
-			Reorder:        cfg.Reorder,
-			ReorderDelay:   cfg.ReorderDelay,
-			Duplicate:      cfg.Duplicate,
-			Corrupt:        cfg.Corrupt,
-			Delay:          cfg.Delay,
-			Jitter:         cfg.Jitter,
-			RateBitsPerSec: cfg.RateBitsPerSec,
-			QueueBytes:     cfg.QueueBytes,
-			Seed:           directionSeed(cfg.Seed, i),
-		}, e.peer.arrive)
+		ic := cfg.Impairments()
+		ic.Seed = directionSeed(cfg.Seed, i)
+		e.path = impair.New(ic, e.peer.arrive)
 	}
 	return p.ends[0], p.ends[1]
+}
+
+// Impairments returns what cfg does to each direction as the model of
+// link/impair takes it: every impairment field of Config, the seed left
+// zero (New derives each direction's from Seed; package sim from its own).
+// Both users read it here, so that a field added to both Configs cannot be
+// carried by one and dropped by the other (TestImpairmentsCarryEveryField).
+func (cfg Config) Impairments() impair.Config {
+	return impair.Config{
+		Loss:           cfg.Loss,
+		Reorder:        cfg.Reorder,
+		ReorderDelay:   cfg.ReorderDelay,
+		Duplicate:      cfg.Duplicate,
+		Corrupt:        cfg.Corrupt,
+		Delay:          cfg.Delay,
+		Jitter:         cfg.Jitter,
+		RateBitsPerSec: cfg.RateBitsPerSec,
+		QueueBytes:     cfg.QueueBytes,
+	}
 }
 
 // directionSeed derives direction i's seed from seed with SplitMix64, so the
