@@ -273,6 +273,7 @@ func (t *TCB) sendNewSegment(now time.Duration, out Emitter, n uint32, end Seq) 
 		xs.ltBytes += n // limited transmit, RFC 3042
 	}
 	t.onDataSent(now)
+	t.noteDataOut(now)
 	t.onNewDataSent(now)
 }
 
@@ -330,6 +331,7 @@ func (t *TCB) resend(now time.Duration, out Emitter, id uint32, end Seq) {
 	}
 	xs.rtxSeq = sentEnd
 	t.onDataSent(now)
+	t.noteDataOut(now)
 	if id == xs.q.head && t.tmr.kind == rexmitRTO && t.tmr.backoffs == 0 {
 		// The segment at SND.UNA went again: the retransmission timer
 		// restarts behind it, as Linux's tcp_xmit_retransmit_queue does,

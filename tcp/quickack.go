@@ -12,13 +12,22 @@ import "time"
 // segment; delayed ACKs are a MAY ("SHOULD" only bounds the delay).
 // https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.3
 
+// Interactive (pingpong) mode, as Linux's (tcp_event_data_sent with
+// tcp_pingpong_thresh 1, inet_csk_exit_pingpong_mode): a connection that
+// sends data within the delayed-ACK time after data arrived is answering
+// requests, and its answers carry the ACKs. Quick-ACK episodes are then
+// off, so that a request after an idle period is not acknowledged alone
+// just before its answer (two packets where one does). A delayed ACK
+// that the timer has to send alone ends the mode.
+
 // maxQuickAcks bounds a quick-ACK episode, Linux's TCP_MAX_QUICKACKS.
 const maxQuickAcks = 16
 
 // quickAckState is the receiver's quick-ACK bookkeeping.
 type quickAckState struct {
 	left     uint8         // immediate ACKs left in this episode
-	off      bool          // SetQuickAck(false): no episodes (Linux's pingpong mode)
+	off      bool          // SetQuickAck(false): no episodes (Linux's pingpong mode, held)
+	pingpong bool          // interactive: answers carry the ACKs (above)
 	dataSeen bool          // in-order data has arrived before
 	dataAt   time.Duration // when in-order data last arrived
 }
@@ -41,7 +50,24 @@ func (t *TCB) noteDataIn(now time.Duration) {
 }
 
 // inQuickAck reports whether data that just arrived is acknowledged at once.
-func (t *TCB) inQuickAck() bool { return t.rcv.quick.left > 0 && !t.rcv.quick.off }
+func (t *TCB) inQuickAck() bool {
+	q := &t.rcv.quick
+	return q.left > 0 && !q.off && !q.pingpong
+}
+
+// noteDataOut runs when a data segment leaves: within the delayed-ACK time
+// of the last data that arrived, it is an answer, and the connection
+// interactive.
+func (t *TCB) noteDataOut(now time.Duration) {
+	q := &t.rcv.quick
+	if q.dataSeen && now-q.dataAt < t.cfg.delayedAck() {
+		q.pingpong = true
+	}
+}
+
+// delayedAckAlone runs when the delayed-ACK timer sends its ACK: no answer
+// came to carry it, so the connection is not interactive (any more).
+func (t *TCB) delayedAckAlone() { t.rcv.quick.pingpong = false }
 
 // quickAckSent counts an ACK that acknowledges new data against the episode.
 func (t *TCB) quickAckSent() {

@@ -228,6 +228,7 @@ func (t *TCB) fireTimers(now time.Duration) {
 		t.tmr.delack = 0
 		t.timerFired("delayed-ack")
 		t.ackNow = true
+		t.delayedAckAlone()
 	}
 	if t.tmr.keep != 0 && now >= t.tmr.keep {
 		t.timerFired("keepalive")
