@@ -454,7 +454,7 @@ func (t *TCB) emit(out Emitter, now time.Duration, flags wire.TCPFlags, seq Seq,
 	t.ts.lastAckSent = t.rcv.nxt
 	t.ackNow = false
 	t.tmr.delack = 0
-	t.rcv.unacked = 0
+	t.rcv.unacked, t.rcv.pushed = 0, 0
 	t.stats.SegsOut++
 	out.Emit(s)
 }

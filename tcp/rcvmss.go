@@ -27,6 +27,9 @@ func (r *recvState) initRcvMSS() {
 
 // measureSegment updates the estimate with an arriving segment's payload
 // length and flags. It reports whether the segment counts as full-sized.
+// A segment that does not is "pushed" (Linux's ICSK_ACK_PUSHED): the end
+// of a write, which ackAfterRead acknowledges once the application has
+// read it.
 func (r *recvState) measureSegment(n int, flags wire.TCPFlags) bool {
 	l := uint32(n)
 	if l >= r.segMSS {
@@ -41,7 +44,25 @@ func (r *recvState) measureSegment(n int, flags wire.TCPFlags) bool {
 		}
 		r.lastSeg = l
 	}
+	r.pushed = min(r.pushed+1, 2)
 	return false
+}
+
+// ackAfterRead acknowledges at once, when a read has emptied the receive
+// buffer, the short segments it took that wait for the delayed-ACK timer,
+// as Linux's tcp_cleanup_rbuf: one such segment unless the connection is
+// interactive (its answer will carry the ACK: quickack.go), two or more
+// always. The sender is likely waiting for this ACK (the end of its write,
+// held by Nagle's algorithm or its window); 40 ms later is no use to it,
+// and nothing is left to read that a later ACK could cover.
+func (t *TCB) ackAfterRead() {
+	r := &t.rcv
+	if t.tmr.delack == 0 || r.pushed == 0 || r.buf.n > 0 || r.ooo != nil {
+		return
+	}
+	if r.pushed >= 2 || !r.quick.pingpong {
+		t.ackNow = true
+	}
 }
 
 // fullSegments is how many full-sized segments n bytes of data that just

@@ -135,6 +135,7 @@ type recvState struct {
 	unacked int32  // full segments received since the last ACK we sent
 	segMSS  uint32 // the peer's segment size as we measure it (rcvmss.go)
 	lastSeg uint32 // the length of the last segment below segMSS
+	pushed  uint8  // segments shorter than segMSS since the last ACK we sent, at most 2 (rcvmss.go)
 	finSeq  Seq    // sequence of the peer's FIN once seen out of order
 	urgent  Seq    // the last urgent pointer (RFC 6093: urgent data stays inline)
 	shift   uint8  // our window scale
@@ -210,6 +211,7 @@ func (t *TCB) Read(p []byte) (int, error) {
 		t.releaseRecv()
 		t.stats.BytesRead += uint64(n)
 		t.maybeWindowUpdate()
+		t.ackAfterRead()
 		return n, nil
 	}
 	switch {
