@@ -19,10 +19,12 @@ func (t *TCB) noteDuplicate(lo, hi Seq) {
 }
 
 // noteOldDuplicate reports an unacceptable segment's data that lies below
-// RCV.NXT, received before (Linux's tcp_send_dupack).
+// RCV.NXT, received before, and acknowledges what follows at once (Linux's
+// tcp_send_dupack).
 func (t *TCB) noteOldDuplicate(seg *wire.TCPSegment) {
 	if len(seg.Payload) > 0 && seg.Seq.Less(t.rcv.nxt) {
 		t.noteDuplicate(seg.Seq, seg.Seq.Add(uint32(len(seg.Payload))).Min(t.rcv.nxt))
+		t.enterQuickAck()
 	}
 }
 

@@ -343,6 +343,7 @@ func (t *TCB) receiveData(seq Seq, payload []byte, full bool, now time.Duration)
 			// A pure duplicate: tell the peer where we are, and that it
 			// came twice (D-SACK, dsack.go).
 			t.noteDuplicate(seq, seq.Add(uint32(len(payload))))
+			t.enterQuickAck()
 			t.ackNow = true
 			return
 		}
@@ -353,6 +354,7 @@ func (t *TCB) receiveData(seq Seq, payload []byte, full bool, now time.Duration)
 	off := uint32(seq.Sub(t.rcv.nxt))
 	room := t.rcvFree()
 	if off >= room {
+		t.enterQuickAck() // a zero-window probe, or data we cannot take
 		t.ackNow = true
 		t.drop(DropOutOfWindow)
 		return

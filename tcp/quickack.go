@@ -40,13 +40,30 @@ type quickAckState struct {
 func (t *TCB) noteDataIn(now time.Duration) {
 	q := &t.rcv.quick
 	if !q.dataSeen || now-q.dataAt > t.rtt.rto {
-		n := t.rcvWindow() / (2 * max(t.rcv.segMSS, 1))
-		if n == 0 {
-			n = 2
-		}
-		q.left = max(q.left, uint8(min(n, maxQuickAcks)))
+		t.startQuickAcks()
 	}
 	q.dataSeen, q.dataAt = true, now
+}
+
+// startQuickAcks starts (or lengthens) a quick-ACK episode: Linux's
+// tcp_incr_quickack.
+func (t *TCB) startQuickAcks() {
+	q := &t.rcv.quick
+	n := t.rcvWindow() / (2 * max(t.rcv.segMSS, 1))
+	if n == 0 {
+		n = 2
+	}
+	q.left = max(q.left, uint8(min(n, maxQuickAcks)))
+}
+
+// enterQuickAck runs when data arrives that we hold already, or beyond the
+// window: our ACKs are not reaching the sender, or it retransmits in vain
+// (a delayed ACK it timed out on). As Linux's tcp_enter_quickack_mode, the
+// next segments are acknowledged at once and the connection is no longer
+// taken for interactive.
+func (t *TCB) enterQuickAck() {
+	t.startQuickAcks()
+	t.rcv.quick.pingpong = false
 }
 
 // inQuickAck reports whether data that just arrived is acknowledged at once.
