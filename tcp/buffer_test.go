@@ -153,3 +153,45 @@ func FuzzSendBuf(f *testing.F) {
 		}
 	})
 }
+
+// A send ring that drained starts again at the size its last array needed
+// at its fullest, so that a bulk sender whose ring empties whenever the
+// ACKs catch up does not copy its flight through every doubling again; an
+// exchange of small writes brings it back to one page.
+func TestSendBufRegrowsToHighWater(t *testing.T) {
+	pool := NewBufferPool()
+	mem := NewMemoryBudget(64 << 20)
+	r := sendBuf{size: 4 << 20}
+	chunk := make([]byte, 64<<10)
+	fill := func(n int) {
+		for range n / len(chunk) {
+			if got := r.write(pool, mem, chunk); got != len(chunk) {
+				t.Fatalf("write took %d of %d bytes", got, len(chunk))
+			}
+		}
+	}
+	drain := func() {
+		r.discard(int(r.n))
+		r.release(pool, mem)
+		if r.box != nil || mem.Stats().Used != 0 {
+			t.Fatalf("a drained ring holds %d bytes of memory", mem.Stats().Used)
+		}
+	}
+	fill(1 << 20)
+	drain()
+	r.write(pool, mem, chunk)
+	if got := len(r.array()); got != 1<<20 {
+		t.Errorf("after a 1 MiB flight, a drained ring restarts at %d bytes, want 1 MiB", got)
+	}
+	fill(1<<20 - len(chunk))
+	if got := len(r.array()); got != 1<<20 {
+		t.Errorf("refilling to 1 MiB grew the ring to %d bytes", got)
+	}
+	drain()
+	r.write(pool, mem, chunk[:1]) // an interactive exchange: one oversized array ...
+	drain()
+	r.write(pool, mem, chunk[:1]) // ... then a page
+	if got := len(r.array()); got != pageSize {
+		t.Errorf("after a 1-byte exchange the ring restarts at %d bytes, want a page", got)
+	}
+}
