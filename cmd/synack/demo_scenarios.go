@@ -89,7 +89,10 @@ func playStory(r *demoRun) {
 		return
 	}
 	r.say("connected %v -> %v", c.LocalAddr(), c.RemoteAddr())
-	for _, line := range []string{"hello, synack", "every segment is traced"} {
+	for i, line := range []string{"hello, synack", "every segment is traced"} {
+		if i == 1 {
+			r.say("each side answered at once: now interactive, each delays its ACK up to 40ms for an answer to carry it (this demo answers only once the link is quiet, so the timer sends it)")
+		}
 		r.say("client writes %q", line)
 		r.write(c, line+"\n")
 		got, _ := r.read(s)
