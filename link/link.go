@@ -17,7 +17,11 @@ type Endpoint interface {
 	// ReadBatch blocks until at least one packet has arrived, then copies up
 	// to len(bufs) packets into bufs (each buffer at least MTU bytes), sets
 	// sizes[i] to the length of packet i and returns the number of packets.
-	// After Close it returns net.ErrClosed.
+	// Instead of copying packet i, it may replace bufs[i] by a buffer of
+	// its own of the same length holding the packet, and keep the caller's
+	// (an in-memory link hands packets over so); callers read packet i
+	// from bufs[i] after the call and hold no other reference to their
+	// buffers. After Close it returns net.ErrClosed.
 	ReadBatch(bufs [][]byte, sizes []int) (n int, err error)
 
 	// WriteBatch sends each of pkts as one IP packet. The endpoint does not

@@ -6,13 +6,17 @@ import (
 )
 
 // queue is one end's receive ring: a fixed number of packet buffers, filled
-// by copy on write and emptied by copy on read, so that once every slot has
-// been used the pipe allocates nothing.
+// by copy on write, so that once every slot has been used the pipe
+// allocates nothing.
 //
+// Each packet is copied once, as a NIC's DMA into a posted receive buffer.
 // A reader that finds the ring empty lends it its buffers while it waits,
-// and writers copy straight into them: one copy per packet instead of two,
-// as a NIC's DMA into a posted receive buffer. Packets keep their order:
-// the ring is empty while buffers are lent, and fills only once they are.
+// and writers copy straight into them. A reader that finds packets waiting
+// swaps buffers with the ring: it takes the slot that holds the packet and
+// leaves its own buffer in the slot's place (link.Endpoint.ReadBatch allows
+// this), so the slots become buffers of the reader's size. Packets keep
+// their order: the ring is empty while buffers are lent, and fills only
+// once they are.
 type queue struct {
 	mu       sync.Mutex
 	nonEmpty sync.Cond // signalled when packets arrive or the pipe closes
@@ -29,6 +33,7 @@ type queue struct {
 	filled    int
 
 	queued, full, read uint64
+	bufLen             int // the length of the reader's buffers: new slots take it, so they can be swapped
 
 	plain *plainSplit // ReadBatch's state on a pipe with offloads (offload.go)
 }
@@ -69,7 +74,7 @@ func (q *queue) push(pkts [][]byte) {
 		if cap(s) < len(p) {
 			// Slots only grow, to the largest packet seen, so the ring
 			// settles after one lap.
-			s = make([]byte, max(len(p), 2048))
+			s = make([]byte, max(len(p), 2048, q.bufLen))
 		}
 		s = s[:len(p)]
 		copy(s, p)
@@ -84,7 +89,9 @@ func (q *queue) push(pkts [][]byte) {
 	}
 }
 
-// pop waits for packets and copies as many as fit into bufs.
+// pop waits for packets and hands over as many as fit into bufs: by
+// swapping a slot for the buffer when the slot is large enough to serve as
+// it, by copy otherwise.
 func (q *queue) pop(bufs [][]byte, sizes []int) (int, error) {
 	want := min(len(bufs), len(sizes))
 	q.mu.Lock()
@@ -111,7 +118,14 @@ func (q *queue) pop(bufs [][]byte, sizes []int) (int, error) {
 	}
 	n := min(want, q.n)
 	for i := range n {
-		sizes[i] = copy(bufs[i], q.slots[q.head])
+		s, b := q.slots[q.head], bufs[i]
+		q.bufLen = max(q.bufLen, len(b))
+		if cap(s) >= len(b) && len(s) <= len(b) {
+			bufs[i], q.slots[q.head] = s[:len(b)], b[:0]
+			sizes[i] = len(s)
+		} else {
+			sizes[i] = copy(b, s)
+		}
 		q.head++
 		if q.head == len(q.slots) {
 			q.head = 0
