@@ -136,7 +136,7 @@ func simRun(c cc.Controller, p simPath, dur, warmup time.Duration) simResult {
 			}
 			id := len(pkts)
 			pkts = append(pkts, simPacket{seg: seg, sentAt: now, retrans: retrans})
-			s.onSent(&pkts[id].rate, now, pipe, simMSS)
+			s.onSent(&pkts[id].rate, now, pc.departure(now), pipe, simMSS)
 			pipe += simMSS
 			pc.onSent(now, simMSS)
 			if now >= warmup {

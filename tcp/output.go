@@ -317,17 +317,17 @@ func (t *TCB) resend(now time.Duration, out Emitter, id uint32, end Seq) {
 	n, fin = t.emitData(now, out, seq, n, end, fin && seq.Add(n) == stop)
 	sentEnd := seq.Add(n + b2u(fin))
 	t.stats.Retransmits++
-	xs.pace.onSent(now, n)
-	if xs.ca == caRecovery {
-		xs.prr.onSent(n + b2u(fin))
-	}
 	for k := id; ; k++ {
 		if q.at(k).end.LessEq(sentEnd) {
-			t.recordResent(k, now)
+			t.recordResent(k, now) // before the pacer moves past its departure
 		}
 		if k == last {
 			break
 		}
+	}
+	xs.pace.onSent(now, n)
+	if xs.ca == caRecovery {
+		xs.prr.onSent(n + b2u(fin))
 	}
 	xs.rtxSeq = sentEnd
 	t.onDataSent(now)

@@ -53,10 +53,22 @@ func (p *pacer) onSent(now time.Duration, n uint32) {
 	if p.rate == 0 {
 		return
 	}
-	// Idle time earns less than one quantum of credit, so that a quantum
-	// sent back to back leaves the next departure after now.
-	base := max(p.nextAt, now-p.burstTime()+1)
-	p.nextAt = base + time.Duration(mulDiv64(uint64(n), uint64(time.Second), p.rate))
+	p.nextAt = p.departure(now) + time.Duration(mulDiv64(uint64(n), uint64(time.Second), p.rate))
+}
+
+// departure is the time on the pacer's schedule of a segment sent at now:
+// its earliest departure time (Linux's tcp_wstamp_ns, the EDT that Linux
+// stamps on the skb and its delivery-rate estimator reads as the send
+// time). A segment the slack lets go early departs in the future; one sent
+// late, to catch up after a timer that fired late, departs in the past:
+// idle time earns less than one quantum of credit, so that a quantum sent
+// back to back leaves the next departure after now. Without pacing it is
+// now.
+func (p *pacer) departure(now time.Duration) time.Duration {
+	if p.rate == 0 {
+		return now
+	}
+	return max(p.nextAt, now-p.burstTime()+1)
 }
 
 // burstTime is how long the link takes to carry one quantum at the rate.

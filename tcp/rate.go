@@ -10,11 +10,21 @@ import (
 // (draft-ietf-ccwg-bbr §4.1.2.1.2): what the connection had delivered and
 // lost when the packet was sent. The transmit record keeps one per
 // transmission (a retransmission takes a new one).
+//
+// The estimator's send times (P.send_time, P.first_send_time) are the
+// packet's departure times on the pacer's schedule, as Linux's are the EDT
+// it stamps on the skb (tcp_wstamp_ns, read by tcp_rate_skb_sent): a
+// pacing timer served late sends a burst to catch up, and a burst's
+// actual send times would shorten the send interval and let ACK
+// compression inflate the sample (the send interval is the guard against
+// it, §4.1.2.3). sendTime is when the packet actually left, for RTT
+// samples and RACK.
 type rateSnapshot struct {
 	delivered     uint64        // P.delivered
 	deliveredTime time.Duration // P.delivered_time
-	firstSendTime time.Duration // P.first_send_time
-	sendTime      time.Duration // P.send_time
+	firstSendTime time.Duration // P.first_send_time, on the pacer's schedule
+	departTime    time.Duration // P.send_time, on the pacer's schedule
+	sendTime      time.Duration // when it left: RACK's xmit_ts, RTT samples
 	lost          uint64        // P.lost
 	txInFlight    uint32        // P.tx_in_flight, this packet included
 	appLimited    bool          // P.is_app_limited
@@ -29,7 +39,7 @@ type rateSnapshot struct {
 //
 // How the TCB drives it:
 //
-//	onSent(&rec.rate, now, inflightBefore, n)     // each (re)transmission
+//	onSent(&rec.rate, now, depart, inflightBefore, n) // each (re)transmission
 //	beginAck()                                    // an ACK arrives
 //	onDelivered(&rec.rate, rec.end, n, now, rtx)  // each newly (S)ACKed packet
 //	onLost(&rec.rate, n, now)                     // each packet marked lost → OnPacketLost
@@ -60,17 +70,19 @@ type rateSampler struct {
 }
 
 // onSent is OnPacketSent (draft §4.1.2.2): snapshot the connection into p
-// for a packet of size bytes sent at now with inflight bytes already in
+// for a packet of size bytes sent at now, departing at depart on the
+// pacer's schedule (pacer.departure), with inflight bytes already in
 // flight (before it).
-func (s *rateSampler) onSent(p *rateSnapshot, now time.Duration, inflight, size uint32) {
+func (s *rateSampler) onSent(p *rateSnapshot, now, depart time.Duration, inflight, size uint32) {
 	if inflight == 0 {
 		// Nothing in flight: the sample interval may start now.
-		s.firstSendTime, s.deliveredTime = now, now
+		s.firstSendTime, s.deliveredTime = depart, now
 	}
 	*p = rateSnapshot{
 		delivered:     s.delivered,
 		deliveredTime: s.deliveredTime,
 		firstSendTime: s.firstSendTime,
+		departTime:    depart,
 		sendTime:      now,
 		lost:          s.lost,
 		txInFlight:    inflight + size,
@@ -97,17 +109,17 @@ func (s *rateSampler) onDelivered(p *rateSnapshot, end Seq, size uint32, now tim
 	s.delivered += uint64(size)
 	s.deliveredTime = now
 	s.rs.NewlyAcked += size
-	if !s.hasData || p.sendTime > s.firstSendTime || (p.sendTime == s.firstSendTime && end.Greater(s.lastID)) {
+	if !s.hasData || p.departTime > s.firstSendTime || (p.departTime == s.firstSendTime && end.Greater(s.lastID)) {
 		// The most recently sent packet delivered so far (IsNewestPacket).
 		s.hasData = true
 		s.rs.PriorDelivered = p.delivered
 		s.rs.IsAppLimited = p.appLimited
 		s.rs.TxInFlight = p.txInFlight
 		s.priorLost = p.lost
-		s.sendElapsed = p.sendTime - p.firstSendTime
+		s.sendElapsed = p.departTime - p.firstSendTime
 		s.ackElapsed = s.deliveredTime - p.deliveredTime
 		s.lastID = end
-		s.firstSendTime = p.sendTime
+		s.firstSendTime = p.departTime
 	}
 	if !retransmitted && (s.rs.RTT == 0 || p.sendTime >= s.rttSent) {
 		// RS.rtt from the most recently sent packet (draft §5.5.7.1).

@@ -16,7 +16,7 @@ type flight struct {
 
 func (f *flight) send(now time.Duration) int {
 	f.pkts = append(f.pkts, rateSnapshot{})
-	f.s.onSent(&f.pkts[len(f.pkts)-1], now, f.inflight, rmss)
+	f.s.onSent(&f.pkts[len(f.pkts)-1], now, now, f.inflight, rmss)
 	f.inflight += rmss
 	return len(f.pkts) - 1
 }
@@ -89,7 +89,7 @@ func TestRateSteadyFlight(t *testing.T) {
 func TestRateACKCompression(t *testing.T) {
 	var s rateSampler
 	s.minRTT = ms
-	p := rateSnapshot{sendTime: 29 * ms, firstSendTime: 0, deliveredTime: 25 * ms, pending: true}
+	p := rateSnapshot{departTime: 29 * ms, sendTime: 29 * ms, firstSendTime: 0, deliveredTime: 25 * ms, pending: true}
 	s.beginAck()
 	s.delivered = 29 * rmss // 29 packets delivered while P was in flight
 	s.onDelivered(&p, Seq(30*rmss), rmss, 30*ms, false)
@@ -246,7 +246,7 @@ func BenchmarkRateSampler(b *testing.B) {
 	now := time.Duration(0)
 	for i := 0; i < b.N; i++ {
 		now += time.Microsecond
-		s.onSent(&p, now, 100*rmss, rmss)
+		s.onSent(&p, now, now, 100*rmss, rmss)
 		s.beginAck()
 		s.onDelivered(&p, Seq(i*rmss), rmss, now+20*ms, false)
 		_ = s.generate(now+20*ms, 100*rmss, 20*ms)

@@ -131,7 +131,7 @@ func (t *TCB) recordSent(seq, end Seq, fin bool, now time.Duration) {
 	if fin {
 		r.flags |= txFIN
 	}
-	xs.rate.onSent(&r.rate, now, pipe, r.len())
+	xs.rate.onSent(&r.rate, now, xs.pace.departure(now), pipe, r.len())
 	xs.q.listAppend(xs.q.end() - 1)
 }
 
@@ -144,7 +144,7 @@ func (t *TCB) recordResent(id uint32, now time.Duration) {
 		xs.retransOut += r.len()
 	}
 	r.flags |= txRetrans | txRetransIn
-	xs.rate.onSent(&r.rate, now, pipe, r.len())
+	xs.rate.onSent(&r.rate, now, xs.pace.departure(now), pipe, r.len())
 	xs.q.listMoveTail(id)
 	xs.bytesResent += uint64(r.len())
 	t.undoOnRetransmit(r, now)
