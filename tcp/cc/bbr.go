@@ -133,6 +133,7 @@ type bbr struct {
 	extraAckedFilter        maxFilter
 	extraAckedIntervalStart time.Duration
 	extraAckedDelivered     uint64
+	a0                      ackPoints // bbr_a0.go
 	maxInflight             uint64
 	inflightLongterm        uint64
 	inflightShortterm       uint64
@@ -276,6 +277,10 @@ func (b *bbr) OnAck(rs RateSample) {
 			b.appLimitedMark = 0
 		}
 	}
+	if rs.NewlyAcked > 0 {
+		b.a0.onAck(rs.Now, rs.TotalDelivered)
+	}
+	b.limitByA0(&rs)
 	b.updateModelAndState(&rs)
 	b.updateControlParameters(&rs)
 }

@@ -121,6 +121,9 @@ func (b *bbr) updateACKAggregation(rs *RateSample) {
 		b.extraAckedDelivered = 0
 		b.extraAckedIntervalStart = rs.Now
 		expected = 0
+		if rs.NewlyAcked > 0 {
+			b.a0.epochStart(b.a0Spacing())
+		}
 	}
 	b.extraAckedDelivered += uint64(rs.NewlyAcked)
 	extra := min(b.extraAckedDelivered-expected, uint64(b.cwnd))

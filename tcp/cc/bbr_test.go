@@ -35,7 +35,7 @@ func (d *bbrDriver) round() {
 		d.b.OnAck(RateSample{Now: d.now, NewlyAcked: mss, RTT: d.rtt, SRTT: d.rtt,
 			DeliveryRate: d.bw, Delivered: d.bdp(), Interval: d.rtt, PriorDelivered: prior,
 			TxInFlight: d.inflight, Lost: 0, TotalDelivered: d.delivered, Inflight: d.inflight, IsCwndLimited: true})
-		d.now += d.rtt / time.Duration(n)
+		d.now += time.Duration(mss) * time.Second / time.Duration(d.bw) // ACKs at the path's rate
 	}
 }
 
