@@ -27,6 +27,15 @@ type simPath struct {
 	buffer uint64        // drop-tail queue, bytes
 	loss   float64       // random loss after the bottleneck
 	seed   uint64
+
+	// A wall-clock path's scheduling, seeded: ACKs reach the sender in
+	// bursts (ACK compression), as a link or a receiver that runs late
+	// releases them: an ACK that finds no burst forming is held up to
+	// ackBatch, and those that arrive meanwhile go with it; the sender
+	// answers each ACK of a burst in turn. The pacer's wake-ups come up
+	// to paceLate late, and the sender then catches up with a burst.
+	ackBatch time.Duration
+	paceLate time.Duration
 }
 
 const simMSS = 1448
@@ -73,6 +82,8 @@ type simAck struct {
 func simRun(c cc.Controller, p simPath, dur, warmup time.Duration) simResult {
 	var (
 		rng       = rand.New(rand.NewPCG(p.seed, 0x5eed))
+		jit       = rand.New(rand.NewPCG(p.seed, 0x717))
+		batchEnd  time.Duration
 		s         rateSampler
 		pc        pacer
 		pkts      = make([]simPacket, 0, int(dur.Seconds()*float64(p.rate)/simMSS)+1024)
@@ -229,15 +240,24 @@ func simRun(c cc.Controller, p simPath, dur, warmup time.Duration) simResult {
 			next = lastAckAt + rto()
 		}
 		if ackHead < len(acks) {
-			next = min(next, acks[ackHead].at)
+			if at := acks[ackHead].at; p.ackBatch > 0 && at > batchEnd {
+				batchEnd = at + time.Duration(jit.Int64N(int64(p.ackBatch)))
+			}
+			next = min(next, max(acks[ackHead].at, batchEnd))
 		}
 		if pn := pc.next(); pn > now && pipe+simMSS <= c.Cwnd() {
+			if p.paceLate > 0 {
+				pn += time.Duration(jit.Int64N(int64(p.paceLate)))
+			}
 			next = min(next, pn)
 		}
 		now = max(next, now)
-		for ackHead < len(acks) && acks[ackHead].at <= now {
+		for ackHead < len(acks) && acks[ackHead].at <= now && (p.ackBatch == 0 || now >= batchEnd) {
 			onAck(acks[ackHead])
 			ackHead++
+			if p.ackBatch > 0 {
+				send() // the stack answers each ACK of a burst in turn
+			}
 		}
 		if pipe > 0 && now >= lastAckAt+rto() {
 			// Retransmission timeout: everything in flight is lost.
@@ -393,5 +413,36 @@ func TestSimHyStartAvoidsOvershoot(t *testing.T) {
 	t.Logf("cubic+ss        %v %v", ss, ss.phases)
 	if hs.retransmits >= ss.retransmits {
 		t.Errorf("HyStart++ resent %d segments, standard slow start %d", hs.retransmits, ss.retransmits)
+	}
+}
+
+// The wall-clock path of bench/compare's bufferbloat and lossy-goodput
+// cases on virtual time: ACKs compressed by a sender that stalls now and
+// then (1 in 50 ACKs finds it stalled up to 3 ms) and a pacing timer up to
+// 1 ms late. The ACK bursts and the pacer's catch-up bursts must not
+// inflate BBR's bandwidth estimate: an estimate above the bottleneck
+// paces ProbeBW_CRUISE faster than the link, and the queue then grows
+// until the window (two BDPs) stops it, a BDP deep, 20 ms; on the
+// 500,000-byte queue (one BDP) it overflows once a cycle.
+func TestSimBBRJitter(t *testing.T) {
+	dur, warm := simDuration(t)
+	p := lossyPath
+	p.ackBatch, p.paceLate = 2*time.Millisecond, time.Millisecond
+	deep := p
+	deep.buffer = 1 << 20
+	for _, cfg := range []struct {
+		name string
+		cfg  cc.BBRConfig
+	}{{"bbr", cc.BBRConfig{LossThresh: 0.2, LossTolerant: true}}, {"bbr-draft", cc.BBRConfig{}}} {
+		b := simRun(cc.NewBBR(simMSS, cfg.cfg), deep, dur, warm)
+		t.Logf("%-9s 1 MB buffer: %v", cfg.name, b)
+		if b.queueDelay > 5*time.Millisecond || b.goodput < 0.9*200e6 {
+			t.Errorf("%s, 1 MB buffer: mean queueing delay %v, goodput %.1f Mbit/s", cfg.name, b.queueDelay, b.goodput/1e6)
+		}
+		l := simRun(cc.NewBBR(simMSS, cfg.cfg), p, dur, warm)
+		t.Logf("%-9s 500 kB buffer: %v", cfg.name, l)
+		if l.retransmits > l.sent/1000 || l.goodput < 0.9*200e6 {
+			t.Errorf("%s, 500 kB buffer: %d of %d segments resent, goodput %.1f Mbit/s", cfg.name, l.retransmits, l.sent, l.goodput/1e6)
+		}
 	}
 }

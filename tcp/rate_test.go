@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -250,5 +251,60 @@ func BenchmarkRateSampler(b *testing.B) {
 		s.beginAck()
 		s.onDelivered(&p, Seq(i*rmss), rmss, now+20*ms, false)
 		_ = s.generate(now+20*ms, 100*rmss, 20*ms)
+	}
+}
+
+// A paced sender whose pacing timer is served late catches up with a
+// burst, and on a path faster than its pacing rate the ACKs come back
+// just as bunched (the sender's own bursts, ACK compression). The send
+// interval is the guard against ACK compression (draft §4.1.2.3): on the
+// pacer's schedule (the departure times, Linux's EDT) it spans the data
+// at the pacing rate however late the timer was, so no sample exceeds
+// the pacing rate; the actual send times would give samples up to a late
+// wake-up faster.
+func TestRateLatePacingTimer(t *testing.T) {
+	const rate = 1_000_000 // 1 packet per ms
+	var p pacer
+	p.setRate(rate, 3*rmss)
+	var s rateSampler
+	type sent struct {
+		snap rateSnapshot
+		at   time.Duration
+	}
+	pkts := make([]sent, 0, 2000)
+	var inflight uint32
+	acked := 0
+	now := time.Duration(0)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for now < 2*time.Second {
+		// The ACKs of packets sent 20 ms ago (the path is fast: they
+		// come back as they left).
+		for acked < len(pkts) && pkts[acked].at+20*ms <= now {
+			s.beginAck()
+			s.onDelivered(&pkts[acked].snap, Seq(rmss*(acked+1)), rmss, now, false)
+			inflight -= rmss
+			acked++
+			rs := s.generate(now, inflight, 20*ms)
+			if rs.DeliveryRate > rate*101/100 {
+				t.Fatalf("at %v: sample %d B/s (%d bytes over %v), above the pacing rate %d",
+					now, rs.DeliveryRate, rs.Delivered, rs.Interval, rate)
+			}
+		}
+		for p.allow(now) > 0 {
+			pkts = append(pkts, sent{at: now})
+			s.onSent(&pkts[len(pkts)-1].snap, now, p.departure(now), inflight, rmss)
+			inflight += rmss
+			p.onSent(now, rmss)
+		}
+		// The next wake-up: the pacer's time, up to 2.5 ms late, or the
+		// next ACK.
+		next := p.next() + time.Duration(rng.Int64N(int64(2500*time.Microsecond)))
+		if acked < len(pkts) {
+			next = min(next, pkts[acked].at+20*ms)
+		}
+		now = max(next, now+1)
+	}
+	if acked < 1500 {
+		t.Fatalf("%d packets acknowledged in 2 s at 1 per ms", acked)
 	}
 }
