@@ -281,7 +281,15 @@ func (b *bbr) OnAck(rs RateSample) {
 		b.a0.onAck(rs.Now, rs.TotalDelivered)
 	}
 	b.limitByA0(&rs)
+	startup, priorMaxBw := b.state == bbrStartup, b.maxBw
 	b.updateModelAndState(&rs)
+	if rs.NewlyAcked > 0 && (b.roundStart || startup && b.maxBw > priorMaxBw) {
+		// An A0 epoch lasts at most a round, and in Startup a higher
+		// max_bw starts one, as in QUIC's BBR (bbr_a0.go): there the
+		// estimate lags the rate by design, and every ACK would look
+		// aggregated.
+		b.a0.epochStart()
+	}
 	b.updateControlParameters(&rs)
 }
 

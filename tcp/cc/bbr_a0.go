@@ -22,16 +22,16 @@ import "time"
 // Each epoch's start leaves such a point as a candidate; a sample's ACK
 // rate is measured from the latest candidate that P's snapshot had seen
 // (its delivered count at most P.delivered), and the sample is the lower
-// of the two rates.
+// of the two rates. As there, an epoch lasts at most a round trip, and in
+// Startup a higher max_bw starts a new one: the estimate lags the sending
+// rate there by design, every ACK would look aggregated, and a candidate
+// rounds old would understate the growth Startup measures.
 
-// bbrA0Slots bounds the candidates kept; bbrA0Spacing is the least time,
-// in min_rtt, between two: a later epoch start replaces none, so that the
-// candidates span about two round trips. An older start only lengthens a
-// sample's ACK interval.
-const (
-	bbrA0Slots   = 16
-	bbrA0Spacing = 8 // min_rtt/8
-)
+// bbrA0Slots bounds the candidates kept, oldest dropped first: with
+// the ACKs at the estimated rate every ACK starts an epoch, the candidates
+// then span less than a round trip and a sample has none (the draft's
+// sample stands); ACK bursts make epochs longer and fewer.
+const bbrA0Slots = 32
 
 // ackPoint is an ACK event: when, and the data delivered by then.
 type ackPoint struct {
@@ -55,17 +55,14 @@ func (a *ackPoints) onAck(now time.Duration, delivered uint64) {
 }
 
 // epochStart notes that the latest ACK started an aggregation epoch: the
-// ACK before it is a candidate, unless the newest is within spacing of it.
-func (a *ackPoints) epochStart(spacing time.Duration) {
+// ACK before it is a candidate.
+func (a *ackPoints) epochStart() {
 	p := a.prev
 	if p.at == 0 && p.delivered == 0 {
 		return
 	}
-	if a.n > 0 {
-		newest := a.ring[(a.head+a.n-1)%bbrA0Slots]
-		if p.delivered <= newest.delivered || p.at < newest.at+spacing {
-			return
-		}
+	if a.n > 0 && p.delivered <= a.ring[(a.head+a.n-1)%bbrA0Slots].delivered {
+		return
 	}
 	if a.n == bbrA0Slots {
 		a.head = (a.head + 1) % bbrA0Slots
@@ -106,12 +103,4 @@ func (b *bbr) limitByA0(rs *RateSample) {
 	}
 	ackRate := mulDiv(rs.TotalDelivered-a0.delivered, uint64(time.Second), uint64(rs.Now-a0.at))
 	rs.DeliveryRate = min(rs.DeliveryRate, ackRate)
-}
-
-// a0Spacing is bbrA0Spacing in time.
-func (b *bbr) a0Spacing() time.Duration {
-	if b.minRTT == time.Duration(1<<63-1) {
-		return 0
-	}
-	return b.minRTT / bbrA0Spacing
 }

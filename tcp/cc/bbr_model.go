@@ -122,7 +122,7 @@ func (b *bbr) updateACKAggregation(rs *RateSample) {
 		b.extraAckedIntervalStart = rs.Now
 		expected = 0
 		if rs.NewlyAcked > 0 {
-			b.a0.epochStart(b.a0Spacing())
+			b.a0.epochStart()
 		}
 	}
 	b.extraAckedDelivered += uint64(rs.NewlyAcked)
