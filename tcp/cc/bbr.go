@@ -61,7 +61,11 @@ const (
 	acksProbeStopping
 )
 
-// BBRConfig tunes BBR. The zero value is draft-ietf-ccwg-bbr's BBRv3.
+// BBRConfig tunes BBR. The zero value is draft-ietf-ccwg-bbr's BBRv3,
+// with one addition whatever the configuration: a delivery-rate sample is
+// also measured from the ACK before the current ACK aggregation epoch, the
+// A0 point of QUIC's BBR (bbr_a0.go), so that ACKs arriving late and in
+// bursts do not inflate max_bw.
 type BBRConfig struct {
 	// LossThresh is BBR.LossThresh (§2.8): the fraction of the data in
 	// flight that may be lost in a round trip before BBR takes the loss as
