@@ -238,3 +238,50 @@ func TestMaxFilter(t *testing.T) {
 		}
 	}
 }
+
+// ACKs held back 2 ms and released together (a late link or receiver):
+// a packet sent right after the first of the burst takes that late ACK as
+// its P.delivered_time, and 20 ms later its plain sample overstates the
+// path by the 2 ms. The A0 point, the on-time ACK before the burst's
+// aggregation epoch, measures the true rate (bbr_a0.go): max_bw stays the
+// path's.
+func TestBBRA0LateACKBurst(t *testing.T) {
+	d := newBBRDriver(BBRConfig{})
+	b := d.b
+	d.untilState(t, bbrProbeBWCruise, 10)
+	if b.maxBw != d.bw {
+		t.Fatalf("max_bw %d before the burst", b.maxBw)
+	}
+	gap := time.Duration(mss) * time.Second / time.Duration(d.bw)
+	ack := func(now time.Duration, rate uint64, prior uint64, interval time.Duration) {
+		d.delivered += mss
+		b.OnAck(RateSample{Now: now, NewlyAcked: mss, RTT: d.rtt, SRTT: d.rtt,
+			DeliveryRate: rate, Delivered: d.delivered - prior, Interval: interval, PriorDelivered: prior,
+			TxInFlight: d.inflight, TotalDelivered: d.delivered, Inflight: d.inflight, IsCwndLimited: true})
+	}
+	prior := d.delivered - d.bdp()
+	// 2 ms of ACKs (17) come late, together.
+	held := 2 * time.Millisecond
+	d.now += held
+	burst := d.now
+	ack(d.now, d.bw, prior, d.rtt)
+	pDelivered, pTime := d.delivered, d.now // P is sent now
+	for range int(held/gap) - 1 {
+		ack(d.now, d.bw, prior, d.rtt)
+	}
+	// On time again until P's ACK, 20 ms after it was sent.
+	for d.now+gap < burst+d.rtt {
+		d.now += gap
+		ack(d.now, d.bw, prior, d.rtt)
+	}
+	d.now = burst + d.rtt
+	interval := d.now - pTime
+	plain := (d.delivered + mss - pDelivered) * uint64(time.Second) / uint64(interval)
+	if plain < d.bw*105/100 {
+		t.Fatalf("the plain sample %d B/s is not inflated (path %d)", plain, d.bw)
+	}
+	ack(d.now, plain, pDelivered, interval)
+	if b.maxBw > d.bw*101/100 {
+		t.Fatalf("max_bw %d B/s after a sample of %d over %v: the path is %d", b.maxBw, plain, interval, d.bw)
+	}
+}
