@@ -25,7 +25,7 @@ const minAutoSendBufMSS = 536
 // window, after an ACK.
 //
 // A peer that makes our segments tiny (an MSS of 48, the floor) makes a
-// transmit record (72 bytes, txqueue.go) per 48 bytes in flight: the
+// transmit record (80 bytes, txqueue.go) per 48 bytes in flight: the
 // buffer does not grow for segments below minAutoSendBufMSS, as Linux's
 // sndbuf, counted in skb truesize, grows less for them.
 func (t *TCB) growSendBuf() {

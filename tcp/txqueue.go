@@ -79,7 +79,7 @@ const (
 )
 
 // txRecordSize is what a record costs, for the memory budget.
-const txRecordSize = 72
+const txRecordSize = 80
 
 func (q *txQueue) mask() uint32 { return uint32(len(*q.ring)) - 1 }
 
