@@ -131,7 +131,7 @@ func NewProxyHost() (*ProxyHost, error) {
 			return nil, err
 		}
 	}
-	h.inClients, h.inProxy = newNSDialer(h.clients, 8), newNSDialer(h.proxy, 16)
+	h.inClients, h.inProxy = newNSDialer(h.clients), newNSDialer(h.proxy)
 	return h, nil
 }
 
@@ -190,59 +190,4 @@ func (h *ProxyHost) deleteAll() error {
 		}
 	}
 	return err
-}
-
-// nsDialer opens sockets inside a namespace from any goroutine: a few
-// goroutines, each on a thread switched into the namespace for good, take
-// dial requests. (A socket belongs to the namespace of the thread that
-// made it; Go moves goroutines between threads.)
-type nsDialer struct {
-	reqs chan dialReq
-	done chan error
-}
-
-type dialReq struct {
-	ctx           context.Context
-	network, addr string
-	reply         chan dialResult
-}
-
-type dialResult struct {
-	c   net.Conn
-	err error
-}
-
-func newNSDialer(ns *netns.NS, workers int) *nsDialer {
-	d := &nsDialer{reqs: make(chan dialReq), done: make(chan error, workers)}
-	for range workers {
-		go func() {
-			d.done <- ns.Do(func() error {
-				var dialer net.Dialer
-				for r := range d.reqs {
-					c, err := dialer.DialContext(r.ctx, r.network, r.addr)
-					r.reply <- dialResult{c, err}
-				}
-				return nil
-			})
-		}()
-	}
-	return d
-}
-
-func (d *nsDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	r := dialReq{ctx: ctx, network: network, addr: addr, reply: make(chan dialResult, 1)}
-	select {
-	case d.reqs <- r:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	res := <-r.reply
-	return res.c, res.err
-}
-
-func (d *nsDialer) close() {
-	close(d.reqs)
-	for range cap(d.done) {
-		<-d.done
-	}
 }
