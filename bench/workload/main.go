@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sort"
@@ -52,7 +53,7 @@ const Usage = `workloads:
                  UDP (the wireguard module's contenders only); -mtu 1420
 common flags: -json (one line of JSON), -seed 1, -variant NAME (a contender's
 other way to run the workload, e.g. the kernel's "veth" for mem-bulk),
--cpuprofile FILE
+-cpuprofile FILE, -mutexprofile FILE, -blockprofile FILE
 `
 
 // params are a workload's command-line flags.
@@ -81,6 +82,8 @@ type params struct {
 	seed     uint64
 	json     bool
 	profile  string
+	mutexPr  string
+	blockPr  string
 }
 
 // Main runs the workload args[0] with the flags that follow on contender c
@@ -128,6 +131,8 @@ func Main(c Contender, args []string, w io.Writer) error {
 	fs.Uint64Var(&p.seed, "seed", 1, "seed of the data pattern and the impairments")
 	fs.BoolVar(&p.json, "json", false, "print one line of JSON")
 	fs.StringVar(&p.profile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	fs.StringVar(&p.mutexPr, "mutexprofile", "", "write a profile of mutex contention in the run to this file")
+	fs.StringVar(&p.blockPr, "blockprofile", "", "write a profile of goroutines' blocking in the run to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -151,6 +156,14 @@ func Main(c Contender, args []string, w io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if p.mutexPr != "" {
+		runtime.SetMutexProfileFraction(1)
+		defer writeProfile("mutex", p.mutexPr)
+	}
+	if p.blockPr != "" {
+		runtime.SetBlockProfileRate(1)
+		defer writeProfile("block", p.blockPr)
+	}
 	res, err := run(c, name, &p)
 	if errors.Is(err, ErrSkip) {
 		res.Skipped, err = strings.TrimPrefix(err.Error(), ErrSkip.Error()+": "), nil
@@ -165,6 +178,21 @@ func Main(c Contender, args []string, w io.Writer) error {
 		return res.WriteJSON(w)
 	}
 	return res.WriteText(w)
+}
+
+// writeProfile writes the runtime's profile name (mutex, block) to file,
+// reporting a failure on stderr: the run's result is printed regardless.
+func writeProfile(name, file string) {
+	f, err := os.Create(file)
+	if err == nil {
+		err = pprof.Lookup(name).WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "writing the %s profile: %v\n", name, err)
+	}
 }
 
 // run builds the Net and runs one workload.
