@@ -166,6 +166,15 @@ func (c *Conn) pollNow() {
 	c.s.batches.put(tx)
 }
 
+// pollReserved is pollNow for Write, which reserved a place in w, its
+// queue's writer, before it locked c (txWriter.reserve): it does not
+// wait for room with c.mu held (c.mu held).
+func (c *Conn) pollReserved(w *txWriter) {
+	tx := c.s.batches.get()
+	c.pollLocked(c.s.now(), tx)
+	c.s.batches.putReserved(tx, w)
+}
+
 // onTimer runs when the TCB's deadline has passed: it fires the TCB's
 // timers (retransmission, delayed ACK, persist, keepalive, TIME_WAIT) into
 // tx, the timer goroutine's held batch.

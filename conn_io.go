@@ -120,8 +120,21 @@ func (c *Conn) Write(b []byte) (int, error) {
 		return 0, c.opErr("write", err)
 	}
 	defer c.wmu.Unlock()
+	// A place in the queue's writer for the batch of each poll, reserved
+	// before c.mu is taken (txWriter.reserve); nil: batches are written
+	// inline.
+	w := c.s.lk.writer(int(c.txq))
+	resv := w != nil
+	if resv {
+		w.reserve()
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	defer func() {
+		if resv {
+			w.unreserve()
+		}
+		c.mu.Unlock()
+	}()
 	n := 0
 	for {
 		if c.closed || c.s.closed.Load() {
@@ -133,7 +146,12 @@ func (c *Conn) Write(b []byte) (int, error) {
 		m, err := c.tcb.Write(b[n:])
 		n += m
 		if m > 0 {
-			c.pollNow()
+			if resv {
+				resv = false
+				c.pollReserved(w)
+			} else {
+				c.pollNow()
+			}
 		}
 		if err != nil {
 			if !errors.Is(err, syscall.EPIPE) {
@@ -152,8 +170,16 @@ func (c *Conn) Write(b []byte) (int, error) {
 		_, queued := c.tcb.Buffered()
 		c.wrLow = int32(queued / 2)
 		ch, dl := waitChan(&c.wr), c.wdl
+		if resv {
+			resv = false
+			w.unreserve()
+		}
 		c.mu.Unlock()
 		err = c.s.waitToken(ch, dl, &c.wtimer)
+		if w != nil {
+			w.reserve()
+			resv = true
+		}
 		c.mu.Lock()
 		c.wrLow = -1
 		if err != nil {

@@ -343,11 +343,24 @@ func (p *batchPool) get() *txBatch {
 func (p *batchPool) put(b *txBatch) {
 	b.seal()
 	if w := p.s.lk.writer(b.q); w != nil && len(b.pkts) > 0 {
-		w.handOver(b)
+		w.handOver(b, false)
 		return
 	}
 	b.flush()
 	p.recycle(b)
+}
+
+// putReserved is put for a batch whose place in writer w's queue the
+// caller reserved (txWriter.reserve): it takes the place, or gives it
+// back when b is empty or goes to another queue.
+func (p *batchPool) putReserved(b *txBatch, w *txWriter) {
+	b.seal()
+	if len(b.pkts) > 0 && p.s.lk.writer(b.q) == w {
+		w.handOver(b, true)
+		return
+	}
+	w.unreserve()
+	p.put(b)
 }
 
 // recycle keeps an empty batch for reuse.

@@ -12,13 +12,14 @@ import "sync"
 // queue is idle and wait their turn when it is not (writeInOrder), so no
 // segment overtakes one sent before it.
 type txWriter struct {
-	s       *Stack
-	mu      sync.Mutex
-	turn    sync.Cond // signalled when a batch is written or the writer stops
-	queue   []txEntry
-	writing bool // a batch is being written, by the goroutine or a caller
-	closed  bool
-	wake    chan struct{}
+	s        *Stack
+	mu       sync.Mutex
+	turn     sync.Cond // signalled when a batch is written or the writer stops
+	queue    []txEntry
+	reserved int  // places in queue reserved for batches being built (reserve)
+	writing  bool // a batch is being written, by the goroutine or a caller
+	closed   bool
+	wake     chan struct{}
 }
 
 // txEntry is a batch waiting for the writer.
@@ -27,8 +28,9 @@ type txEntry struct {
 	wait bool // its owner waits for it to be written (writeInOrder)
 }
 
-// maxHandedOver bounds the batches an application may hand over before
-// it waits: a few hundred KiB of packets, as a NIC's transmit ring.
+// maxHandedOver bounds the batches applications may hand over (or reserve
+// places for) before they wait: a few hundred KiB of packets, as a NIC's
+// transmit ring.
 const maxHandedOver = 4
 
 func (w *txWriter) init(s *Stack) {
@@ -37,12 +39,17 @@ func (w *txWriter) init(s *Stack) {
 	w.wake = make(chan struct{}, 1)
 }
 
-// handOver gives b to the writer, waiting while maxHandedOver batches are
-// queued; the writer recycles it once written. After Close, b is dropped.
-func (w *txWriter) handOver(b *txBatch) {
+// handOver gives b to the writer, which recycles it once written; after
+// Close, b is dropped. A caller that reserved a place for b (reserve) takes
+// it; any other waits while maxHandedOver batches are queued or reserved.
+func (w *txWriter) handOver(b *txBatch, reserved bool) {
 	w.mu.Lock()
-	for len(w.queue) >= maxHandedOver && !w.closed {
-		w.turn.Wait()
+	if reserved {
+		w.reserved--
+	} else {
+		for !w.room() && !w.closed {
+			w.turn.Wait()
+		}
 	}
 	if w.closed {
 		w.mu.Unlock()
@@ -54,6 +61,33 @@ func (w *txWriter) handOver(b *txBatch) {
 	w.mu.Unlock()
 	signal(w.wake)
 }
+
+// reserve waits until the queue has room for one more batch and reserves
+// it, for a batch the caller is about to build: Write waits there before
+// it locks its connection, not in handOver with the lock held, where a read
+// loop or the timer goroutine polling the connection meanwhile would wait
+// behind it for the writer's system calls, and with them every other
+// connection they serve. The caller then hands its batch over (reserved)
+// or gives the place back (unreserve).
+func (w *txWriter) reserve() {
+	w.mu.Lock()
+	for !w.room() && !w.closed {
+		w.turn.Wait()
+	}
+	w.reserved++
+	w.mu.Unlock()
+}
+
+// unreserve gives back a place reserve took, for a batch left empty.
+func (w *txWriter) unreserve() {
+	w.mu.Lock()
+	w.reserved--
+	w.turn.Broadcast()
+	w.mu.Unlock()
+}
+
+// room reports whether another batch may be handed over (w.mu held).
+func (w *txWriter) room() bool { return len(w.queue)+w.reserved < maxHandedOver }
 
 // writeInOrder writes b after what was handed over before it: at once on
 // the caller's goroutine when the queue is idle, else by the writer, the
