@@ -110,7 +110,7 @@ func (b *txBatch) to(src, dst netip.Addr) {
 // they leave by and the size of their TSO packets (c.mu held).
 func (b *txBatch) forConn(c *Conn) {
 	if b.q != int(c.txq) && len(b.pkts) > 0 {
-		b.flush()
+		b.spill()
 	}
 	b.q = int(c.txq)
 	b.to(c.key.local.Addr(), c.key.remote.Addr())
@@ -245,13 +245,13 @@ func (b *txBatch) checksum(i, hl int) {
 func (b *txBatch) next() []byte {
 	b.seal()
 	lk := &b.s.lk
-	if b.slab == nil {
-		b.slab = make([]byte, lk.txSlab)
-	}
 	b.start = (b.used + batchAlign - 1) &^ (batchAlign - 1)
-	if len(b.pkts) == cap(b.pkts) || b.start+lk.headroom+b.s.mtu > len(b.slab) {
-		b.flush()
+	if b.slab != nil && (len(b.pkts) == cap(b.pkts) || b.start+lk.headroom+b.s.mtu > len(b.slab)) {
+		b.spill()
 		b.start = 0
+	}
+	if b.slab == nil { // made on first use, or spill took it
+		b.slab = make([]byte, lk.txSlab)
 	}
 	at := b.start + lk.headroom
 	return b.slab[at : at+b.s.mtu]
@@ -280,6 +280,43 @@ func (b *txBatch) flush() {
 	b.write()
 }
 
+// spill empties the batch in the middle of a poll, under the polled
+// connection's lock: full, or about to take packets for another queue. On
+// a link with writer goroutines its packets go to the queue's writer in a
+// batch of their own, without waiting for the write: a read loop or the
+// timer goroutine waiting there would hold up the connection's Write and,
+// through its lock, the other goroutines of every connection it serves.
+// The writer takes up to maxSpilled batches so; beyond, and on other
+// links, spill writes the packets (flush).
+func (b *txBatch) spill() {
+	b.seal()
+	if len(b.pkts) == 0 {
+		return
+	}
+	if w := b.s.lk.writer(b.q); w != nil {
+		o := b.s.batches.get()
+		o.swapPackets(b)
+		if w.spill(o) {
+			return
+		}
+		b.swapPackets(o)
+		b.s.batches.recycle(o)
+	}
+	b.flush()
+}
+
+// swapPackets exchanges the packets of b and o, which go to b's queue,
+// with their slabs and counts; neither has a TSO packet open.
+func (b *txBatch) swapPackets(o *txBatch) {
+	b.slab, o.slab = o.slab, b.slab
+	b.used, o.used = o.used, b.used
+	b.pkts, o.pkts = o.pkts, b.pkts
+	b.meta, o.meta = o.meta, b.meta
+	b.segs, o.segs = o.segs, b.segs
+	b.rsts, o.rsts = o.rsts, b.rsts
+	o.q = b.q
+}
+
 // write hands the batch's packets to the link and empties it.
 func (b *txBatch) write() {
 	c := &b.s.ctr
@@ -305,23 +342,28 @@ func (b *txBatch) write() {
 	b.used = 0
 }
 
-// batchPool keeps the batches of application calls. Unlike a sync.Pool it
-// survives garbage collections, so a busy stack allocates no batch in
-// steady state; it keeps at most maxIdleBatches.
+// batchPool keeps the batches of application calls, and those spilled to
+// a writer (spill). Unlike a sync.Pool it survives garbage collections, so
+// a busy stack allocates no batch in steady state; it keeps at most max.
 type batchPool struct {
 	s    *Stack
 	mu   sync.Mutex
 	free []*txBatch
+	max  int
 }
 
-// maxIdleBatches covers the batches one stack can have out at once: up to
-// maxHandedOver queued for a writer plus the one it writes, and one per
-// goroutine building a batch (applications, read loops, the timer). With
-// fewer, a burst on a loaded machine drops batches that the next burst
-// allocates again (TestSteadyStateAllocs/offload saw it under load).
-const maxIdleBatches = 2*maxHandedOver + 8
+// The pool covers the batches one stack can have out at once: per writer,
+// up to maxSpilled queued plus the one it writes, and one per goroutine
+// building a batch (applications, read loops, the timer), for which
+// idleBuilders allows. With fewer, a burst on a loaded machine drops
+// batches that the next burst allocates again (TestSteadyStateAllocs/offload
+// saw it under load).
+const idleBuilders = 16
 
-func (p *batchPool) init(s *Stack) { p.s = s }
+func (p *batchPool) init(s *Stack) {
+	p.s = s
+	p.max = len(s.lk.writers)*(maxSpilled+1) + idleBuilders
+}
 
 // get returns an empty batch.
 func (p *batchPool) get() *txBatch {
@@ -366,7 +408,7 @@ func (p *batchPool) putReserved(b *txBatch, w *txWriter) {
 // recycle keeps an empty batch for reuse.
 func (p *batchPool) recycle(b *txBatch) {
 	p.mu.Lock()
-	if len(p.free) < maxIdleBatches {
+	if len(p.free) < p.max {
 		p.free = append(p.free, b)
 	}
 	p.mu.Unlock()

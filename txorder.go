@@ -71,9 +71,11 @@ func (b *txBatch) release() {
 			b.hmu.Unlock()
 			return
 		}
-		inline := w.enter(b)
+		inline, spilled := w.enterHeld(b)
 		b.hmu.Unlock()
-		w.finish(b, inline)
+		if !spilled {
+			w.finish(b, inline)
+		}
 		return
 	}
 }

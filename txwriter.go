@@ -9,8 +9,9 @@ import "sync"
 // a NIC's DMA overlaps the CPU. Batches are written in the order they came
 // to the queue: an application's are handed over (handOver), the read
 // loop's and the timers' are written by their own goroutine when the
-// queue is idle and wait their turn when it is not (writeInOrder), so no
-// segment overtakes one sent before it.
+// queue is idle and queued in a batch of their own when it is not
+// (enterHeld, spill), or wait their turn when it is long (writeInOrder),
+// so no segment overtakes one sent before it.
 type txWriter struct {
 	s        *Stack
 	mu       sync.Mutex
@@ -62,6 +63,25 @@ func (w *txWriter) handOver(b *txBatch, reserved bool) {
 	signal(w.wake)
 }
 
+// maxSpilled bounds the batches in a writer's queue past which spill
+// waits for the write: twice what applications may hand over.
+const maxSpilled = 2 * maxHandedOver
+
+// spill queues b, a batch a goroutine spilled in the middle of a poll
+// (txBatch.spill), without waiting, unless the writer stopped or holds
+// maxSpilled batches already: it reports whether it took b.
+func (w *txWriter) spill(b *txBatch) bool {
+	w.mu.Lock()
+	if w.closed || len(w.queue)+w.reserved >= maxSpilled {
+		w.mu.Unlock()
+		return false
+	}
+	w.queue = append(w.queue, txEntry{b: b})
+	w.mu.Unlock()
+	signal(w.wake)
+	return true
+}
+
 // reserve waits until the queue has room for one more batch and reserves
 // it, for a batch the caller is about to build: Write waits there before
 // it locks its connection, not in handOver with the lock held, where a read
@@ -108,6 +128,32 @@ func (w *txWriter) enter(b *txBatch) (inline bool) {
 	w.queue = append(w.queue, txEntry{b: b, wait: true})
 	signal(w.wake)
 	return false
+}
+
+// enterHeld is enter for a read loop's or the timer goroutine's batch
+// (txorder.go), which serves many connections: when the queue is busy,
+// b's packets wait for the writer in a batch of their own (spilled), so
+// that the caller goes on at once, while the queue holds fewer than
+// maxSpilled batches; beyond, b waits in the queue. Unless it spilled, the
+// caller then calls finish.
+func (w *txWriter) enterHeld(b *txBatch) (inline, spilled bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case !w.writing && len(w.queue) == 0 && !w.closed:
+		w.writing = true
+		return true, false
+	case !w.closed && len(w.queue)+w.reserved < maxSpilled:
+		o := w.s.batches.get()
+		o.swapPackets(b)
+		w.queue = append(w.queue, txEntry{b: o})
+		signal(w.wake)
+		return false, true
+	}
+	b.queued = true
+	w.queue = append(w.queue, txEntry{b: b, wait: true})
+	signal(w.wake)
+	return false, false
 }
 
 // finish writes b, which enter placed, or waits until the writer has.

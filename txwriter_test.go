@@ -18,12 +18,18 @@ import (
 // when the kernel is busy.
 type gatedLink struct {
 	*pipe.Endpoint
-	shut atomic.Bool
-	open chan struct{} // closed to let the waiting writes through
+	shut    atomic.Bool
+	open    chan struct{} // closed to let the waiting writes through
+	waiting chan struct{} // takes a token when a write starts to wait
+}
+
+func newGatedLink(ep link.Endpoint) *gatedLink {
+	return &gatedLink{Endpoint: ep.(*pipe.Endpoint), open: make(chan struct{}), waiting: make(chan struct{}, 1)}
 }
 
 func (g *gatedLink) WritePackets(pkts [][]byte, meta []link.Meta) error {
 	if g.shut.Load() {
+		signal(g.waiting)
 		<-g.open
 	}
 	return g.Endpoint.WritePackets(pkts, meta)
@@ -36,7 +42,7 @@ func (g *gatedLink) WritePackets(pkts [][]byte, meta []link.Meta) error {
 func TestWriteWaitsForWriterUnlocked(t *testing.T) {
 	defer wallBound(t, time.Minute)()
 	a, b := pipe.New(pipe.Config{Offload: true})
-	g := &gatedLink{Endpoint: a.(*pipe.Endpoint), open: make(chan struct{})}
+	g := newGatedLink(a)
 	client, server := stacksOn(t, g, b, Options{}, Options{})
 	if client.lk.writer(0) == nil {
 		t.Fatal("no writer goroutine on a link with offloads")
@@ -102,4 +108,45 @@ func writeWaiting() bool {
 		}
 	}
 	return false
+}
+
+// While the link holds its writer's write, a read loop goes on reading:
+// its batch (the ACKs it owes) waits for the writer without it, so the
+// connections it serves, the one the ACKs are for included, keep
+// receiving.
+func TestReadLoopGoesOnWhileWriterWaits(t *testing.T) {
+	defer wallBound(t, time.Minute)()
+	a, b := pipe.New(pipe.Config{Offload: true})
+	g := newGatedLink(a)
+	client, server := stacksOn(t, g, b, Options{}, Options{})
+	ln, err := server.Listen("tcp", "10.0.0.2:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c1, s1 := dialAccept(t, client, ln, "10.0.0.2:80")
+	c2, s2 := dialAccept(t, client, ln, "10.0.0.2:80")
+	var opened sync.Once
+	openGate := func() { opened.Do(func() { close(g.open) }) }
+	t.Cleanup(openGate)
+	g.shut.Store(true)
+	if _, err := c1.Write([]byte{1}); err != nil { // the writer takes it and waits
+		t.Fatal(err)
+	}
+	<-g.waiting
+	// Two full segments the client's read loop must acknowledge at once
+	// (RFC 9293 §3.8.6.3), in a batch the busy writer cannot take yet,
+	// then one byte on the other connection.
+	if _, err := s1.Write(make([]byte, 2*1460)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Write([]byte{2}); err != nil {
+		t.Fatal(err)
+	}
+	c2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var one [1]byte
+	if _, err := c2.Read(one[:]); err != nil {
+		t.Fatalf("the read loop stopped while the writer waits: %v", err)
+	}
+	openGate()
 }
