@@ -31,8 +31,11 @@ type txEntry struct {
 
 // maxHandedOver bounds the batches applications may hand over (or reserve
 // places for) before they wait: a few hundred KiB of packets, as a NIC's
-// transmit ring.
-const maxHandedOver = 4
+// transmit ring. A place is reserved while its batch is built (reserve),
+// so about two of six are being built while four wait for the writer;
+// with four, eight flows on one TUN queue moved 12% less (22.5 against
+// 25.5 Gbit/s, tun-bulk, shared machine).
+const maxHandedOver = 6
 
 func (w *txWriter) init(s *Stack) {
 	w.s = s
@@ -64,8 +67,9 @@ func (w *txWriter) handOver(b *txBatch, reserved bool) {
 }
 
 // maxSpilled bounds the batches in a writer's queue past which spill
-// waits for the write: twice what applications may hand over.
-const maxSpilled = 2 * maxHandedOver
+// waits for the write: what applications may hand over, and one each for
+// the read loop and the timer goroutine.
+const maxSpilled = maxHandedOver + 2
 
 // spill queues b, a batch a goroutine spilled in the middle of a poll
 // (txBatch.spill), without waiting, unless the writer stopped or holds
