@@ -166,6 +166,17 @@ func (c *Conn) pollNow() {
 	c.s.batches.put(tx)
 }
 
+// pollLate is pollNow for Read, whose window update it cannot foresee
+// before it locks c: it returns the writer whose queue took the batch, for
+// the caller to wait for room in (txWriter.waitRoom) once c.mu is
+// released, or nil. A read loop polling c meanwhile (the ACKs of every
+// connection it serves) would otherwise wait behind the Read.
+func (c *Conn) pollLate() *txWriter {
+	tx := c.s.batches.get()
+	c.pollLocked(c.s.now(), tx)
+	return c.s.batches.putLate(tx)
+}
+
 // pollReserved is pollNow for Write, which reserved a place in w, its
 // queue's writer, before it locked c (txWriter.reserve): it does not
 // wait for room with c.mu held (c.mu held).

@@ -26,7 +26,13 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 	defer c.rmu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	var late *txWriter // pollLate's, waited for once c.mu is released
+	defer func() {
+		c.mu.Unlock()
+		if late != nil {
+			late.waitRoom()
+		}
+	}()
 	for {
 		if c.closed || c.s.closed.Load() {
 			return 0, c.opErr("read", net.ErrClosed)
@@ -44,7 +50,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 				// §3.8.6.2.2), due now. Otherwise a read changes nothing
 				// Poll acts on (its timers are in the queue already): no
 				// poll, no clock read, no batch per read.
-				c.pollNow()
+				late = c.pollLate()
 			}
 			return n, nil
 		}

@@ -385,11 +385,25 @@ func (p *batchPool) get() *txBatch {
 func (p *batchPool) put(b *txBatch) {
 	b.seal()
 	if w := p.s.lk.writer(b.q); w != nil && len(b.pkts) > 0 {
-		w.handOver(b, false)
+		w.handOver(b, handOverWait)
 		return
 	}
 	b.flush()
 	p.recycle(b)
+}
+
+// putLate is put for a caller that holds a connection's lock and waits for
+// room in the writer's queue only once it released it: it returns the
+// writer to wait on (txWriter.waitRoom), or nil.
+func (p *batchPool) putLate(b *txBatch) *txWriter {
+	b.seal()
+	if w := p.s.lk.writer(b.q); w != nil && len(b.pkts) > 0 {
+		w.handOver(b, handOverLate)
+		return w
+	}
+	b.flush()
+	p.recycle(b)
+	return nil
 }
 
 // putReserved is put for a batch whose place in writer w's queue the
@@ -398,7 +412,7 @@ func (p *batchPool) put(b *txBatch) {
 func (p *batchPool) putReserved(b *txBatch, w *txWriter) {
 	b.seal()
 	if len(b.pkts) > 0 && p.s.lk.writer(b.q) == w {
-		w.handOver(b, true)
+		w.handOver(b, handOverReserved)
 		return
 	}
 	w.unreserve()

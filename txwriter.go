@@ -45,12 +45,14 @@ func (w *txWriter) init(s *Stack) {
 
 // handOver gives b to the writer, which recycles it once written; after
 // Close, b is dropped. A caller that reserved a place for b (reserve) takes
-// it; any other waits while maxHandedOver batches are queued or reserved.
-func (w *txWriter) handOver(b *txBatch, reserved bool) {
+// it, and one that waits for room later (late: waitRoom) goes in at once;
+// any other waits while maxHandedOver batches are queued or reserved.
+func (w *txWriter) handOver(b *txBatch, how handOverMode) {
 	w.mu.Lock()
-	if reserved {
+	switch how {
+	case handOverReserved:
 		w.reserved--
-	} else {
+	case handOverWait:
 		for !w.room() && !w.closed {
 			w.turn.Wait()
 		}
@@ -64,6 +66,26 @@ func (w *txWriter) handOver(b *txBatch, reserved bool) {
 	w.queue = append(w.queue, txEntry{b: b})
 	w.mu.Unlock()
 	signal(w.wake)
+}
+
+// handOverMode says how handOver finds b a place in the queue.
+type handOverMode uint8
+
+const (
+	handOverWait     handOverMode = iota // wait for room
+	handOverReserved                     // take the place reserve took
+	handOverLate                         // go in, and waitRoom once no lock is held
+)
+
+// waitRoom waits while maxHandedOver batches are queued or reserved, or
+// until the writer stops: after a late handOver, with no connection's lock
+// held, so that each caller goes past the bound by one batch at most.
+func (w *txWriter) waitRoom() {
+	w.mu.Lock()
+	for !w.room() && !w.closed {
+		w.turn.Wait()
+	}
+	w.mu.Unlock()
 }
 
 // maxSpilled bounds the batches in a writer's queue past which spill

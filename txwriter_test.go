@@ -68,7 +68,7 @@ func TestWriteWaitsForWriterUnlocked(t *testing.T) {
 		done <- nil
 	}()
 	deadline := time.Now().Add(10 * time.Second)
-	for !writeWaiting() {
+	for !parkedIn("(*Conn).Write") {
 		if time.Now().After(deadline) {
 			t.Fatal("no Write waited for the writer")
 		}
@@ -98,12 +98,12 @@ func TestWriteWaitsForWriterUnlocked(t *testing.T) {
 	}
 }
 
-// writeWaiting reports whether a goroutine is parked in a Conn.Write on a
-// sync.Cond: the txWriter's, waiting for room.
-func writeWaiting() bool {
+// parkedIn reports whether a goroutine is parked on a sync.Cond (the
+// txWriter's, waiting for room) inside fn, such as "(*Conn).Write".
+func parkedIn(fn string) bool {
 	buf := make([]byte, 1<<20)
 	for _, g := range bytes.Split(buf[:runtime.Stack(buf, true)], []byte("\n\n")) {
-		if bytes.Contains(g, []byte("(*Conn).Write")) && bytes.Contains(g, []byte("sync.(*Cond).Wait")) {
+		if bytes.Contains(g, []byte(fn)) && bytes.Contains(g, []byte("sync.(*Cond).Wait")) {
 			return true
 		}
 	}
@@ -149,4 +149,88 @@ func TestReadLoopGoesOnWhileWriterWaits(t *testing.T) {
 		t.Fatalf("the read loop stopped while the writer waits: %v", err)
 	}
 	openGate()
+}
+
+// A Read whose window update finds the writer's queue full waits for room
+// without the connection's lock: the read loop, which takes it for every
+// segment of the connection, never waits behind the Read.
+func TestReadWaitsForWriterUnlocked(t *testing.T) {
+	defer wallBound(t, time.Minute)()
+	a, b := pipe.New(pipe.Config{Offload: true})
+	g := newGatedLink(a)
+	client, server := stacksOn(t, g, b, Options{}, Options{})
+	ln, err := server.Listen("tcp", "10.0.0.2:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c1, _ := dialAccept(t, client, ln, "10.0.0.2:80")
+	c2, s2 := dialAccept(t, client, ln, "10.0.0.2:80")
+	// Most of c2's receive buffer filled and unread: reading it opens
+	// the window enough for an update (RFC 9293 §3.8.6.2.2).
+	const unread = 640 << 10
+	if _, err := s2.Write(make([]byte, unread)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c2.mu.Lock()
+		got, _ := c2.tcb.Buffered()
+		c2.mu.Unlock()
+		if got == unread {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d bytes arrived", got, unread)
+		}
+		runtime.Gosched()
+	}
+	var opened sync.Once
+	openGate := func() { opened.Do(func() { close(g.open) }) }
+	t.Cleanup(openGate)
+	g.shut.Store(true)
+	// 1-byte Writes on c1 until the writer waits in the link and its
+	// queue is full.
+	const n = 4 * maxSpilled
+	wrote := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if _, err := c1.Write([]byte{byte(i)}); err != nil {
+				wrote <- err
+				return
+			}
+		}
+		wrote <- nil
+	}()
+	for !parkedIn("(*Conn).Write") {
+		if time.Now().After(deadline) {
+			t.Fatal("no Write waited for the writer")
+		}
+		runtime.Gosched()
+	}
+	read := make(chan error, 1)
+	go func() {
+		_, err := io.ReadFull(c2, make([]byte, unread))
+		read <- err
+	}()
+	for !parkedIn("(*Conn).Read") {
+		if time.Now().After(deadline) {
+			t.Fatal("the Read's window update never waited for the writer")
+		}
+		runtime.Gosched()
+	}
+	for !c2.mu.TryLock() {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection's lock stays held while its Read waits for the writer")
+		}
+		runtime.Gosched()
+	}
+	c2.mu.Unlock()
+	openGate()
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-read; err != nil {
+		t.Fatal(err)
+	}
 }
