@@ -33,7 +33,7 @@ type Conn struct {
 	rdl, wdl deadline // read and write deadlines; 0 = none
 	keepIdle time.Duration
 	listener *Listener     // the listener that made it (its queues while halfOpen; its count until gone)
-	timerAt  time.Duration // guarded by the timer queue
+	timerAt  time.Duration // written under mu and the timer queue's lock: read under either
 	txHeld   *txBatch      // a held batch that took segments of the connection (txorder.go)
 	txGen    uint32        // txHeld's generation then: while it is the same, they wait unwritten
 
@@ -60,6 +60,7 @@ type Conn struct {
 	rdWait     bool        // a Read waits on rd
 	rxPending  bool        // a read loop will poll the connection at the end of its batch
 	repoll     bool        // txHeld will poll the connection again before it is written
+	timerSet   bool        // in the timer heap at timerAt, or popped and onTimer not yet run
 }
 
 func newConn(s *Stack, key flowKey) *Conn {
@@ -191,6 +192,7 @@ func (c *Conn) pollReserved(w *txWriter) {
 // tx, the timer goroutine's held batch.
 func (c *Conn) onTimer(tx *txBatch) {
 	c.mu.Lock()
+	c.timerSet = false // popped: the poll's schedule puts it back
 	if !c.gone {
 		c.pollLocked(c.s.now(), tx)
 	}

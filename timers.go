@@ -12,7 +12,10 @@ import (
 // waits on the stack's Clock). A
 // deadline that moves later is not updated in the heap: the entry fires
 // early, the TCB has nothing due, and the connection is rescheduled. That
-// keeps the per-ACK cost (the RTO moves on every ACK) at one comparison.
+// keeps the per-ACK cost (the RTO moves on every ACK) at one comparison,
+// made under the connection's lock alone (Conn.timerSet): the read loops
+// of a multi-queue link poll their connections without meeting on the
+// queue's lock.
 type timerQueue struct {
 	s    *Stack
 	mu   sync.Mutex
@@ -27,12 +30,15 @@ func (q *timerQueue) init(s *Stack) {
 	q.next = tcp.NoDeadline
 }
 
-// schedule makes sure c is polled no later than at.
+// schedule makes sure c is polled no later than at (c.mu held).
 func (q *timerQueue) schedule(c *Conn, at time.Duration) {
-	if at == tcp.NoDeadline {
+	if at == tcp.NoDeadline || c.timerSet && at >= c.timerAt {
+		// c is polled at timerAt or earlier already: in the heap, or
+		// popped and about to be polled (onTimer), which reschedules it.
 		return
 	}
 	q.mu.Lock()
+	c.timerSet = true
 	switch {
 	case c.timerIdx < 0:
 		c.timerAt = at
@@ -64,8 +70,9 @@ func (q *timerQueue) wakeBy(at time.Duration) {
 	}
 }
 
-// remove takes c out of the queue.
+// remove takes c out of the queue (c.mu held).
 func (q *timerQueue) remove(c *Conn) {
+	c.timerSet = false
 	q.mu.Lock()
 	if i := int(c.timerIdx); i >= 0 {
 		last := len(q.heap) - 1

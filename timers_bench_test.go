@@ -2,6 +2,7 @@ package synack
 
 import (
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -48,6 +49,22 @@ func BenchmarkTimerQueue(b *testing.B) {
 			q.schedule(c, c.timerAt+time.Millisecond)
 			i++
 		}
+	})
+	b.Run("later-parallel", func(b *testing.B) {
+		// The read loops of a multi-queue link, each moving the RTOs of
+		// its own connections later (-cpu 1,2,4): they share the queue.
+		q, conns := benchTimerQueue(n)
+		var next atomic.Int64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			own := conns[int(next.Add(1)-1)%8*(n/8):][:n/8]
+			i := 0
+			for pb.Next() {
+				c := own[i%len(own)]
+				q.schedule(c, c.timerAt+time.Millisecond)
+				i++
+			}
+		})
 	})
 	b.Run("earlier", func(b *testing.B) {
 		q, conns := benchTimerQueue(n)
