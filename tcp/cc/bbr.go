@@ -86,6 +86,27 @@ type BBRConfig struct {
 	// with a one-BDP queue, where the draft's falls to 8% at 3% (see
 	// tcp/ccsim_test.go and synack's BenchmarkLossyPath).
 	LossTolerant bool
+	// QueueBoundedProbe ends ProbeBW_UP once it has lasted a round trip
+	// and the data in flight has reached the probe's own target: 1.25
+	// BDPs plus the quantization budget (§5.6.4.2 Inflight(1.25)) plus
+	// the ACK aggregation allowance extra_acked (§5.5.9). The queue the
+	// probe set out to build is then there, and the round has shown
+	// whether the path delivers more. Linux's BBRv1 does so (tcp_bbr.c
+	// bbr_is_next_cycle_phase: the 1.25 phase ends after min_rtt once
+	// inflight reaches bbr_inflight(bw, 1.25), or on loss), and so does
+	// QUICHE's BBRv2 (Bbr2ProbeBwMode::UpdateProbeUp, "is_queuing": a
+	// round in the phase and 1.25·BDP + 2·MSS in flight, plus the max ACK
+	// height with add_ack_height_to_queueing_threshold). Not in the
+	// draft, where UP lasts until the bandwidth plateaus (three rounds
+	// without 25% growth, §5.3.1.2) or a round's loss passes LossThresh:
+	// with LossThresh 0.2 the loss rarely does, inflight_longterm stays
+	// unbounded, and three rounds at pacing gain 1.25 queue about a BDP,
+	// which overflows a one-BDP queue at the end of every probe. While the
+	// path delivers more, the probe's samples raise max_bw and the target
+	// with it, and UP goes on; without the aggregation allowance, ACKs
+	// that arrive in bursts held the flight above the target from the
+	// round's first ACK, before those samples came.
+	QueueBoundedProbe bool
 	// Seed seeds the randomized wait between bandwidth probes (§5.3.3.8).
 	// The TCB may pass anything per connection (its ISN); zero is a valid
 	// seed.
@@ -162,6 +183,7 @@ type bbr struct {
 	bwProbeUpAcked         uint64
 	probeUpAckedPerInc     uint64
 	bwProbeUpRounds        uint
+	probeUpStartRound      uint64 // round_count when ProbeBW_UP began
 	roundsSinceProbeUp     uint64
 	bwProbeWait            time.Duration
 	cycleStamp             time.Duration

@@ -125,6 +125,7 @@ func (b *bbr) startProbeBWRefill() {
 func (b *bbr) startProbeBWUp(rs *RateSample) {
 	b.ackPhase = acksProbeStarting
 	b.startRound()
+	b.probeUpStartRound = b.roundCount
 	b.resetFullBW()
 	b.fullBw = rs.DeliveryRate
 	b.setGains(bbrProbeBWUp)
@@ -201,6 +202,9 @@ func (b *bbr) isTimeToGoDown(rs *RateSample) bool {
 		b.prevProbePrecautionary = true
 		return true
 	}
+	if b.cfg.QueueBoundedProbe && b.isProbeQueueBuilt() {
+		return true
+	}
 	if b.isCwndLimited && uint64(b.cwnd) >= b.inflightLongterm {
 		b.resetFullBW() // bw is limited by inflight_longterm
 		b.fullBw = rs.DeliveryRate
@@ -208,6 +212,16 @@ func (b *bbr) isTimeToGoDown(rs *RateSample) bool {
 		return true // we estimate we have fully used the path
 	}
 	return false
+}
+
+// isProbeQueueBuilt reports that ProbeBW_UP has lasted a round trip and
+// put its 0.25 BDP in the queue (BBRConfig.QueueBoundedProbe): the flight
+// is at 1.25 BDPs beyond what ACK aggregation explains. Had the path more
+// bandwidth, the round's samples would have raised max_bw and the target
+// with it.
+func (b *bbr) isProbeQueueBuilt() bool {
+	return b.roundCount > b.probeUpStartRound &&
+		uint64(b.inflight) >= b.inflightFor(b.maxBw, bbrProbeUpGain)+b.extraAcked
 }
 
 // raiseInflightLongtermSlope is §5.3.3.9 RaiseInflightLongtermSlope.

@@ -285,3 +285,31 @@ func TestBBRA0LateACKBurst(t *testing.T) {
 		t.Fatalf("max_bw %d B/s after a sample of %d over %v: the path is %d", b.maxBw, plain, interval, d.bw)
 	}
 }
+
+// BBRConfig.QueueBoundedProbe: ProbeBW_UP ends once it has lasted a round
+// and the flight is at 1.25 BDPs (Linux's BBRv1, QUICHE's BBRv2), where the
+// draft's goes on until three rounds show no growth. (That UP goes on while
+// the path delivers more is TestSimBBRFindsBandwidth's: this driver's
+// samples do not ramp as a real probe's do.)
+func TestBBRQueueBoundedProbe(t *testing.T) {
+	tolerant := BBRConfig{LossThresh: 0.2, LossTolerant: true}
+	bounded := tolerant
+	bounded.QueueBoundedProbe = true
+	for _, c := range []struct {
+		cfg   BBRConfig
+		after bbrState // after a round of UP with 1.3 BDPs in flight
+	}{{bounded, bbrProbeBWDown}, {tolerant, bbrProbeBWUp}} {
+		d := newBBRDriver(c.cfg)
+		b := d.b
+		d.untilState(t, bbrProbeBWRefill, 200)
+		d.inflight = uint32(1.3 * float64(d.bdp()))
+		d.round() // UP from its first ACK
+		if b.state != bbrProbeBWUp {
+			t.Fatalf("%+v: %v, not UP within its first round", c.cfg, b.state)
+		}
+		d.round()
+		if b.state != c.after {
+			t.Errorf("%+v: %v after a round of UP at 1.3 BDPs in flight, want %v", c.cfg, b.state, c.after)
+		}
+	}
+}
