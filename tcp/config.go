@@ -166,8 +166,11 @@ func (c *Config) delayedAck() time.Duration {
 // 20 ms, 200 Mbit/s path with a one-BDP queue it delivers 169, 158 and 16
 // Mbit/s at 0.1, 1 and 3% loss, against 186, 184 and 180 for this one and
 // Linux's BBRv1's 183, 183 and 177 (BenchmarkLossyPath; docs/design.md).
-// "bbr-draft" (ccname.go) is the draft's. seed (the ISN) varies the
-// randomized probing between connections.
+// Its ProbeBW_UP ends once a round has queued the probe's quarter BDP, as
+// Linux's BBRv1 and QUICHE's BBRv2 end theirs (QueueBoundedProbe): with
+// the loss threshold at 20%, loss no longer ends UP, and three rounds at
+// 1.25 overflowed a one-BDP queue. "bbr-draft" (ccname.go) is the draft's.
+// seed (the ISN) varies the randomized probing between connections.
 func synackBBR(seed uint64) cc.BBRConfig {
-	return cc.BBRConfig{Seed: seed, LossThresh: 0.2, LossTolerant: true}
+	return cc.BBRConfig{Seed: seed, LossThresh: 0.2, LossTolerant: true, QueueBoundedProbe: true}
 }
