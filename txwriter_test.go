@@ -68,20 +68,10 @@ func TestWriteWaitsForWriterUnlocked(t *testing.T) {
 		done <- nil
 	}()
 	deadline := time.Now().Add(10 * time.Second)
-	for !parkedIn("(*Conn).Write") {
-		if time.Now().After(deadline) {
-			t.Fatal("no Write waited for the writer")
-		}
-		runtime.Gosched()
-	}
+	spinUntil(t, deadline, "no Write waited for the writer", func() bool { return parkedIn("(*Conn).Write") })
 	// The read loop and the timer goroutine take the lock now and then;
 	// the waiting Write must not hold it.
-	for !c.mu.TryLock() {
-		if time.Now().After(deadline) {
-			t.Fatal("the connection's lock stays held while its Write waits for the writer")
-		}
-		runtime.Gosched()
-	}
+	spinUntil(t, deadline, "the connection's lock stays held while its Write waits for the writer", func() bool { return c.mu.TryLock() })
 	c.mu.Unlock()
 	openGate()
 	if err := <-done; err != nil {
@@ -100,6 +90,19 @@ func TestWriteWaitsForWriterUnlocked(t *testing.T) {
 
 // parkedIn reports whether a goroutine is parked on a sync.Cond (the
 // txWriter's, waiting for room) inside fn, such as "(*Conn).Write".
+// spinUntil yields until ok reports true, and fails the test with msg at
+// deadline: the other goroutine it waits for gets somewhere without a
+// signal the test could wait on (a park inside the stack).
+func spinUntil(t *testing.T, deadline time.Time, msg string, ok func() bool) {
+	t.Helper()
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		runtime.Gosched()
+	}
+}
+
 func parkedIn(fn string) bool {
 	buf := make([]byte, 1<<20)
 	for _, g := range bytes.Split(buf[:runtime.Stack(buf, true)], []byte("\n\n")) {
@@ -202,29 +205,14 @@ func TestReadWaitsForWriterUnlocked(t *testing.T) {
 		}
 		wrote <- nil
 	}()
-	for !parkedIn("(*Conn).Write") {
-		if time.Now().After(deadline) {
-			t.Fatal("no Write waited for the writer")
-		}
-		runtime.Gosched()
-	}
+	spinUntil(t, deadline, "no Write waited for the writer", func() bool { return parkedIn("(*Conn).Write") })
 	read := make(chan error, 1)
 	go func() {
 		_, err := io.ReadFull(c2, make([]byte, unread))
 		read <- err
 	}()
-	for !parkedIn("(*Conn).Read") {
-		if time.Now().After(deadline) {
-			t.Fatal("the Read's window update never waited for the writer")
-		}
-		runtime.Gosched()
-	}
-	for !c2.mu.TryLock() {
-		if time.Now().After(deadline) {
-			t.Fatal("the connection's lock stays held while its Read waits for the writer")
-		}
-		runtime.Gosched()
-	}
+	spinUntil(t, deadline, "the Read's window update never waited for the writer", func() bool { return parkedIn("(*Conn).Read") })
+	spinUntil(t, deadline, "the connection's lock stays held while its Read waits for the writer", func() bool { return c2.mu.TryLock() })
 	c2.mu.Unlock()
 	openGate()
 	if err := <-wrote; err != nil {
