@@ -115,7 +115,11 @@ func (t *TCB) sampleRcvRTT(seg *wire.TCPSegment, now time.Duration) {
 		if d >= 1<<31 || paused {
 			return // an echo from the future (not ours), or from before the pause
 		}
-		s := max(time.Duration(d)*time.Millisecond, time.Millisecond)
+		// The echoed TSval was first sent when its tick began: the time
+		// since then bounds the RTT from above to the microsecond, where
+		// Linux's whole ticks (tcp_rtt_tsopt_us) make every sub-millisecond
+		// path 1 ms long and so size the buffer for 1 ms of reading.
+		s := max(time.Duration(d)*time.Millisecond+now%time.Millisecond, time.Microsecond)
 		if rt.rtt == 0 || s < rt.rtt {
 			rt.rtt = s
 		} else {
@@ -127,7 +131,7 @@ func (t *TCB) sampleRcvRTT(seg *wire.TCPSegment, now time.Duration) {
 		return
 	}
 	if rt.rttOn {
-		s := max(now-rt.rttAt, time.Millisecond)
+		s := max(now-rt.rttAt, time.Microsecond) // Linux: delta_us, at least 1
 		if rt.rtt == 0 || s < rt.rtt {
 			rt.rtt = s
 		}

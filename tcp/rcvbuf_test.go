@@ -11,8 +11,9 @@ import (
 // SO_RCVBUF), nor under memory pressure; and the receiver RTT comes from
 // timestamps.
 func TestRecvBufAutotuning(t *testing.T) {
-	bulk := func(cfg *Config, fix, read bool) (*sim, int) {
+	bulkOver := func(cfg *Config, delay time.Duration, fix, read bool) (*sim, int) {
 		s := newSim(t, cfg)
+		s.delay = delay
 		s.quiet = true
 		if fix {
 			s.tcb[1].SetBuffers(0, 1<<20)
@@ -30,6 +31,9 @@ func TestRecvBufAutotuning(t *testing.T) {
 		}
 		return s, int(s.tcb[1].Stats().RcvBuf)
 	}
+	bulk := func(cfg *Config, fix, read bool) (*sim, int) {
+		return bulkOver(cfg, 5*time.Millisecond, fix, read)
+	}
 	cfg := testConfig()
 	cfg.MaxRecvBuf = 4 << 20
 	s, size := bulk(cfg, false, true)
@@ -38,6 +42,11 @@ func TestRecvBufAutotuning(t *testing.T) {
 	}
 	if rtt := s.tcb[1].rcv.tune.rtt; rtt < 10*time.Millisecond || rtt > 12*time.Millisecond {
 		t.Errorf("receiver RTT %v, want about 10 ms", rtt)
+	}
+	// On a sub-millisecond path the estimate is the RTT to the
+	// microsecond, not Linux's whole millisecond tick of the timestamps.
+	if s, _ := bulkOver(cfg, 100*time.Microsecond, false, true); s.tcb[1].rcv.tune.rtt > 300*time.Microsecond {
+		t.Errorf("receiver RTT %v on a 200 µs path, want about 200 µs", s.tcb[1].rcv.tune.rtt)
 	}
 	if _, size := bulk(cfg, false, false); size != 1<<20 {
 		t.Errorf("a reader who does not read: buffer %d, want the initial 1 MiB", size)
