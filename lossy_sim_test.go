@@ -176,6 +176,43 @@ func TestBulkNotBufferLimited(t *testing.T) {
 	}
 }
 
+// TestSendBufFollowsTheBDP: send-buffer autotuning (tcp/sndbuf.go) grows
+// the buffer to four bandwidth-delay products, not to four windows: over
+// a path whose queue is far longer than its BDP (200 Mbit/s, 20 ms RTT, a
+// BDP of 500 kB, an 8 MB drop-tail queue), CUBIC fills the queue and its
+// window reaches megabytes, but the buffer stops near 4 × 500 kB and the
+// transfer still runs at the bottleneck's rate; over a long fat path with
+// no queue to fill (1 Gbit/s, 40 ms RTT: a BDP of 5 MB) the buffer limits
+// the flight and grows to its 4 MiB cap. Virtual time, seeded.
+func TestSendBufFollowsTheBDP(t *testing.T) {
+	if raceEnabled || testing.Short() {
+		t.Skip("moves 160 MiB through the simulator")
+	}
+	mbps := func(size int, d time.Duration) float64 { return float64(size) * 8 / d.Seconds() / 1e6 }
+
+	const deep = 32 << 20
+	path := pipe.Config{Delay: 10 * time.Millisecond, RateBitsPerSec: 200e6, QueueBytes: 8e6, Seed: 1}
+	st, d := lossyTransferConfig(t, tcp.Config{}, "cubic", path, deep)
+	t.Logf("deep queue: %.1f Mbit/s, cwnd %d, send buffer %d", mbps(deep, d), st.Cwnd, st.SndBuf)
+	if st.SndBuf > 2500000 {
+		t.Errorf("deep queue: send buffer grew to %d bytes, want about 4 BDPs (2 MB)", st.SndBuf)
+	}
+	if st.SndBuf <= 1<<20 {
+		t.Errorf("deep queue: send buffer stayed at %d bytes; 4 BDPs is 2 MB", st.SndBuf)
+	}
+	if mbps(deep, d) < 180 {
+		t.Errorf("deep queue: %.1f Mbit/s, want the bottleneck's 200 less the start", mbps(deep, d))
+	}
+
+	const fat = 128 << 20
+	path = pipe.Config{Delay: 20 * time.Millisecond, RateBitsPerSec: 1e9, QueueBytes: 8e6, Seed: 1}
+	st, d = lossyTransferConfig(t, tcp.Config{}, "cubic", path, fat)
+	t.Logf("long fat path: %.1f Mbit/s, send buffer %d", mbps(fat, d), st.SndBuf)
+	if st.SndBuf != 4<<20 {
+		t.Errorf("long fat path: send buffer %d, want the 4 MiB cap", st.SndBuf)
+	}
+}
+
 // BenchmarkBufferbloat is bench/compare's bufferbloat case on virtual
 // time: a bulk transfer over 10 ms each way, 200 Mbit/s and a 1 MB
 // drop-tail queue, no loss, and beside it a second connection that
