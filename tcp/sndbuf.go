@@ -10,7 +10,8 @@ import (
 // holds what is in flight and what waits to be sent, so a fixed buffer
 // caps the flight whatever the congestion window allows. Unless the user
 // fixed its size (Config.SendBuf, SetBuffers: Linux's SOCK_SNDBUF_LOCK),
-// it grows to four times the congestion window, up to maxAutoSendBuf:
+// it grows to four times the congestion window, up to maxAutoSendBuf
+// and no further than growSendBuf's bound on the path's BDP:
 // Linux sizes it to twice cwnd in buffer memory, about twice the payload
 // (each segment's skb costs its truesize), so four windows of data: one
 // waiting to be sent, one in flight, and what waits behind holes for
