@@ -171,10 +171,18 @@ func (c *Conn) Write(b []byte) (int, error) {
 		if n == len(b) {
 			return n, nil
 		}
-		// Sleep until half the queue has drained, not until the first
-		// ACK frees a few bytes: fewer, larger copies and wakeups.
+		// Sleep until a third of the queue has drained, not until the
+		// first ACK frees a few bytes: fewer, larger copies and wakeups.
+		// Linux's sk_stream_write_space wakes the writer once the free
+		// space is half what is queued, a third of a full buffer. Half
+		// the buffer was too late: a sender whose flight is half of it
+		// (BBR's Startup cwnd, 2 BDPs, in a buffer of 4) had sent every
+		// byte before the writer woke, the rate sampler marked the
+		// connection app-limited at each Write, and BBR, which needs
+		// samples that are not, never left Startup: a standing queue of a
+		// BDP (BenchmarkBufferbloat, 20 ms at 200 Mbit/s).
 		_, queued := c.tcb.Buffered()
-		c.wrLow = int32(queued / 2)
+		c.wrLow = int32(queued * 2 / 3)
 		ch, dl := waitChan(&c.wr), c.wdl
 		if resv {
 			resv = false

@@ -239,6 +239,28 @@ func BenchmarkBufferbloat(b *testing.B) {
 	}
 }
 
+// TestBBRLeavesStartup: BBR leaves Startup and its queue drains on
+// BenchmarkBufferbloat's path with default (autotuned) buffers. A Write
+// that slept until half the send buffer drained woke only after the
+// flight (BBR's Startup cwnd, two BDPs, in a buffer of four) had taken
+// every byte; each Write then marked the connection app-limited, BBR
+// ignores such samples when it looks for the bandwidth's plateau, and it
+// stayed in Startup with a BDP queued: 20 ms added to every round trip.
+// Virtual time, seeded.
+func TestBBRLeavesStartup(t *testing.T) {
+	if raceEnabled || testing.Short() {
+		t.Skip("runs 8 s of a 200 Mbit/s path in the simulator")
+	}
+	mbps, mean, worst := bufferbloat(t, "bbr", 1)
+	t.Logf("%.1f Mbit/s, queueing delay added %v mean, %v worst", mbps, mean, worst)
+	if mean > 5*time.Millisecond {
+		t.Errorf("BBR added %v of queueing delay on average, want under 5 ms (a BDP is 20 ms)", mean)
+	}
+	if mbps < 180 {
+		t.Errorf("BBR moved %.1f Mbit/s over a 200 Mbit/s path", mbps)
+	}
+}
+
 // bufferbloat runs BenchmarkBufferbloat's case once for congestion control
 // name: the bulk goodput and the ping-pong's mean and worst added delay.
 func bufferbloat(tb testing.TB, name string, seed int64) (mbps float64, mean, worst time.Duration) {
