@@ -75,7 +75,7 @@ func (t *TCB) ackRecords(ack Seq, a *ackInfo) {
 	for xs.q.n > 0 {
 		r := xs.q.first()
 		if r.end.LessEq(ack) {
-			if r.flags == txListed {
+			if r.flags&^txTSO == txListed {
 				// The common case, a segment sent once and in flight: the
 				// rate sampler and RACK need only the newest of a run.
 				if plain != nil {
@@ -95,6 +95,18 @@ func (t *TCB) ackRecords(ack Seq, a *ackInfo) {
 			}
 			t.recordDelivered(xs.q.head, false, a)
 			xs.q.pop()
+			continue
+		}
+		if r.seq.Less(ack) && r.flags&txTSO != 0 {
+			// Some of the segments of a TSO segment: the part acknowledged
+			// is delivered as a record of its own (Linux's tcp_tso_acked),
+			// so that it gives its rate sample and RACK its send time.
+			// The split may take the slot of the records just popped.
+			if plain != nil {
+				t.deliverPlain(plain, a)
+				plain = nil
+			}
+			xs.split(t.cfg.Buffers, t.cfg.Memory, xs.q.head, ack)
 			continue
 		}
 		if r.seq.Less(ack) {
@@ -119,11 +131,9 @@ func (t *TCB) ackRecords(ack Seq, a *ackInfo) {
 		break
 	}
 	if plain != nil {
-		// Its slot may be reused only by a later push: still valid here.
-		n := plain.len()
-		a.delivered += n
-		t.rackUpdate(plain, a)
-		xs.rate.onDelivered(&plain.rate, plain.end, n, a.now, false)
+		// Its slot may be reused only by a later push or split: still
+		// valid here.
+		t.deliverPlain(plain, a)
 	}
 	xs.q.release(t.cfg.Buffers, t.cfg.Memory)
 	if xs.sb != nil {
@@ -133,6 +143,15 @@ func (t *TCB) ackRecords(ack Seq, a *ackInfo) {
 		}
 	}
 	xs.lostScan = xs.lostScan.Max(ack)
+}
+
+// deliverPlain delivers the newest of a run of records sent once and
+// cumulatively acknowledged (ackRecords).
+func (t *TCB) deliverPlain(r *txRecord, a *ackInfo) {
+	n := r.len()
+	a.delivered += n
+	t.rackUpdate(r, a)
+	t.xs.rate.onDelivered(&r.rate, r.end, n, a.now, false)
 }
 
 // updateWindow takes the ACK's window: RFC 9293 §3.10.7.4, with SND.WL1

@@ -204,6 +204,9 @@ func (t *TCB) sendNew(now time.Duration, out Emitter, end Seq) {
 		if !t.paced(now) {
 			return
 		}
+		if n == seg && t.snd.tso > seg {
+			n = t.tsoLen(now, seg, avail, usable)
+		}
 		t.sendNewSegment(now, out, n, end)
 		if t.cwndRoom() < t.snd.mss {
 			// The window is full: cwnd-limited (Linux's tcp_write_xmit,
@@ -245,11 +248,15 @@ func (t *TCB) maxSACKBlocks() int {
 // sendNewSegment sends n bytes of new data at SND.NXT (fewer if the
 // segment would wrap the send ring and the Emitter lends no scratch), the
 // FIN with the last of it after Shutdown, and makes its transmit record.
+//
+// n may exceed the segment size (SetTSO): the segment then goes as one TSO
+// segment with one transmit record.
 func (t *TCB) sendNewSegment(now time.Duration, out Emitter, n uint32, end Seq) {
 	xs := t.xs
 	seq := t.snd.nxt
+	seg := t.segSize()
 	fin := t.shutWr && seq.Add(n) == end
-	n, fin = t.emitData(now, out, seq, n, end, fin)
+	n, fin = t.emitData(now, out, seq, n, seg, end, fin)
 	segEnd := seq.Add(n)
 	recEnd := segEnd
 	if fin {
@@ -258,11 +265,12 @@ func (t *TCB) sendNewSegment(now time.Duration, out Emitter, n uint32, end Seq) 
 	}
 	t.snd.nxt = recEnd
 	t.snd.max = t.snd.max.Max(recEnd)
-	t.recordSent(seq, recEnd, fin, now)
+	t.recordSent(seq, recEnd, fin, n > seg, now)
 	if !t.rtt.timing {
-		t.rtt.timing, t.rtt.timeSeq, t.rtt.timeAt = true, segEnd, now
+		// The first segment is timed (of a TSO segment, the first the link cuts).
+		t.rtt.timing, t.rtt.timeSeq, t.rtt.timeAt = true, seq.Add(min(n, seg)), now
 	}
-	if n < t.snd.mss {
+	if n < t.snd.mss || n%seg != 0 {
 		t.snd.sml = segEnd // Minshall: the last short segment sent
 	}
 	xs.pace.onSent(now, n)
@@ -287,6 +295,10 @@ func (t *TCB) resend(now time.Duration, out Emitter, id uint32, end Seq) {
 	xs := t.xs
 	q := &xs.q
 	r := q.at(id)
+	if r.flags&txTSO != 0 {
+		t.resendTSO(now, out, id, end)
+		return
+	}
 	seq := r.seq
 	if r.flags&(txLost|txRetransIn) == txLost && xs.rtxSeq.Greater(seq) && xs.rtxSeq.Less(r.end) {
 		seq = xs.rtxSeq
@@ -299,7 +311,7 @@ func (t *TCB) resend(now time.Duration, out Emitter, id uint32, end Seq) {
 			break
 		}
 		nr := q.at(last + 1)
-		if nr.flags&(txLost|txRetransIn|txSACKed) != txLost || nr.seq != lr.end {
+		if nr.flags&(txLost|txRetransIn|txSACKed|txTSO) != txLost || nr.seq != lr.end {
 			break
 		}
 		last++
@@ -314,7 +326,7 @@ func (t *TCB) resend(now time.Duration, out Emitter, id uint32, end Seq) {
 		t.rtt.timing = false // Karn: the timed segment was resent
 	}
 	n := min(uint32(stop.Sub(seq)), want)
-	n, fin = t.emitData(now, out, seq, n, end, fin && seq.Add(n) == stop)
+	n, fin = t.emitData(now, out, seq, n, want, end, fin && seq.Add(n) == stop)
 	sentEnd := seq.Add(n + b2u(fin))
 	t.stats.Retransmits++
 	for k := id; ; k++ {
@@ -325,6 +337,45 @@ func (t *TCB) resend(now time.Duration, out Emitter, id uint32, end Seq) {
 			break
 		}
 	}
+	t.resent(now, id, n, fin, sentEnd)
+}
+
+// resendTSO resends record id, deemed lost, that went as one TSO segment:
+// as one TSO segment again, of as much of it as the congestion window and
+// SetTSO let go (at least a segment), the rest split off for later, as
+// Linux's __tcp_retransmit_skb cuts an skb to the segments cwnd allows.
+func (t *TCB) resendTSO(now time.Duration, out Emitter, id uint32, end Seq) {
+	xs := t.xs
+	seg := t.segSize()
+	r := xs.q.at(id)
+	fin := r.flags&txFIN != 0
+	stop := r.end - Seq(b2u(fin))
+	lim := max(min(t.cwndRoom(), t.snd.tso, t.paceBudget(now, seg))/seg*seg, seg)
+	if uint32(stop.Sub(r.seq)) > lim {
+		id = xs.split(t.cfg.Buffers, t.cfg.Memory, id, r.seq.Add(lim))
+		r = xs.q.at(id)
+		stop, fin = r.end, false
+	}
+	seq := r.seq
+	if t.rtt.timing && t.rtt.timeSeq.Greater(seq) {
+		t.rtt.timing = false // Karn: the timed segment was resent
+	}
+	n, fin := t.emitData(now, out, seq, uint32(stop.Sub(seq)), seg, end, fin)
+	sentEnd := seq.Add(n + b2u(fin))
+	if sentEnd.Less(r.end) {
+		// Cut short (at the send ring's wrap, for an Emitter that lends
+		// no scratch, or one without TSO): the rest waits its turn.
+		id = xs.split(t.cfg.Buffers, t.cfg.Memory, id, sentEnd)
+	}
+	t.stats.Retransmits += uint64(segsOf(n, seg))
+	t.recordResent(id, now)
+	t.resent(now, id, n, fin, sentEnd)
+}
+
+// resent is what follows a retransmission of n bytes (and the FIN if fin)
+// from record id, ending at sentEnd.
+func (t *TCB) resent(now time.Duration, id, n uint32, fin bool, sentEnd Seq) {
+	xs := t.xs
 	xs.pace.onSent(now, n)
 	if xs.ca == caRecovery {
 		xs.prr.onSent(n + b2u(fin))
@@ -352,7 +403,17 @@ func b2u(b bool) uint32 {
 // the payload is gathered into the Emitter's scratch if it wraps the ring
 // (a SegmentLender), else cut at the wrap. It returns the bytes sent and
 // whether the FIN went.
-func (t *TCB) emitData(now time.Duration, out Emitter, seq Seq, n uint32, end Seq, fin bool) (uint32, bool) {
+//
+// More than seg bytes go as one TSO segment that the link cuts into
+// segments of seg bytes, if out is a TSOEmitter; else only seg bytes go.
+func (t *TCB) emitData(now time.Duration, out Emitter, seq Seq, n, seg uint32, end Seq, fin bool) (uint32, bool) {
+	var tso TSOEmitter
+	if n > seg {
+		var ok bool
+		if tso, ok = out.(TSOEmitter); !ok {
+			n = seg
+		}
+	}
 	var p []byte
 	if n > 0 {
 		p = t.snd.buf.peek(int(seq.Sub(t.snd.bufSeq)), int(n))
@@ -380,7 +441,13 @@ func (t *TCB) emitData(now time.Duration, out Emitter, seq Seq, n uint32, end Se
 		flags |= wire.FIN
 	}
 	t.stats.BytesSent += uint64(len(p))
-	t.emit(out, now, flags, seq, p)
+	s := t.fill(out, now, flags, seq, p)
+	if uint32(len(p)) > seg {
+		t.stats.SegsOut += uint64(segsOf(uint32(len(p)), seg) - 1)
+		tso.EmitTSO(s, int(seg))
+	} else {
+		out.Emit(s)
+	}
 	return uint32(len(p)), fin
 }
 
@@ -391,7 +458,7 @@ func (t *TCB) sendFIN(now time.Duration, out Emitter, seq Seq) {
 	t.snd.finSent, t.snd.finSeq = true, seq
 	t.snd.nxt = seq.Add(1)
 	t.snd.max = t.snd.max.Max(t.snd.nxt)
-	t.recordSent(seq, seq.Add(1), true, now)
+	t.recordSent(seq, seq.Add(1), true, false, now)
 	t.onDataSent(now)
 	t.onNewDataSent(now)
 }
@@ -443,6 +510,11 @@ func (t *TCB) emitSYN(now time.Duration, out Emitter, synAck bool) {
 // emit sends one segment with the current ACK, window and options; every
 // segment after the handshake carries an ACK (RFC 9293 §3.10.7.4).
 func (t *TCB) emit(out Emitter, now time.Duration, flags wire.TCPFlags, seq Seq, payload []byte) {
+	out.Emit(t.fill(out, now, flags, seq, payload))
+}
+
+// fill makes the segment emit sends, and counts it as sent.
+func (t *TCB) fill(out Emitter, now time.Duration, flags wire.TCPFlags, seq Seq, payload []byte) *wire.TCPSegment {
 	s := t.segment(out)
 	*s = wire.TCPSegment{SrcPort: t.lport, DstPort: t.rport, Seq: seq, Ack: t.rcv.nxt, Flags: flags, Payload: payload}
 	s.Window = t.advertise()
@@ -456,7 +528,7 @@ func (t *TCB) emit(out Emitter, now time.Duration, flags wire.TCPFlags, seq Seq,
 	t.tmr.delack = 0
 	t.rcv.unacked, t.rcv.pushed = 0, 0
 	t.stats.SegsOut++
-	out.Emit(s)
+	return s
 }
 
 // segment returns the segment the next emission fills: out's, if it lends

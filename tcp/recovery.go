@@ -285,6 +285,11 @@ func (t *TCB) newRenoMarkLost(now time.Duration, advanced bool) {
 		return
 	}
 	if (xs.ca < caRecovery && xs.dupAcks >= dupThresh) || (xs.ca == caRecovery && advanced) {
+		if head.flags&txTSO != 0 && head.len() > t.snd.mss {
+			// Only the first segment of a TSO segment is lost, as Linux
+			// splits the skb there.
+			xs.split(t.cfg.Buffers, t.cfg.Memory, xs.q.head, head.seq.Add(t.snd.mss))
+		}
 		t.markLost(xs.q.head, now)
 	}
 }

@@ -143,7 +143,7 @@ func (t *TCB) processSACK(blocks []wire.SACKBlock, ack Seq, a *ackInfo) {
 		if b.Right.Greater(t.snd.una-Seq(t.snd.maxWnd)) && b.Right.LessEq(t.snd.max) {
 			a.dsack, a.dsackLo, a.dsackHi = true, b.Left, b.Right
 			xs.dsackDups++
-			a.dsackRetrans = xs.q.resentIn(b.Left.Max(t.snd.una), b.Right)
+			a.dsackRetrans = xs.q.resentIn(b.Left.Max(t.snd.una), b.Right, t.snd.mss)
 		}
 		blocks = blocks[1:]
 	}
@@ -167,6 +167,18 @@ func (t *TCB) processSACK(blocks []wire.SACKBlock, ack Seq, a *ackInfo) {
 				r := xs.q.at(id)
 				if !r.seq.Less(g.hi) {
 					break
+				}
+				if r.flags&(txTSO|txSACKed) == txTSO {
+					// A TSO segment the block covers in part: the part
+					// becomes a record of its own (txsplit.go).
+					if r.seq.Less(g.lo) {
+						id = xs.split(t.cfg.Buffers, t.cfg.Memory, id, g.lo) + 1
+						r = xs.q.at(id)
+					}
+					if g.hi.Less(r.end) {
+						id = xs.split(t.cfg.Buffers, t.cfg.Memory, id, g.hi)
+						r = xs.q.at(id)
+					}
 				}
 				// The block itself, or the block with a range next to it
 				// (a segment the peer SACKed in two pieces). The block

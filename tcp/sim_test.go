@@ -56,16 +56,22 @@ type sim struct {
 	drop   func(from int, seg *wire.TCPSegment) bool
 	// extra, when set, adds delay to one packet (reordering) and dup
 	// says whether to deliver it twice.
-	extra  func() time.Duration
-	dup    func() bool
-	quiet  bool
-	log    []string
-	sent   [2][]wire.TCPSegment
-	sender int
+	extra   func() time.Duration
+	dup     func() bool
+	quiet   bool
+	log     []string
+	sent    [2][]wire.TCPSegment
+	sender  int
+	tso     int // SetTSO before each Poll (tso_test.go)
+	tsoSegs int // TSO segments emitted
 }
 
 func newSim(t testing.TB, cfg *Config) *sim {
 	s := &sim{t: t, delay: 5 * time.Millisecond}
+	if tsoOn(t) {
+		s.tso = tsoTestMax
+		t.Cleanup(func() { tsoUsed(t, s.tsoSegs) })
+	}
 	for i, port := range [2]uint16{40000, 80} {
 		peer := [2]uint16{80, 40000}[i]
 		s.tcb[i] = New(cfg, port, peer)
@@ -103,7 +109,11 @@ func (s *sim) Emit(seg *wire.TCPSegment) {
 
 func (s *sim) poll(i int) {
 	s.sender = i
+	s.tcb[i].SetTSO(s.tso)
 	s.tcb[i].Poll(s.now, s)
+	if s.tso > 0 {
+		checkTxQueue(s.t, s.tcb[i])
+	}
 }
 
 // step advances to the next event (a delivery or a timer) no later than

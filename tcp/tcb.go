@@ -121,7 +121,8 @@ type sendState struct {
 	finSeq  Seq    // sequence the FIN occupies, once sent
 	shift   uint8  // peer's window scale
 	finSent bool
-	sml     Seq // end of the last segment shorter than the MSS (Minshall's Nagle)
+	sml     Seq    // end of the last segment shorter than the MSS (Minshall's Nagle)
+	tso     uint32 // the largest segment the Emitter's link cuts (SetTSO); 0: none
 	buf     sendBuf
 }
 

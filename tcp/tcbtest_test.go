@@ -30,6 +30,9 @@ type tcbTest struct {
 	trans []transition // the TCB's state changes
 	ts    bool         // the peer's SYN carried timestamps: send adds them
 	tsVal uint32       // the TCB's latest TSval, which the peer echoes
+	tso   int          // SetTSO before each Poll (tso_test.go)
+	// tsoSegs counts the TSO segments the TCB emitted
+	tsoSegs int
 }
 
 // sent is a segment the TCB emitted, with its own copy of the payload.
@@ -51,6 +54,10 @@ func newTCBTest(t *testing.T, cfg *Config) *tcbTest {
 		cfg = testConfig()
 	}
 	h := &tcbTest{t: t, tcb: New(cfg, tcbPort, peerPort)}
+	if tsoOn(t) {
+		h.tso = tsoTestMax
+		t.Cleanup(func() { tsoUsed(t, h.tsoSegs) })
+	}
 	h.tcb.SetObserver(h)
 	t.Cleanup(func() {
 		if !t.Failed() && len(h.out) > 0 {
@@ -81,7 +88,13 @@ func (h *tcbTest) Dropped(r DropReason)                                    {}
 func (h *tcbTest) CongestionChanged(cwnd, ssthresh uint32, why CwndReason) {}
 
 // poll lets the TCB emit what is due now.
-func (h *tcbTest) poll() { h.tcb.Poll(h.now, h) }
+func (h *tcbTest) poll() {
+	h.tcb.SetTSO(h.tso)
+	h.tcb.Poll(h.now, h)
+	if h.tso > 0 {
+		checkTxQueue(h.t, h.tcb)
+	}
+}
 
 // advance moves the clock to at, firing the TCB's timers due on the way at
 // their own instants. Time never moves back.

@@ -84,7 +84,16 @@ func (t *TCB) sendProbe(now time.Duration, out Emitter, end Seq) {
 		t.sendNewSegment(now, out, n, end)
 		xs.tlp.retrans = false
 	} else {
-		t.resend(now, out, xs.q.end()-1, end)
+		id := xs.q.end() - 1
+		if r := xs.q.at(id); r.flags&txTSO != 0 {
+			// The last segment, not the whole TSO segment (Linux's
+			// tcp_send_loss_probe).
+			seg := t.segSize()
+			if stop := r.end - Seq(b2u(r.flags&txFIN != 0)); uint32(stop.Sub(r.seq)) > seg {
+				id = xs.split(t.cfg.Buffers, t.cfg.Memory, id, stop-Seq(seg)) + 1
+			}
+		}
+		t.resend(now, out, id, end)
 		xs.tlp.retrans = true
 	}
 	xs.tlp.end = t.snd.max

@@ -42,6 +42,7 @@ const (
 	txFIN                           // the record ends with our FIN
 	txListed                        // in the time-ordered list
 	txDSACKed                       // a D-SACK reported it received twice (RFC 2883)
+	txTSO                           // sent as one segment the link cut into several (SetTSO): may split
 )
 
 // txRecord is the transmit record of one segment.
@@ -54,6 +55,16 @@ type txRecord struct {
 
 // len is the record's length in sequence space.
 func (r *txRecord) len() uint32 { return uint32(r.end.Sub(r.seq)) }
+
+// segsIn is how many segments of mss bytes r stands for in [lo, hi): one,
+// unless r went as a TSO segment.
+func (r *txRecord) segsIn(lo, hi Seq, mss uint32) int32 {
+	if r.flags&txTSO == 0 {
+		return 1
+	}
+	n := uint32(hi.Min(r.end).Sub(lo.Max(r.seq)))
+	return int32(max((n+mss-1)/mss, 1))
+}
 
 // sentAt is the record's last transmission time (RACK's Segment.xmit_ts).
 func (r *txRecord) sentAt() time.Duration { return r.rate.sendTime }
@@ -174,9 +185,11 @@ func (q *txQueue) search(seq Seq) uint32 {
 	return q.head + lo
 }
 
-// resentIn counts the resent records that [lo, hi) overlaps: 0 if it
-// overlaps none, -1 if it overlaps only records never resent.
-func (q *txQueue) resentIn(lo, hi Seq) int32 {
+// resentIn counts the resent segments that [lo, hi) overlaps: 0 if it
+// overlaps none, -1 if it overlaps only records never resent. A record
+// resent as one TSO segment counts the segments of mss bytes the range
+// overlaps in it, as Linux counts tcp_skb_pcount.
+func (q *txQueue) resentIn(lo, hi Seq, mss uint32) int32 {
 	var n, any int32
 	for id := q.search(lo); id != q.end(); id++ {
 		r := q.at(id)
@@ -185,7 +198,7 @@ func (q *txQueue) resentIn(lo, hi Seq) int32 {
 		}
 		any++
 		if r.flags&txRetrans != 0 {
-			n++
+			n += r.segsIn(lo, hi, mss)
 		}
 	}
 	if any > 0 && n == 0 {

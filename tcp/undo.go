@@ -49,7 +49,7 @@ func (t *TCB) undoOnRetransmit(r *txRecord, now time.Duration) {
 		u.rtxLo, u.rtxHi = r.seq, r.end
 	}
 	u.rtxLo, u.rtxHi = u.rtxLo.Min(r.seq), u.rtxHi.Max(r.end)
-	u.retrans = max(u.retrans, 0) + 1
+	u.retrans = max(u.retrans, 0) + r.segsIn(r.seq, r.end, t.snd.mss)
 	if !u.tsSet && t.ts.ok {
 		u.tsval, u.tsSet = t.tsNow(now), true
 	}
