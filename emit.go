@@ -114,9 +114,13 @@ func (b *txBatch) forConn(c *Conn) {
 	}
 	b.q = int(c.txq)
 	b.to(c.key.local.Addr(), c.key.remote.Addr())
+	tso := 0
 	if lk := &b.s.lk; lk.tso4 && b.dst.Is4() || lk.tso6 && b.dst.Is6() {
-		b.tsoMax = tsoAutosize(c.tcb, wire.IPHeaderLen(b.dst))
+		hl := wire.IPHeaderLen(b.dst)
+		b.tsoMax = tsoAutosize(c.tcb, hl)
+		tso = b.tsoMax - hl - tcpMaxHeader
 	}
+	c.tcb.SetTSO(tso)
 }
 
 // Emit implements tcp.Emitter: it turns seg into an IP packet in the
@@ -159,6 +163,56 @@ func (b *txBatch) Emit(seg *wire.TCPSegment) {
 	}
 	b.commit(hl + n)
 	b.checksum(len(b.pkts)-1, hl)
+}
+
+// EmitTSO implements tcp.TSOEmitter: seg, whose payload is larger than
+// size, becomes one TSO packet whose segments carry size bytes each, or,
+// if it does not fit one, is cut here into segments of size bytes.
+func (b *txBatch) EmitTSO(seg *wire.TCPSegment, size int) {
+	hl := wire.IPHeaderLen(b.dst)
+	n := seg.Len()
+	p := len(seg.Payload)
+	if size <= 0 || hl+n > b.tsoMax || b.s.lk.headroom+b.tsoMax+batchAlign > b.s.lk.txSlab {
+		b.cut(seg, size)
+		return
+	}
+	segs := (p + size - 1) / size
+	b.segs += uint64(segs)
+	b.emitted++
+	if b.s.tracer != nil {
+		b.ev = trace.Event{Kind: trace.SegmentOut, Local: netip.AddrPortFrom(b.src, seg.SrcPort),
+			Remote: netip.AddrPortFrom(b.dst, seg.DstPort), Seg: seg}
+		b.s.trace(&b.ev)
+		b.ev.Seg = nil
+	}
+	buf := b.nextN(b.tsoMax)
+	wire.PutIPHeader(buf, b.src, b.dst, wire.ProtoTCP, n, ipTTL)
+	seg.Emit(buf[hl:])
+	// Open, so that segments after it may extend it (extend), and sealed
+	// with its GSO metadata.
+	b.open = gsoOpen{on: true, hl: hl, thl: seg.HeaderLen(), next: seg.Seq.Add(uint32(p)),
+		mss: size, segs: segs, full: p%size == 0 && seg.Flags == wire.ACK, ack: seg.Ack, wnd: seg.Window,
+		sport: seg.SrcPort, dport: seg.DstPort, opts: seg.Options}
+	b.commit(hl + n)
+}
+
+// cut emits seg as segments of size payload bytes each, the last
+// possibly shorter and the only one with PSH and FIN, as the link would
+// cut it.
+func (b *txBatch) cut(seg *wire.TCPSegment, size int) {
+	size = max(size, 1)
+	s := *seg
+	p, flags := seg.Payload, seg.Flags
+	for len(p) > 0 {
+		k := min(size, len(p))
+		s.Payload, s.Flags = p[:k], flags
+		if k < len(p) {
+			s.Flags &^= wire.PSH | wire.FIN
+		}
+		b.Emit(&s)
+		s.Seq = s.Seq.Add(uint32(k))
+		p = p[k:]
+	}
 }
 
 // extend appends seg's payload to the open TSO packet if seg continues it:
@@ -242,11 +296,14 @@ func (b *txBatch) checksum(i, hl int) {
 // next returns room for the batch's next packet, as much as the MTU,
 // flushing the batch first if it is full; the caller fills it and commits
 // what it used.
-func (b *txBatch) next() []byte {
+func (b *txBatch) next() []byte { return b.nextN(b.s.mtu) }
+
+// nextN is next for a packet of up to size bytes.
+func (b *txBatch) nextN(size int) []byte {
 	b.seal()
 	lk := &b.s.lk
 	b.start = (b.used + batchAlign - 1) &^ (batchAlign - 1)
-	if b.slab != nil && (len(b.pkts) == cap(b.pkts) || b.start+lk.headroom+b.s.mtu > len(b.slab)) {
+	if b.slab != nil && (len(b.pkts) == cap(b.pkts) || b.start+lk.headroom+size > len(b.slab)) {
 		b.spill()
 		b.start = 0
 	}
@@ -254,7 +311,7 @@ func (b *txBatch) next() []byte {
 		b.slab = make([]byte, lk.txSlab)
 	}
 	at := b.start + lk.headroom
-	return b.slab[at : at+b.s.mtu]
+	return b.slab[at : at+size]
 }
 
 // commit adds the n bytes filled in what next returned to the batch as a
