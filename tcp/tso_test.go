@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"flag"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -158,4 +159,91 @@ func (h *tcbTest) EmitTSO(seg *wire.TCPSegment, size int) {
 func (s *sim) EmitTSO(seg *wire.TCPSegment, size int) {
 	s.tsoSegs++
 	cutTSO(seg, size, s.Emit)
+}
+
+// records describes the transmit record in segments of smss from sq(0):
+// "[2,5)L [5,9)S [9,10)", L lost, S SACKed, R resent, T a TSO segment.
+func records(h *tcbTest) string {
+	xs := h.tcb.xs
+	var b strings.Builder
+	for id := xs.q.head; id != xs.q.end(); id++ {
+		r := xs.q.at(id)
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "[%d,%d)", r.seq.Sub(sq(0))/smss, r.end.Sub(sq(0))/smss)
+		for _, f := range []struct {
+			f txFlags
+			c byte
+		}{{txLost, 'L'}, {txSACKed, 'S'}, {txRetrans, 'R'}, {txTSO, 'T'}} {
+			if r.flags&f.f != 0 {
+				b.WriteByte(f.c)
+			}
+		}
+	}
+	return b.String()
+}
+
+func (h *tcbTest) wantRecords(why, want string) {
+	h.t.Helper()
+	if h.tso == 0 {
+		return
+	}
+	if got := records(h); got != want {
+		h.t.Fatalf("%v: %s: transmit record %s, want %s\n%s", h.now, why, got, want, h.report())
+	}
+}
+
+// With TSO a flight is one record, which the ACKs split where they end
+// inside it: a cumulative ACK (the part acknowledged is delivered, with its
+// rate sample), a SACK block (its part is SACKed, the hole becomes a record
+// that IsLost marks lost), a retransmission that PRR lets only part of go.
+// Only the hole is resent, and the conversation is the same as without TSO.
+func TestTSORecords(t *testing.T) {
+	with, without := tsoRecords(t, tsoTestMax), tsoRecords(t, 0)
+	if a, b := strings.Join(with.conv, "\n"), strings.Join(without.conv, "\n"); a != b {
+		t.Fatalf("with TSO:\n%s\nwithout:\n%s", a, b)
+	}
+}
+
+func tsoRecords(t *testing.T, tso int) *tcbTest {
+	h := withRTT(t, renoConfig(), 100*ms)
+	h.tso = tso
+	h.write(make([]byte, 17*smss))
+	if n := len(h.take()); n != 10 || h.tsoSegs != min(tso, 1) {
+		t.Fatalf("the initial window: %d segments in %d TSO segments, want 10 in 1", n, h.tsoSegs)
+	}
+	h.wantRecords("the initial window", "[0,10)T")
+	h.send(110*ms, ack(2))
+	h.wantRecords("an ACK of two segments", "[2,10)T [10,14)T")
+	if xs := h.tcb.xs; xs.rate.delivered != 2*smss || !xs.rack.valid || xs.rack.endSeq != sq(2) {
+		t.Fatalf("after the ACK of two segments: delivered %d, RACK's segment ends at %d (valid %v)",
+			xs.rate.delivered, xs.rack.endSeq, xs.rack.valid)
+	}
+	if n := len(h.take()); n != 4 || h.tsoSegs != 2*min(tso, 1) {
+		t.Fatalf("slow start after the ACK of two: %d segments in %d TSO segments, want 4 in 1", n, h.tsoSegs-1)
+	}
+	h.send(111*ms, ack(2, [2]int{5, 7}))
+	h.wantRecords("a SACK block inside", "[2,5)T [5,7)ST [7,10)T [10,14)T [14,16)T")
+	h.take() // the two segments the SACKed ones make room for (RFC 6675 §5)
+	h.send(112*ms, ack(2, [2]int{5, 9}))
+	h.wantRecords("IsLost: the hole below four SACKed segments is lost; PRR lets its first segment go",
+		"[2,3)LRT [3,5)LT [5,7)ST [7,9)ST [9,10)T [10,14)T [14,16)T")
+	h.want(112*ms, "the fast retransmit", seg(fA, sq(2), peerISS+1).length(smss))
+	h.send(113*ms, ack(2, [2]int{5, 10}))
+	h.wantRecords("PRR lets one more go", "[2,3)LRT [3,4)LRT [4,5)LT [5,7)ST [7,9)ST [9,10)ST [10,14)T [14,16)T")
+	h.want(113*ms, "the hole's second segment", seg(fA, sq(3), peerISS+1).length(smss))
+	h.send(114*ms, ack(2, [2]int{5, 12}))
+	h.send(115*ms, ack(2, [2]int{5, 14}))
+	h.wantRecords("and the third, and the last of the data",
+		"[2,3)LRT [3,4)LRT [4,5)LRT [5,7)ST [7,9)ST [9,10)ST [10,12)ST [12,14)ST [14,16)T [16,17)")
+	h.want(115*ms, "the hole's third segment, and new data", seg(fA, sq(4), peerISS+1).length(smss),
+		seg(fPA, sq(16), peerISS+1).length(smss))
+	h.send(212*ms, ack(17))
+	h.wantRecords("all acknowledged", "")
+	if st := h.tcb.Stats(); st.Retransmits != 3 || st.RTOs != 0 || st.FastRecov != 1 {
+		t.Fatalf("retransmits %d, RTOs %d, fast recoveries %d; want 3, 0, 1", st.Retransmits, st.RTOs, st.FastRecov)
+	}
+	h.take()
+	return h
 }
