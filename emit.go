@@ -49,6 +49,7 @@ type txBatch struct {
 	ev          trace.Event     // reused for SegmentOut events
 	scratch     wire.TCPSegment // for segments the stack builds: RSTs, cookie SYN-ACKs
 	lent        wire.TCPSegment // for the TCBs' segments (tcp.SegmentLender)
+	cutSeg      wire.TCPSegment // for the segments cut cuts from a TSO segment
 	gather      []byte          // for payloads the TCBs gather (tcp.SegmentLender)
 }
 
@@ -201,7 +202,8 @@ func (b *txBatch) EmitTSO(seg *wire.TCPSegment, size int) {
 // cut it.
 func (b *txBatch) cut(seg *wire.TCPSegment, size int) {
 	size = max(size, 1)
-	s := *seg
+	s := &b.cutSeg
+	*s = *seg
 	p, flags := seg.Payload, seg.Flags
 	for len(p) > 0 {
 		k := min(size, len(p))
@@ -209,10 +211,11 @@ func (b *txBatch) cut(seg *wire.TCPSegment, size int) {
 		if k < len(p) {
 			s.Flags &^= wire.PSH | wire.FIN
 		}
-		b.Emit(&s)
+		b.Emit(s)
 		s.Seq = s.Seq.Add(uint32(k))
 		p = p[k:]
 	}
+	s.Payload = nil
 }
 
 // extend appends seg's payload to the open TSO packet if seg continues it:

@@ -13,6 +13,7 @@ type queue struct {
 	segs   []wire.TCPSegment
 	arena  []byte
 	seg    wire.TCPSegment
+	cut    wire.TCPSegment // EmitTSO's
 	gather []byte
 }
 
@@ -64,9 +65,34 @@ func establishedPair(cfg *Config) (a, b *TCB) {
 
 // BenchmarkBulkTCB moves data between two bare TCBs (no link, no checksum):
 // the cost of the core per byte. 0 allocs/op in steady state.
-func BenchmarkBulkTCB(b *testing.B) {
+func BenchmarkBulkTCB(b *testing.B) { benchBulk(b, 0) }
+
+// BenchmarkBulkTCBTSO is BenchmarkBulkTCB with TCB-level TSO (SetTSO): the
+// sender emits segments of up to 64 KiB with one transmit record each,
+// which the emitter cuts into MSS-sized segments for the receiver, as a
+// link does.
+func BenchmarkBulkTCBTSO(b *testing.B) { benchBulk(b, tsoTestMax) }
+
+// EmitTSO cuts seg as a link would (cutTSO, without its allocation).
+func (q *queue) EmitTSO(seg *wire.TCPSegment, size int) {
+	q.cut = *seg
+	p, flags := seg.Payload, seg.Flags
+	for len(p) > 0 {
+		k := min(size, len(p))
+		q.cut.Payload, q.cut.Flags = p[:k], flags
+		if k < len(p) {
+			q.cut.Flags &^= wire.PSH | wire.FIN
+		}
+		q.Emit(&q.cut)
+		q.cut.Seq = q.cut.Seq.Add(uint32(k))
+		p = p[k:]
+	}
+}
+
+func benchBulk(b *testing.B, tso int) {
 	cfg := &Config{MSS: 1460, NoDelay: true, Buffers: NewBufferPool()}
 	tx, rx := establishedPair(cfg)
+	tx.SetTSO(tso)
 	qa, qb := newQueue(), newQueue()
 	chunk := make([]byte, 64<<10)
 	sink := make([]byte, 64<<10)
