@@ -341,33 +341,39 @@ func (t *TCB) resend(now time.Duration, out Emitter, id uint32, end Seq) {
 }
 
 // resendTSO resends record id, deemed lost, that went as one TSO segment:
-// as one TSO segment again, of as much of it as the congestion window and
-// SetTSO let go (at least a segment), the rest split off for later, as
-// Linux's __tcp_retransmit_skb cuts an skb to the segments cwnd allows.
+// as one TSO segment again, of as much of it as the congestion window, the
+// pacer and SetTSO let go (at least a segment); the record is split where
+// that ends and the rest waits its turn, as Linux's __tcp_retransmit_skb
+// cuts an skb to the segments cwnd allows. Where a split would move too
+// many records (maxSplitMove) the record stays whole and counts as resent
+// when its last byte has gone, xs.rtxSeq marking where the next
+// retransmission starts inside it, as resend does.
 func (t *TCB) resendTSO(now time.Duration, out Emitter, id uint32, end Seq) {
 	xs := t.xs
 	seg := t.segSize()
 	r := xs.q.at(id)
+	seq := r.seq
+	if r.flags&(txLost|txRetransIn) == txLost && xs.rtxSeq.Greater(seq) && xs.rtxSeq.Less(r.end) {
+		seq = xs.rtxSeq
+	}
 	fin := r.flags&txFIN != 0
 	stop := r.end - Seq(b2u(fin))
-	lim := max(min(t.cwndRoom(), t.snd.tso, t.paceBudget(now, seg))/seg*seg, seg)
-	if uint32(stop.Sub(r.seq)) > lim {
-		id = xs.split(t.cfg.Buffers, t.cfg.Memory, id, r.seq.Add(lim))
-		r = xs.q.at(id)
-		stop, fin = r.end, false
+	if lim := max(min(t.cwndRoom(), t.snd.tso, t.paceBudget(now, seg))/seg*seg, seg); uint32(stop.Sub(seq)) > lim {
+		stop, fin = seq.Add(lim), false
 	}
-	seq := r.seq
 	if t.rtt.timing && t.rtt.timeSeq.Greater(seq) {
 		t.rtt.timing = false // Karn: the timed segment was resent
 	}
 	n, fin := t.emitData(now, out, seq, uint32(stop.Sub(seq)), seg, end, fin)
 	sentEnd := seq.Add(n + b2u(fin))
+	t.stats.Retransmits += uint64(segsOf(n, seg))
 	if sentEnd.Less(r.end) {
-		// Cut short (at the send ring's wrap, for an Emitter that lends
-		// no scratch, or one without TSO): the rest waits its turn.
+		if xs.q.splitCost(id) > maxSplitMove {
+			t.resent(now, id, n, fin, sentEnd)
+			return
+		}
 		id = xs.split(t.cfg.Buffers, t.cfg.Memory, id, sentEnd)
 	}
-	t.stats.Retransmits += uint64(segsOf(n, seg))
 	t.recordResent(id, now)
 	t.resent(now, id, n, fin, sentEnd)
 }

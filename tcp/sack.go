@@ -168,9 +168,11 @@ func (t *TCB) processSACK(blocks []wire.SACKBlock, ack Seq, a *ackInfo) {
 				if !r.seq.Less(g.hi) {
 					break
 				}
-				if r.flags&(txTSO|txSACKed) == txTSO {
+				if r.flags&(txTSO|txSACKed) == txTSO && xs.q.splitCost(id) <= maxSplitMove {
 					// A TSO segment the block covers in part: the part
-					// becomes a record of its own (txsplit.go).
+					// becomes a record of its own (txsplit.go). Where that
+					// would move too many records, the part stays unmarked,
+					// as a segment SACKed in part does.
 					if r.seq.Less(g.lo) {
 						id = xs.split(t.cfg.Buffers, t.cfg.Memory, id, g.lo) + 1
 						r = xs.q.at(id)

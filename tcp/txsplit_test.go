@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/synack-go/synack/wire"
 )
 
 // Splitting records anywhere in the ring, near its head, its tail or its
@@ -74,4 +76,117 @@ func TestSplitKeepsOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkSplitMiddle is the worst case of a split: records in the middle
+// half of a flight of 8192 or more records (about 12 MB in MSS-sized
+// pieces), where a quarter to a half of them move by one slot.
+func BenchmarkSplitMiddle(b *testing.B) {
+	tcb := New(testConfig(), 1, 2)
+	tcb.xs = &sender{}
+	xs := tcb.xs
+	const n = 8192
+	for i := range n {
+		xs.q.push(nil, nil, Seq(i*100000), Seq(i*100000+100000))
+		xs.q.listAppend(xs.q.end() - 1)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := xs.q.head + xs.q.n/4 + uint32(i)%(xs.q.n/2)
+		r := xs.q.at(id)
+		if r.len() < 2 {
+			continue
+		}
+		xs.split(nil, nil, id, r.seq.Add(r.len()/2))
+		if xs.q.n == 2*n-1 {
+			b.StopTimer()
+			xs.q.reset(nil, nil)
+			for i := range n {
+				xs.q.push(nil, nil, Seq(i*100000), Seq(i*100000+100000))
+				xs.q.listAppend(xs.q.end() - 1)
+			}
+			b.StartTimer()
+		}
+	}
+}
+
+// splitBoundFlight makes h's TCB hold a flight of n small records, one TSO
+// record of 10 segments, and n small records again, as if sent at now
+// (with n beyond maxSplitMove, the TSO record cannot be cut), and returns
+// the TSO record's id.
+func splitBoundFlight(h *tcbTest, n int) uint32 {
+	const small = 10
+	tcb := h.tcb
+	data := make([]byte, 2*n*small+10*smss)
+	if w, err := tcb.Write(data); err != nil || w != len(data) {
+		h.t.Fatalf("write: %d, %v", w, err)
+	}
+	xs := tcb.sender()
+	seq := tcb.snd.nxt
+	var tso uint32
+	for i := range 2*n + 1 {
+		l, tsoRec := uint32(small), i == n
+		if tsoRec {
+			l = 10 * smss
+		}
+		tcb.recordSent(seq, seq.Add(l), false, tsoRec, h.now)
+		if tsoRec {
+			tso = xs.q.end() - 1
+		}
+		seq = seq.Add(l)
+	}
+	tcb.snd.nxt, tcb.snd.max = seq, seq
+	return tso
+}
+
+// A TSO record with more than maxSplitMove records on each side is not
+// cut: a SACK block covering part of it leaves it unmarked, and its
+// retransmission goes a segment at a time inside it (xs.rtxSeq), the
+// record counting as resent when its last byte has gone. Beside it, a
+// record the block covers whole is SACKed as ever.
+func TestSplitBound(t *testing.T) {
+	h := accepted(t, renoConfig())
+	h.tso = tsoTestMax
+	n := maxSplitMove + 10
+	id := splitBoundFlight(h, n)
+	tcb, xs := h.tcb, h.tcb.xs
+	r := xs.q.at(id)
+	lo, hi, records := r.seq, r.end, xs.q.n
+	var a ackInfo
+	blocks := []wire.SACKBlock{{Left: lo.Add(2 * smss), Right: hi.Add(10)}}
+	tcb.processSACK(blocks, tcb.snd.una, &a)
+	if xs.q.n != records || r.flags&txSACKed != 0 || xs.q.at(id+1).flags&txSACKed == 0 || a.sacked != 10 {
+		t.Fatalf("after a SACK of part of the TSO record and the record after it: %d records (had %d), "+
+			"TSO record flags %b, next %b, %d bytes SACKed; want no cut, the next SACKed, 10 bytes",
+			xs.q.n, records, r.flags, xs.q.at(id+1).flags, a.sacked)
+	}
+	checkTxQueue(t, tcb)
+	tcb.markLost(id, h.now)
+	var sent []uint32
+	for k := 0; k < 10 && r.flags&txRetrans == 0; k++ {
+		tcb.xs.cwnd = tcb.pipe() + smss // room for one segment each time
+		tcb.resend(h.now, h, id, tcb.sendEnd())
+		for _, s := range h.take() {
+			sent = append(sent, uint32(s.Seq.Sub(lo)))
+		}
+		checkTxQueue(t, tcb)
+	}
+	want := []uint32{0, smss, 2 * smss, 3 * smss, 4 * smss, 5 * smss, 6 * smss, 7 * smss, 8 * smss, 9 * smss}
+	if !slices.Equal(sent, want) || xs.q.n != records || r.flags&txRetransIn == 0 {
+		t.Fatalf("resent at offsets %v in %d records (had %d), flags %b; want %v, uncut, resent", sent,
+			xs.q.n, records, r.flags, want)
+	}
+	// Below the bound, both are cut.
+	h2 := accepted(t, renoConfig())
+	h2.tso = tsoTestMax
+	id = splitBoundFlight(h2, 10)
+	r = h2.tcb.xs.q.at(id)
+	records = h2.tcb.xs.q.n
+	blocks[0] = wire.SACKBlock{Left: r.seq.Add(2 * smss), Right: r.end.Add(10)}
+	h2.tcb.processSACK(blocks, h2.tcb.snd.una, &a)
+	if h2.tcb.xs.q.n != records+1 {
+		t.Fatalf("a SACK of part of a TSO record among 21: %d records, want %d", h2.tcb.xs.q.n, records+1)
+	}
+	checkTxQueue(t, h2.tcb)
 }
