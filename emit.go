@@ -119,7 +119,7 @@ func (b *txBatch) forConn(c *Conn) {
 	if lk := &b.s.lk; lk.tso4 && b.dst.Is4() || lk.tso6 && b.dst.Is6() {
 		hl := wire.IPHeaderLen(b.dst)
 		b.tsoMax = tsoAutosize(c.tcb, hl)
-		tso = b.tsoMax - hl - tcpMaxHeader
+		tso = max(b.tsoMax-hl-tcpMaxHeader, 0) // 0 before the MSS is known
 	}
 	c.tcb.SetTSO(tso)
 }

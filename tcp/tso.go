@@ -27,13 +27,17 @@ type TSOEmitter interface {
 	EmitTSO(seg *wire.TCPSegment, size int)
 }
 
-// SetTSO lets the next Polls emit data segments of up to max payload bytes
-// (in whole segments; less than two segments is none) to an
+// SetTSO lets the next Polls emit data segments of up to size payload
+// bytes (in whole segments; less than two segments is none) to an
 // Emitter that is a TSOEmitter; 0, the default, emits segments of at most
 // the MSS. A runtime whose link has TSO calls it before each Poll with the
 // size it wants (as Linux's tcp_tso_autosize: about a millisecond of the
 // pacing rate). With another Emitter, segments are cut to the MSS.
-func (t *TCB) SetTSO(max int) { t.snd.tso = uint32(max) }
+func (t *TCB) SetTSO(size int) { t.snd.tso = uint32(min(max(size, 0), maxTSO)) }
+
+// maxTSO bounds SetTSO: the IPv4 total length's limit, which no TSO packet
+// passes.
+const maxTSO = 65535
 
 // tsoLen is how much of the data sendNew may send now goes in one TSO
 // segment, given that a full segment of seg bytes may go (it passed every

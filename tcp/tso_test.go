@@ -247,3 +247,14 @@ func tsoRecords(t *testing.T, tso int) *tcbTest {
 	h.take()
 	return h
 }
+
+// SetTSO takes any int: below zero is none (a runtime that knows no MSS
+// yet), above 64 KiB is 64 KiB.
+func TestSetTSOBounds(t *testing.T) {
+	tcb := New(testConfig(), 1, 2)
+	for _, c := range []struct{ in, want int }{{-100, 0}, {0, 0}, {3000, 3000}, {1 << 20, maxTSO}} {
+		if tcb.SetTSO(c.in); int(tcb.snd.tso) != c.want {
+			t.Errorf("SetTSO(%d): %d, want %d", c.in, tcb.snd.tso, c.want)
+		}
+	}
+}
