@@ -265,7 +265,11 @@ func (t *TCB) sendNewSegment(now time.Duration, out Emitter, n uint32, end Seq) 
 	}
 	t.snd.nxt = recEnd
 	t.snd.max = t.snd.max.Max(recEnd)
-	t.recordSent(seq, recEnd, fin, n > seg, now)
+	tso := uint32(0)
+	if n > seg {
+		tso = seg
+	}
+	t.recordSent(seq, recEnd, fin, tso, now)
 	if !t.rtt.timing {
 		// The first segment is timed (of a TSO segment, the first the link cuts).
 		t.rtt.timing, t.rtt.timeSeq, t.rtt.timeAt = true, seq.Add(min(n, seg)), now
@@ -374,6 +378,7 @@ func (t *TCB) resendTSO(now time.Duration, out Emitter, id uint32, end Seq) {
 		}
 		id = xs.split(t.cfg.Buffers, t.cfg.Memory, id, sentEnd)
 	}
+	xs.q.at(id).seg = uint16(seg) // as it went this time
 	t.recordResent(id, now)
 	t.resent(now, id, n, fin, sentEnd)
 }
@@ -464,7 +469,7 @@ func (t *TCB) sendFIN(now time.Duration, out Emitter, seq Seq) {
 	t.snd.finSent, t.snd.finSeq = true, seq
 	t.snd.nxt = seq.Add(1)
 	t.snd.max = t.snd.max.Max(t.snd.nxt)
-	t.recordSent(seq, seq.Add(1), true, false, now)
+	t.recordSent(seq, seq.Add(1), true, 0, now)
 	t.onDataSent(now)
 	t.onNewDataSent(now)
 }

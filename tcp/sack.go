@@ -169,16 +169,28 @@ func (t *TCB) processSACK(blocks []wire.SACKBlock, ack Seq, a *ackInfo) {
 					break
 				}
 				if r.flags&(txTSO|txSACKed) == txTSO && xs.q.splitCost(id) <= maxSplitMove {
-					// A TSO segment the block covers in part: the part
-					// becomes a record of its own (txsplit.go). Where that
-					// would move too many records, the part stays unmarked,
-					// as a segment SACKed in part does.
+					// A TSO segment the block covers in part: the segments
+					// it covers whole become a record of its own
+					// (txsplit.go), as Linux's tcp_match_skb_to_sack cuts
+					// at whole segments, so that a peer's blocks make no
+					// record shorter than a segment. Where the cut would
+					// move too many records, the part stays unmarked, as a
+					// segment SACKed in part does.
+					seg := uint32(r.seg)
+					from, to := r.seq, r.end // the whole segments the gap covers
 					if r.seq.Less(g.lo) {
-						id = xs.split(t.cfg.Buffers, t.cfg.Memory, id, g.lo) + 1
-						r = xs.q.at(id)
+						from = r.seq.Add((uint32(g.lo.Sub(r.seq)) + seg - 1) / seg * seg)
 					}
 					if g.hi.Less(r.end) {
-						id = xs.split(t.cfg.Buffers, t.cfg.Memory, id, g.hi)
+						to = r.seq.Add(uint32(g.hi.Sub(r.seq)) / seg * seg)
+					}
+					if from.Less(to) {
+						if from != r.seq {
+							id = xs.split(t.cfg.Buffers, t.cfg.Memory, id, from) + 1
+						}
+						if to != xs.q.at(id).end {
+							id = xs.split(t.cfg.Buffers, t.cfg.Memory, id, to)
+						}
 						r = xs.q.at(id)
 					}
 				}

@@ -123,17 +123,18 @@ func (t *TCB) pipe() uint32 {
 }
 
 // recordSent makes the transmit record of a segment of new data [seq, end)
-// sent at now; fin says that end includes our FIN, tso that it went as a
-// TSO segment, cut by the link.
-func (t *TCB) recordSent(seq, end Seq, fin, tso bool, now time.Duration) {
+// sent at now; fin says that end includes our FIN; tso, if not 0, that it
+// went as a TSO segment the link cut into segments of tso bytes.
+func (t *TCB) recordSent(seq, end Seq, fin bool, tso uint32, now time.Duration) {
 	xs := t.xs
 	pipe := t.pipe()
 	r := xs.q.push(t.cfg.Buffers, t.cfg.Memory, seq, end)
 	if fin {
 		r.flags |= txFIN
 	}
-	if tso {
+	if tso != 0 {
 		r.flags |= txTSO
+		r.seg = uint16(tso)
 	}
 	xs.rate.onSent(&r.rate, now, xs.pace.departure(now), pipe, r.len())
 	xs.q.listAppend(xs.q.end() - 1)

@@ -3,8 +3,10 @@ package tcp
 import (
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/synack-go/synack/wire"
 )
@@ -255,6 +257,60 @@ func TestSetTSOBounds(t *testing.T) {
 	for _, c := range []struct{ in, want int }{{-100, 0}, {0, 0}, {3000, 3000}, {1 << 20, maxTSO}} {
 		if tcb.SetTSO(c.in); int(tcb.snd.tso) != c.want {
 			t.Errorf("SetTSO(%d): %d, want %d", c.in, tcb.snd.tso, c.want)
+		}
+	}
+}
+
+// A SACK block that ends between segments of a TSO record marks only the
+// segments it covers whole, as Linux's tcp_match_skb_to_sack: a peer's
+// blocks never cut a record shorter than a segment, so its records stay as
+// many as the segments at most, whatever blocks the peer sends.
+func TestTSOSACKWholeSegments(t *testing.T) {
+	h := withRTT(t, renoConfig(), 100*ms)
+	h.tso = tsoTestMax
+	h.write(make([]byte, 10*smss))
+	h.take()
+	h.wantRecords("the initial window", "[0,10)T")
+	h.send(110*ms, in(fA, peerISS+1, sq(0)).sack(wire.SACKBlock{Left: sq(2) + 100, Right: sq(5) + 700}))
+	h.wantRecords("a block from inside the 3rd segment to inside the 6th", "[0,3)T [3,5)ST [5,10)T")
+	h.send(111*ms, in(fA, peerISS+1, sq(0)).sack(wire.SACKBlock{Left: sq(7) + 1, Right: sq(7) + 2},
+		wire.SACKBlock{Left: sq(2) + 100, Right: sq(5) + 700}))
+	h.wantRecords("a block inside one segment", "[0,3)T [3,5)ST [5,10)T")
+	if xs := h.tcb.xs; xs.sackedOut != 2*smss {
+		t.Fatalf("%d bytes SACKed, want the two segments covered whole", xs.sackedOut)
+	}
+	h.take()
+}
+
+// Random SACK blocks, edges anywhere, and cumulative ACKs inside TSO
+// records, as a hostile or broken peer might send: the transmit record
+// keeps its invariants (checkTxQueue, after every Poll), and never holds
+// more records than segments were sent.
+func TestTSORandomSACKs(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		h := withRTT(t, renoConfig(), 100*ms)
+		h.tso = tsoTestMax
+		h.write(make([]byte, 200*smss))
+		una := 0
+		for i := range 200 {
+			at := 100*ms + time.Duration(i+1)*ms
+			max := int(h.tcb.snd.max.Sub(sq(0)))
+			if rng.IntN(8) == 0 && una < max {
+				una += rng.IntN(max-una) / 4
+			}
+			var blocks []wire.SACKBlock
+			for range 1 + rng.IntN(3) {
+				lo := una + rng.IntN(max-una+1)
+				hi := lo + 1 + rng.IntN(4*smss)
+				blocks = append(blocks, wire.SACKBlock{Left: sq(0).Add(uint32(lo)), Right: sq(0).Add(uint32(min(hi, max)))})
+			}
+			h.send(at, in(fA, peerISS+1, sq(0).Add(uint32(una))).sack(blocks...))
+			h.take()
+			xs := h.tcb.xs
+			if segs := segsOf(uint32(h.tcb.snd.max.Sub(h.tcb.snd.una)), smss); xs.q.n > segs+1 {
+				t.Fatalf("seed %d: %d records for %d segments in flight: %s", seed, xs.q.n, segs, records(h))
+			}
 		}
 	}
 }

@@ -51,6 +51,7 @@ type txRecord struct {
 	rate       rateSnapshot // snapshot at the last transmission; rate.sendTime is RACK's xmit_ts
 	prev, next uint32       // neighbours in the time-ordered list, by id
 	flags      txFlags
+	seg        uint16 // of a TSO record, the size of the segments the link cut it into
 }
 
 // len is the record's length in sequence space.

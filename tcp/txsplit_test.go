@@ -126,12 +126,12 @@ func splitBoundFlight(h *tcbTest, n int) uint32 {
 	seq := tcb.snd.nxt
 	var tso uint32
 	for i := range 2*n + 1 {
-		l, tsoRec := uint32(small), i == n
-		if tsoRec {
-			l = 10 * smss
+		l, seg := uint32(small), uint32(0)
+		if i == n {
+			l, seg = 10*smss, smss
 		}
-		tcb.recordSent(seq, seq.Add(l), false, tsoRec, h.now)
-		if tsoRec {
+		tcb.recordSent(seq, seq.Add(l), false, seg, h.now)
+		if i == n {
 			tso = xs.q.end() - 1
 		}
 		seq = seq.Add(l)
