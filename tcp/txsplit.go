@@ -7,10 +7,10 @@ package tcp
 // resending its last, a retransmission the window lets only part of go.
 // The record is then cut in two, as Linux's tcp_fragment cuts an skb in
 // its retransmission queue; both halves keep its flags and its rate
-// snapshot (the segments left together). Records are never merged again:
-// a record is never shorter than a segment the peer could acknowledge
-// apart, so memory stays bounded by the segments in flight, as without
-// TSO.
+// snapshot (the segments left together). A SACK block cuts only at whole
+// segments of the size the record keeps (sack.go), so no peer can make
+// records shorter than a segment: records are never merged again, and
+// memory stays bounded by the segments in flight, as without TSO.
 //
 // The ring keeps records in sequence order by id, so a cut moves the
 // records on its shorter side by one slot: those before it towards the
