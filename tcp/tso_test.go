@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -313,4 +314,76 @@ func TestTSORandomSACKs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A seeded lossy, reordering, duplicating transfer (TestBulkWithLoss's)
+// with TSO makes the same segments as without, with SACK and without
+// (NewReno then marks the first segment of a TSO record lost, cut from
+// it): the same virtual time, retransmissions and recoveries, the bytes
+// intact.
+func TestTSOSameTransfer(t *testing.T) {
+	for _, sack := range []bool{true, false} {
+		cfg := testConfig()
+		cfg.DisableSACK = !sack
+		for seed := uint64(1); seed <= 3; seed++ {
+			var res [2]string
+			for i, tso := range []int{0, tsoTestMax} {
+				s := newSim(t, cfg)
+				s.tso = tso
+				rng := rand.New(rand.NewPCG(seed, 42))
+				s.connect()
+				s.quiet = true
+				s.drop = func(int, *wire.TCPSegment) bool { return rng.Float64() < 0.03 }
+				s.dup = func() bool { return rng.Float64() < 0.01 }
+				s.extra = func() time.Duration {
+					if rng.Float64() < 0.03 {
+						return time.Duration(rng.IntN(5)) * time.Millisecond
+					}
+					return 0
+				}
+				msg := make([]byte, 1<<20)
+				for i := range msg {
+					msg[i] = byte(rng.Uint32())
+				}
+				got := transfer(s, msg)
+				if !bytes.Equal(got, msg) {
+					t.Fatalf("SACK %v, seed %d, TSO %d: received %d of %d bytes", sack, seed, tso, len(got), len(msg))
+				}
+				st := s.tcb[0].Stats()
+				res[i] = fmt.Sprintf("%v virtual, %d segments, %d retransmitted, %d recoveries, %d RTOs",
+					s.now, st.SegsOut, st.Retransmits, st.FastRecov, st.RTOs)
+				if tso > 0 && s.tsoSegs == 0 {
+					t.Fatalf("SACK %v, seed %d: no TSO segment", sack, seed)
+				}
+			}
+			if res[0] != res[1] {
+				t.Errorf("SACK %v, seed %d: without TSO %s; with %s", sack, seed, res[0], res[1])
+			}
+		}
+	}
+}
+
+// transfer writes msg from the sim's TCB 0 to its TCB 1 and returns what
+// TCB 1 read.
+func transfer(s *sim, msg []byte) []byte {
+	var got bytes.Buffer
+	off := 0
+	buf := make([]byte, 64<<10)
+	for i := 0; i < 100000 && got.Len() < len(msg); i++ {
+		if off < len(msg) {
+			n, _ := s.tcb[0].Write(msg[off:])
+			off += n
+			s.poll(0)
+		}
+		s.run(10 * time.Millisecond)
+		for {
+			n, _ := s.tcb[1].Read(buf)
+			if n == 0 {
+				break
+			}
+			got.Write(buf[:n])
+		}
+		s.poll(1)
+	}
+	return got.Bytes()
 }
