@@ -41,11 +41,10 @@ const maxTSO = 65535
 
 // tsoLen is how much of the data sendNew may send now goes in one TSO
 // segment, given that a full segment of seg bytes may go (it passed every
-// test): whole segments as far as the windows and SetTSO allow, and the
-// short tail of the buffered data when it would go alone right after
-// them (Nagle, TCP_CORK and the window permitting), no more than the
-// pacer lets go at now. avail is the data
-// buffered from SND.NXT, usable what the peer's window takes.
+// test): whole segments as far as the windows, the pacer and SetTSO allow,
+// and the short tail of the buffered data when it would go alone right
+// after them (Nagle, TCP_CORK and the window permitting). avail is the
+// data buffered from SND.NXT, usable what the peer's window takes.
 func (t *TCB) tsoLen(now time.Duration, seg, avail, usable uint32) uint32 {
 	most := min(t.snd.tso, t.paceBudget(now, seg)) / seg * seg
 	if most < 2*seg {
