@@ -58,7 +58,7 @@ func (t *TCB) processAck(seg *wire.TCPSegment, now time.Duration) {
 	rs.SACKOnly = a.acked == 0
 	t.cc.OnAck(rs)
 	t.congestionChanged(cwndOnAck)
-	t.growSendBuf(&rs)
+	t.growSendBuf(rs)
 	if t.snd.una == t.snd.max {
 		xs.idleSince = now
 	}

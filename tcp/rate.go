@@ -169,8 +169,10 @@ func (s *rateSampler) onLost(p *rateSnapshot, size uint32, now time.Duration) cc
 
 // generate is GenerateRateSample (draft §4.1.2.3): it completes the rate
 // sample of the ACK processed at now, with inflight the bytes in flight
-// after it (RFC 6675's pipe) and srtt the smoothed RTT.
-func (s *rateSampler) generate(now time.Duration, inflight uint32, srtt time.Duration) cc.RateSample {
+// after it (RFC 6675's pipe) and srtt the smoothed RTT. The sample is the
+// sampler's own, valid until the next beginAck: it is ~120 bytes, and the
+// ACK path used to copy it twice on its way to the controller.
+func (s *rateSampler) generate(now time.Duration, inflight uint32, srtt time.Duration) *cc.RateSample {
 	if s.appLimited != 0 && s.delivered > s.appLimited {
 		s.appLimited = 0 // the bubble is acknowledged and gone
 	}
@@ -186,7 +188,7 @@ func (s *rateSampler) generate(now time.Duration, inflight uint32, srtt time.Dur
 	}
 	rs.IsCwndLimited = s.cwndLimited || s.cwndLimitedPrev
 	if !s.hasData {
-		return *rs // nothing delivered on this ACK
+		return rs // nothing delivered on this ACK
 	}
 	rs.Lost = s.lost - min(s.priorLost, s.lost)
 	rs.Interval = max(s.sendElapsed, s.ackElapsed)
@@ -194,10 +196,10 @@ func (s *rateSampler) generate(now time.Duration, inflight uint32, srtt time.Dur
 	// Normally interval ≥ min RTT; a shorter one comes from a spurious
 	// retransmission acknowledged early: no reliable sample.
 	if rs.Interval <= 0 || rs.Interval < s.minRTT {
-		return *rs
+		return rs
 	}
 	rs.DeliveryRate = mulDiv64(rs.Delivered, uint64(time.Second), uint64(rs.Interval))
-	return *rs
+	return rs
 }
 
 // checkAppLimited is CheckIfApplicationLimited (draft §4.1.2.4): the TCB

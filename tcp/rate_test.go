@@ -31,7 +31,7 @@ func (f *flight) ack(now time.Duration, ids ...int) (rs rateSampleView) {
 		}
 		f.s.onDelivered(&f.pkts[i], Seq(rmss*(i+1)), rmss, now, false)
 	}
-	return rateSampleView(f.s.generate(now, f.inflight, 20*time.Millisecond))
+	return rateSampleView(*f.s.generate(now, f.inflight, 20*time.Millisecond))
 }
 
 type rateSampleView = struct {

@@ -278,8 +278,11 @@ func (b *bbr) random() uint64 {
 	return z ^ (z >> 31)
 }
 
-// OnAck is §5.2.3 UpdateOnACK (the TCB has run GenerateRateSample).
-func (b *bbr) OnAck(rs RateSample) {
+// OnAck is §5.2.3 UpdateOnACK (the TCB has run GenerateRateSample). It
+// works on a copy of the sample: it marks it app-limited and caps its
+// delivery rate by A0's ACK rate, for itself only.
+func (b *bbr) OnAck(sample *RateSample) {
+	rs := *sample
 	b.start(rs.Now)
 	b.delivered = rs.TotalDelivered
 	b.inflight = rs.Inflight

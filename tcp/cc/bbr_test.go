@@ -32,7 +32,7 @@ func (d *bbrDriver) round() {
 	prior := d.delivered
 	for range n {
 		d.delivered += mss
-		d.b.OnAck(RateSample{Now: d.now, NewlyAcked: mss, RTT: d.rtt, SRTT: d.rtt,
+		d.b.OnAck(&RateSample{Now: d.now, NewlyAcked: mss, RTT: d.rtt, SRTT: d.rtt,
 			DeliveryRate: d.bw, Delivered: d.bdp(), Interval: d.rtt, PriorDelivered: prior,
 			TxInFlight: d.inflight, Lost: 0, TotalDelivered: d.delivered, Inflight: d.inflight, IsCwndLimited: true})
 		d.now += time.Duration(mss) * time.Second / time.Duration(d.bw) // ACKs at the path's rate
@@ -186,7 +186,7 @@ func TestBBRStartupHighLoss(t *testing.T) {
 	for i := range 7 {
 		d.lost += mss
 		d.delivered += mss
-		b.OnAck(RateSample{Now: d.now, NewlyAcked: mss, NewlyLost: mss, RTT: d.rtt, SRTT: d.rtt,
+		b.OnAck(&RateSample{Now: d.now, NewlyAcked: mss, NewlyLost: mss, RTT: d.rtt, SRTT: d.rtt,
 			DeliveryRate: d.bw, Delivered: 10 * mss, Interval: d.rtt, PriorDelivered: prior,
 			TxInFlight: 20 * mss, Lost: uint64(i+1) * mss, TotalDelivered: d.delivered, Inflight: d.inflight})
 	}
@@ -194,7 +194,7 @@ func TestBBRStartupHighLoss(t *testing.T) {
 		t.Fatalf("left Startup within the round: %v", b.state)
 	}
 	d.delivered += mss
-	b.OnAck(RateSample{Now: d.now, NewlyAcked: mss, RTT: d.rtt, SRTT: d.rtt, DeliveryRate: d.bw,
+	b.OnAck(&RateSample{Now: d.now, NewlyAcked: mss, RTT: d.rtt, SRTT: d.rtt, DeliveryRate: d.bw,
 		PriorDelivered: d.delivered - mss, TxInFlight: 20 * mss, Lost: 7 * mss, TotalDelivered: d.delivered, Inflight: d.inflight})
 	if b.state != bbrDrain || !b.fullBwReached || b.undoState != bbrStartup {
 		t.Fatalf("after a lossy round in recovery: %v full_bw_reached %v", b.state, b.fullBwReached)
@@ -255,7 +255,7 @@ func TestBBRA0LateACKBurst(t *testing.T) {
 	gap := time.Duration(mss) * time.Second / time.Duration(d.bw)
 	ack := func(now time.Duration, rate uint64, prior uint64, interval time.Duration) {
 		d.delivered += mss
-		b.OnAck(RateSample{Now: now, NewlyAcked: mss, RTT: d.rtt, SRTT: d.rtt,
+		b.OnAck(&RateSample{Now: now, NewlyAcked: mss, RTT: d.rtt, SRTT: d.rtt,
 			DeliveryRate: rate, Delivered: d.delivered - prior, Interval: interval, PriorDelivered: prior,
 			TxInFlight: d.inflight, TotalDelivered: d.delivered, Inflight: d.inflight, IsCwndLimited: true})
 	}

@@ -87,8 +87,10 @@ type Controller interface {
 	SetSACK(ok bool)
 
 	// OnAck reports one ACK's rate sample, after OnPacketLost and the
-	// recovery events that ACK caused.
-	OnAck(rs RateSample)
+	// recovery events that ACK caused. The sample is the caller's, passed
+	// by pointer because the TCB makes one per ACK: the controller reads
+	// it during the call and keeps no reference.
+	OnAck(rs *RateSample)
 	// OnPacketLost reports one packet that loss detection has just marked
 	// lost (draft-ietf-ccwg-bbr §5.2.4), whether or not it starts a
 	// recovery episode.

@@ -141,12 +141,12 @@ func (c *cubic) SendQuantum() uint32 { return sendQuantum(c.PacingRate(), c.mss)
 // ssthresh, the cubic function above it (RFC 9438 §4.2–4.5). Not during
 // fast recovery (PRR's) and not while the window is not validated (RFC 7661
 // §4.3; RFC 9438 §5.8: t then stops).
-func (c *cubic) OnAck(rs RateSample) {
+func (c *cubic) OnAck(rs *RateSample) {
 	c.srtt, c.inflight = rs.SRTT, rs.Inflight
 	if c.recovering || rs.NewlyAcked == 0 || rs.SACKOnly {
 		return
 	}
-	if !windowValidated(&rs, c.Cwnd()) {
+	if !windowValidated(rs, c.Cwnd()) {
 		if c.epoch && !c.paused {
 			c.paused, c.pausedAt = true, rs.Now
 		}
@@ -157,10 +157,10 @@ func (c *cubic) OnAck(rs RateSample) {
 		c.tEpoch += rs.Now - c.pausedAt
 	}
 	if c.Cwnd() < c.ssthresh {
-		c.slowStart(&rs)
+		c.slowStart(rs)
 		return
 	}
-	c.congestionAvoidance(&rs)
+	c.congestionAvoidance(rs)
 }
 
 func (c *cubic) slowStart(rs *RateSample) {

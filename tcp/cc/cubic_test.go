@@ -20,7 +20,7 @@ func (d *driver) round(n int, rtt time.Duration) {
 	prior := d.delivered
 	for range n {
 		d.delivered += mss
-		d.c.OnAck(RateSample{Now: d.now, NewlyAcked: mss, RTT: rtt, SRTT: rtt,
+		d.c.OnAck(&RateSample{Now: d.now, NewlyAcked: mss, RTT: rtt, SRTT: rtt,
 			PriorDelivered: prior, TotalDelivered: d.delivered, IsCwndLimited: true})
 		d.now += rtt / time.Duration(n)
 	}
@@ -193,7 +193,7 @@ func TestCubicAppLimitedFreezesTime(t *testing.T) {
 	// Ten seconds of ACKs from a sender that uses a tenth of the window.
 	for range 100 {
 		d.now += 100 * time.Millisecond
-		c.OnAck(RateSample{Now: d.now, NewlyAcked: mss, Delivered: 7 * mss, SRTT: 100 * time.Millisecond})
+		c.OnAck(&RateSample{Now: d.now, NewlyAcked: mss, Delivered: 7 * mss, SRTT: 100 * time.Millisecond})
 	}
 	if c.Cwnd() != w {
 		t.Fatalf("grew while application-limited: %d → %d", w/mss, c.Cwnd()/mss)
@@ -249,7 +249,7 @@ func TestHyStartEntersCSS(t *testing.T) {
 		for i := range 8 {
 			w := c.Cwnd()
 			d.delivered += mss
-			c.OnAck(RateSample{Now: d.now, NewlyAcked: 4 * mss, RTT: tc.base + tc.thresh, SRTT: tc.base,
+			c.OnAck(&RateSample{Now: d.now, NewlyAcked: 4 * mss, RTT: tc.base + tc.thresh, SRTT: tc.base,
 				PriorDelivered: prior, TotalDelivered: d.delivered, IsCwndLimited: true})
 			if i < 7 && (c.Phase() != "slow_start" || c.Cwnd() != w+4*mss) {
 				t.Fatalf("base %v: sample %d: %s, grew %d", tc.base, i+1, c.Phase(), c.Cwnd()-w)

@@ -25,7 +25,7 @@ func Example() {
 	// ...then the recovery event, once per episode...
 	c.OnCongestionEvent(cc.CongestionEvent{Now: now, Rule: cc.RuleRACK, Inflight: 10 * 1448})
 	// ...then the ACK's rate sample.
-	c.OnAck(cc.RateSample{Now: now, NewlyAcked: 1448, NewlyLost: 1448, RTT: 20 * time.Millisecond,
+	c.OnAck(&cc.RateSample{Now: now, NewlyAcked: 1448, NewlyLost: 1448, RTT: 20 * time.Millisecond,
 		SRTT: 20 * time.Millisecond, TotalDelivered: 2 * 1448, Inflight: 7 * 1448, IsCwndLimited: true})
 	fmt.Println(c.Phase(), c.Cwnd(), c.Ssthresh(), c.UsesPRR())
 
@@ -33,7 +33,7 @@ func Example() {
 	// and the Reno-friendly region (RFC 9438 §4.3) sets the first growth.
 	now += 20 * time.Millisecond
 	c.OnRecoveryExit(now)
-	c.OnAck(cc.RateSample{Now: now, NewlyAcked: 8 * 1448, RTT: 20 * time.Millisecond,
+	c.OnAck(&cc.RateSample{Now: now, NewlyAcked: 8 * 1448, RTT: 20 * time.Millisecond,
 		SRTT: 20 * time.Millisecond, TotalDelivered: 10 * 1448, IsCwndLimited: true})
 	fmt.Println(c.Phase(), c.Cwnd(), c.PacingRate(), c.SendQuantum())
 	// Output:

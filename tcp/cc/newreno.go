@@ -104,9 +104,9 @@ func (r *newReno) SendQuantum() uint32 { return sendQuantum(r.PacingRate(), r.ms
 // L·SMSS per ACK (RFC 3465 §2.2), in congestion avoidance by one SMSS per
 // cwnd of acknowledged bytes (RFC 5681 §3.1, RFC 3465 §2.1). Not during
 // fast recovery (PRR's), and not while the window is not validated.
-func (r *newReno) OnAck(rs RateSample) {
+func (r *newReno) OnAck(rs *RateSample) {
 	r.srtt, r.inflight = rs.SRTT, rs.Inflight
-	if r.recovering || rs.NewlyAcked == 0 || rs.SACKOnly || !windowValidated(&rs, r.cwnd) {
+	if r.recovering || rs.NewlyAcked == 0 || rs.SACKOnly || !windowValidated(rs, r.cwnd) {
 		return
 	}
 	if r.cwnd < r.ssthresh {

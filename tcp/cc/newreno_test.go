@@ -9,8 +9,8 @@ import (
 const mss = 1448
 
 // ack is a rate sample for an ACK of n bytes by a cwnd-limited sender.
-func ack(now time.Duration, n uint32) RateSample {
-	return RateSample{Now: now, NewlyAcked: n, IsCwndLimited: true, SRTT: 20 * time.Millisecond}
+func ack(now time.Duration, n uint32) *RateSample {
+	return &RateSample{Now: now, NewlyAcked: n, IsCwndLimited: true, SRTT: 20 * time.Millisecond}
 }
 
 // RFC 6928 §2: the initial window is min(10*MSS, max(2*MSS, 14600)).
@@ -94,7 +94,7 @@ func TestRenoCongestionAvoidance(t *testing.T) {
 func TestRenoGrowsOnlyWhenValidated(t *testing.T) {
 	c := NewReno(mss)
 	w := c.Cwnd()
-	rs := RateSample{NewlyAcked: mss, Delivered: uint64(w/2 - 1)}
+	rs := &RateSample{NewlyAcked: mss, Delivered: uint64(w/2 - 1)}
 	c.OnAck(rs)
 	if c.Cwnd() != w {
 		t.Fatalf("grew while application-limited: %d", c.Cwnd())
