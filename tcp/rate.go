@@ -78,17 +78,17 @@ func (s *rateSampler) onSent(p *rateSnapshot, now, depart time.Duration, infligh
 		// Nothing in flight: the sample interval may start now.
 		s.firstSendTime, s.deliveredTime = depart, now
 	}
-	*p = rateSnapshot{
-		delivered:     s.delivered,
-		deliveredTime: s.deliveredTime,
-		firstSendTime: s.firstSendTime,
-		departTime:    depart,
-		sendTime:      now,
-		lost:          s.lost,
-		txInFlight:    inflight + size,
-		appLimited:    s.appLimited != 0,
-		pending:       true,
-	}
+	// Field by field: a composite literal is built on the stack and
+	// copied, once per segment sent.
+	p.delivered = s.delivered
+	p.deliveredTime = s.deliveredTime
+	p.firstSendTime = s.firstSendTime
+	p.departTime = depart
+	p.sendTime = now
+	p.lost = s.lost
+	p.txInFlight = inflight + size
+	p.appLimited = s.appLimited != 0
+	p.pending = true
 }
 
 // beginAck is InitRateSample (draft §4.1.2.3).
