@@ -52,6 +52,7 @@ type proxyNet struct {
 // test.
 func startProxy(t *testing.T, args ...string) *proxyNet {
 	t.Helper()
+	needTool(t, "ping", "iputils-ping") // settles the servers' link below
 	n := &proxyNet{clients: netns.New(t), proxy: netns.New(t), servers: netns.New(t), log: newLogBuffer(), exited: make(chan struct{})}
 	must := func(err error) {
 		t.Helper()
