@@ -228,3 +228,46 @@ func TestSteadyStateAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per round of bulk transfer, want 0", n)
 	}
 }
+
+// BenchmarkConnTCB is one whole connection between two bare TCBs, as
+// mem-connrate makes them: handshake, a byte each way, the server's close
+// first, then the client's, until the server is in TIME_WAIT and the
+// client closed: the core's cost per connection (TCB, buffers, recovery
+// unit, congestion controller).
+func BenchmarkConnTCB(b *testing.B) {
+	cfg := &Config{MSS: 1460, Buffers: NewBufferPool()}
+	qc, qs := newQueue(), newQueue()
+	var one [1]byte
+	now := time.Millisecond
+	step := func(c, s *TCB) {
+		c.Poll(now, qc)
+		now += 10 * time.Microsecond
+		qc.deliver(s, now)
+		s.Poll(now, qs)
+		now += 10 * time.Microsecond
+		qs.deliver(c, now)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, s := New(cfg, 1000, 80), New(cfg, 80, 1000)
+		s.Listen(Seq(7777 + i))
+		c.Connect(Seq(1111+i), now)
+		step(c, s)
+		step(c, s)
+		c.Write(one[:])
+		step(c, s)
+		s.Read(one[:])
+		s.Write(one[:])
+		s.Close(now)
+		step(c, s)
+		c.Read(one[:])
+		c.Close(now)
+		step(c, s)
+		step(c, s)
+		if c.State() != StateClosed || s.State() != StateTimeWait {
+			b.Fatal(c.State(), s.State())
+		}
+		s.TakeTimeWait()
+	}
+}
