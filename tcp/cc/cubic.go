@@ -41,8 +41,12 @@ type CUBICConfig struct {
 // packets, we count bytes; Linux runs the older HyStart (see hystart). Like
 // Linux, the cubic increment is applied per segment acknowledged, not per
 // ACK, so delayed ACKs do not halve it.
+//
+// The fields are in an order that leaves little padding: the struct fits
+// the allocator's 256-byte size class, one per connection.
 type cubic struct {
 	mss      uint32
+	inflight uint32  // the last ACK's (with srtt, below)
 	w        float64 // cwnd in bytes
 	ssthresh uint32
 	l        uint32 // slow-start L, segments; 0 = none
@@ -57,24 +61,24 @@ type cubic struct {
 	tEpoch    time.Duration
 	cwndEpoch float64
 	wEst      float64
+	pausedAt  time.Duration
 	epoch     bool // a congestion-avoidance stage has begun: the above hold
 	noWMax    bool // first CA after a timeout or a HyStart++ exit: K = 0 (§4.8, §4.10)
 	paused    bool // app-limited since pausedAt: t stops (§5.8)
-	pausedAt  time.Duration
 
 	recovering bool
 	rto        bool
 	undo       cubicUndo
 
-	srtt     time.Duration
-	inflight uint32
+	srtt time.Duration
+	pr   linuxPacing // PacingRate's
 }
 
 // cubicUndo is RFC 9438 §4.9.2's saved state.
 type cubicUndo struct {
 	w, cwndPrior, wMax, k, cwndEpoch, wEst float64
-	ssthresh                               uint32
 	tEpoch                                 time.Duration
+	ssthresh                               uint32
 	epoch, noWMax, valid                   bool
 }
 
@@ -132,7 +136,7 @@ func (c *cubic) PacingRate() uint64 {
 	if !c.pacing {
 		return 0
 	}
-	return LinuxPacingRate(c.Cwnd(), c.ssthresh, c.inflight, c.srtt)
+	return c.pr.get(c.Cwnd(), c.ssthresh, c.inflight, c.srtt)
 }
 
 func (c *cubic) SendQuantum() uint32 { return sendQuantum(c.PacingRate(), c.mss) }

@@ -34,6 +34,7 @@ type newReno struct {
 
 	srtt     time.Duration
 	inflight uint32
+	pr       linuxPacing // PacingRate's
 }
 
 // undoState is what a congestion event saves for a later undo (RFC 4015
@@ -95,7 +96,7 @@ func (r *newReno) PacingRate() uint64 {
 	if !r.pacing {
 		return 0
 	}
-	return LinuxPacingRate(r.cwnd, r.ssthresh, r.inflight, r.srtt)
+	return r.pr.get(r.cwnd, r.ssthresh, r.inflight, r.srtt)
 }
 
 func (r *newReno) SendQuantum() uint32 { return sendQuantum(r.PacingRate(), r.mss) }

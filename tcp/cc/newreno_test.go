@@ -260,3 +260,33 @@ func TestOnAckAllocs(t *testing.T) {
 		}
 	}
 }
+
+// linuxPacing answers as LinuxPacingRate whatever the order of its
+// questions: repeated ones (its kept answer), and ones that differ in any
+// input alone, the ratio's switch at ssthresh/2 included.
+func TestLinuxPacingKeepsAnswer(t *testing.T) {
+	var m linuxPacing
+	rng := uint64(1)
+	next := func(n uint64) uint64 {
+		rng = rng*6364136223846793005 + 1442695040888963407
+		return (rng >> 33) % n
+	}
+	cw, ss, in, srtt := uint32(14480), uint32(math.MaxUint32), uint32(0), time.Duration(0)
+	for i := range 100000 {
+		switch next(6) {
+		case 0:
+			cw = uint32(next(1 << 20))
+		case 1:
+			ss = uint32(next(1 << 21))
+		case 2:
+			in = uint32(next(1 << 20))
+		case 3:
+			srtt = time.Duration(next(uint64(time.Second)))
+		case 4:
+			ss = 2*cw + uint32(next(3)) - 1 // at the ratio's switch
+		}
+		if got, want := m.get(cw, ss, in, srtt), LinuxPacingRate(cw, ss, in, srtt); got != want {
+			t.Fatalf("question %d (%d, %d, %d, %v): %d, want %d", i, cw, ss, in, srtt, got, want)
+		}
+	}
+}

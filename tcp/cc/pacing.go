@@ -26,12 +26,40 @@ func LinuxPacingRate(cwnd, ssthresh, inflight uint32, srtt time.Duration) uint64
 	if srtt <= 0 {
 		return 0
 	}
+	return mulDiv(linuxPacingBytes(cwnd, ssthresh, inflight), uint64(time.Second), uint64(srtt)*100)
+}
+
+// linuxPacingBytes is LinuxPacingRate's numerator: the window in bytes
+// times the ratio in percent.
+func linuxPacingBytes(cwnd, ssthresh, inflight uint32) uint64 {
 	ratio := uint64(pacingCARatio)
 	if cwnd < ssthresh/2 {
 		ratio = pacingSSRatio
 	}
-	w := uint64(max(cwnd, inflight))
-	return mulDiv(w*ratio, uint64(time.Second), uint64(srtt)*100)
+	return uint64(max(cwnd, inflight)) * ratio
+}
+
+// linuxPacing is LinuxPacingRate with its last answer kept: the TCB asks
+// a controller for PacingRate and then, when the rate changed, for
+// SendQuantum, which needs the rate again, after every ACK; this spares
+// the second 64-bit division, and the first while the window and the RTT
+// hold still.
+type linuxPacing struct {
+	bytes uint64        // linuxPacingBytes of the last question
+	srtt  time.Duration // the srtt of the last question
+	rate  uint64        // the answer
+}
+
+// get returns LinuxPacingRate(cwnd, ssthresh, inflight, srtt).
+func (m *linuxPacing) get(cwnd, ssthresh, inflight uint32, srtt time.Duration) uint64 {
+	if srtt <= 0 {
+		return 0
+	}
+	if b := linuxPacingBytes(cwnd, ssthresh, inflight); b != m.bytes || srtt != m.srtt {
+		m.bytes, m.srtt = b, srtt
+		m.rate = mulDiv(b, uint64(time.Second), uint64(srtt)*100)
+	}
+	return m.rate
 }
 
 // sendQuantum is about 1 ms worth of rate, at least two segments and at most
