@@ -527,7 +527,12 @@ func (t *TCB) emit(out Emitter, now time.Duration, flags wire.TCPFlags, seq Seq,
 // fill makes the segment emit sends, and counts it as sent.
 func (t *TCB) fill(out Emitter, now time.Duration, flags wire.TCPFlags, seq Seq, payload []byte) *wire.TCPSegment {
 	s := t.segment(out)
-	*s = wire.TCPSegment{SrcPort: t.lport, DstPort: t.rport, Seq: seq, Ack: t.rcv.nxt, Flags: flags, Payload: payload}
+	// Field by field: the composite literal was built on the stack and
+	// copied over *s, with the write barrier's check for Payload's
+	// pointer, once per segment.
+	s.SrcPort, s.DstPort, s.Seq, s.Ack, s.Flags, s.Urgent = t.lport, t.rport, seq, t.rcv.nxt, flags, 0
+	s.Options = wire.TCPOptions{}
+	s.Payload = payload
 	s.Window = t.advertise()
 	if t.ts.ok {
 		s.Options.HasTS, s.Options.TSVal, s.Options.TSEcr = true, t.tsNow(now), t.ts.recent
