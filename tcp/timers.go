@@ -364,7 +364,13 @@ func (t *TCB) congestionChanged(why CwndReason) {
 	if t.obs == nil || !t.negotiated() {
 		return
 	}
-	cwnd, ss, _, _ := t.SendRate()
+	var cwnd, ss uint32
+	if t.xs != nil && t.cc != nil {
+		// What SendRate would say: ccSync has just read the window.
+		cwnd, ss = t.xs.cwnd, t.cc.Ssthresh()
+	} else {
+		cwnd, ss, _, _ = t.SendRate()
+	}
 	d := int64(cwnd) - int64(t.ccReported[0])
 	if ss == t.ccReported[1] && d < int64(t.snd.mss) && -d < int64(t.snd.mss) {
 		return
