@@ -165,3 +165,35 @@ func TestSACKBlocksFitMSS(t *testing.T) {
 		}
 	}
 }
+
+// A data segment we hold already (a retransmission whose ACK was lost) is
+// answered every time, within the stack's budget only, as Linux does
+// (tcp_oow_rate_limited exempts data): its ACK ends the sender's timeouts,
+// and an ACK loop is made of pure ACKs, which keep the per-connection
+// limit (one reply per 500 ms). Before, a second lost ACK within 500 ms
+// went unanswered and cost the sender another, backed-off, RTO.
+func TestOldDataAlwaysAnswered(t *testing.T) {
+	s := newSim(t, testConfig())
+	s.connect()
+	b := s.tcb[1]
+	var out collector
+	ts := wire.TCPOptions{HasTS: true, TSVal: b.ts.recent}
+	for range 3 {
+		old := wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: b.rcv.nxt - 100, Ack: b.snd.nxt, Flags: wire.ACK,
+			Window: 100, Payload: make([]byte, 50), Options: ts}
+		b.Input(&old, s.now)
+		b.Poll(s.now, &out)
+	}
+	if len(out.segs) != 3 {
+		t.Fatalf("3 old data segments at once drew %d ACKs, want 3", len(out.segs))
+	}
+	for range 3 {
+		bare := wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: b.rcv.nxt + 1<<30, Ack: b.snd.nxt, Flags: wire.ACK,
+			Window: 100, Options: ts}
+		b.Input(&bare, s.now)
+		b.Poll(s.now, &out)
+	}
+	if len(out.segs) != 4 || b.Stats().RepliesLimited != 2 {
+		t.Fatalf("3 out-of-window bare ACKs at once drew %d ACKs (%d limited), want 1 (2)", len(out.segs)-3, b.Stats().RepliesLimited)
+	}
+}

@@ -63,7 +63,7 @@ func (t *TCB) inputSynchronized(seg *wire.TCPSegment, now time.Duration) {
 			// two TCBs that disagree would answer each other forever.
 			// Data we already hold is reported as a D-SACK (dsack.go).
 			t.noteOldDuplicate(seg)
-			t.replyUnacceptable(now)
+			t.replyUnacceptable(now, len(seg.Payload) > 0)
 		}
 		t.drop(DropOutOfWindow)
 		return
@@ -142,7 +142,7 @@ func (t *TCB) checkPAWS(seg *wire.TCPSegment, now time.Duration) bool {
 		return true
 	}
 	if seg.Flags&wire.RST == 0 {
-		t.replyUnacceptable(now) // RFC 7323 §5.3 R1: "send an acknowledgment"
+		t.replyUnacceptable(now, len(seg.Payload) > 0) // RFC 7323 §5.3 R1: "send an acknowledgment"
 	}
 	t.drop(DropPAWS)
 	return false
@@ -198,7 +198,7 @@ func (t *TCB) backToListen() {
 // RST or segment: RFC 5961 §3.2, §4.2, §5.2, rate-limited as every reply
 // to an unacceptable segment is (§7, ratelimit.go).
 func (t *TCB) challengeAck(now time.Duration) {
-	if t.replyUnacceptable(now) {
+	if t.replyUnacceptable(now, false) {
 		t.rare().ChallengeAcks++
 	}
 }
@@ -230,7 +230,7 @@ func (t *TCB) inputACK(seg *wire.TCPSegment, now time.Duration) bool {
 		// ACK of something not yet sent: RFC 5961 §5.2 / RFC 9293 step 5
 		// ask for an ACK, which the peer, as confused, may answer in
 		// kind: rate-limited.
-		t.replyUnacceptable(now)
+		t.replyUnacceptable(now, false)
 		t.drop(DropBadAck)
 		return false
 	}

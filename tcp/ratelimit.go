@@ -94,7 +94,23 @@ func (l *ReplyLimiter) suppressed() {
 // (RFC 9293 §3.10.7.4: "an acknowledgment should be sent in reply"),
 // unless this connection answered one less than invalidReplyInterval ago
 // or the stack's budget is spent. It reports whether the ACK is owed.
-func (t *TCB) replyUnacceptable(now time.Duration) bool {
+//
+// A segment that carries data skips the per-connection interval and draws
+// only on the stack's budget, as in Linux (tcp_oow_rate_limited: "data
+// packets without SYNs are not likely part of an ACK loop"): an ACK loop
+// is made of pure ACKs, while the usual unacceptable data segment is a
+// retransmission of data whose ACK was lost, and its answer (with a
+// D-SACK) is what ends the sender's timeouts. Held back, a second lost ACK
+// within 500 ms cost the sender a further backed-off RTO.
+func (t *TCB) replyUnacceptable(now time.Duration, data bool) bool {
+	if data {
+		if !t.cfg.ReplyLimiter.Allow(now) {
+			t.rare().RepliesLimited++
+			return false
+		}
+		t.ackNow = true
+		return true
+	}
 	if r := t.stats.rare; r != nil && r.lastInvalidReply != 0 && now-r.lastInvalidReply < invalidReplyInterval {
 		t.rare().RepliesLimited++
 		t.cfg.ReplyLimiter.suppressed()
