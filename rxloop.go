@@ -128,6 +128,11 @@ func (b *txBatch) deferPoll(c *Conn, seg *wire.TCPSegment, rcvBefore int) bool {
 			// the peer counts these ACKs to repair its losses.
 			return false
 		}
+		if c.tcb.InQuickAck() {
+			// Each of these is acknowledged at once: the sender's window
+			// grows by them (quick-ACK mode, tcp/quickack.go).
+			return false
+		}
 		c.rxDeferred += int32(n)
 		if c.rxDeferred >= stretchACKBytes {
 			return false

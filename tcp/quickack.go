@@ -72,6 +72,13 @@ func (t *TCB) inQuickAck() bool {
 	return q.left > 0 && !q.off && !q.pingpong
 }
 
+// InQuickAck reports whether the receiver is in a quick-ACK episode, where
+// each data segment is acknowledged at once: a runtime that batches the
+// ACKs of a read batch (stretch ACKs) must not hold these back, or the
+// sender in slow start, after idle or repairing a loss, loses the ACKs its
+// window grows by.
+func (t *TCB) InQuickAck() bool { return t.inQuickAck() }
+
 // noteDataOut runs when a data segment leaves: within the delayed-ACK time
 // of the last data that arrived, it is an answer, and the connection
 // interactive.
