@@ -89,6 +89,7 @@ func benchPath(b *testing.B, name string, imp pipe.Config) {
 type lossyStats struct {
 	tcp.Stats
 	rcvBuf uint32 // the receiver's buffer size at the end
+	acks   uint64 // segments the receiver sent
 }
 
 // lossyTransfer moves size bytes from client to server over a simulated
@@ -104,8 +105,15 @@ func lossyTransfer(tb testing.TB, name string, cfg pipe.Config, size int) (lossy
 // (its congestion control set from name).
 func lossyTransferConfig(tb testing.TB, tc tcp.Config, name string, cfg pipe.Config, size int) (lossyStats, time.Duration) {
 	tb.Helper()
-	tc.CongestionControl = name
-	sm, client, server := pairOpts(tb, cfg, Options{TCP: tc}, Options{TCP: tc})
+	return lossyTransferOpts(tb, Options{TCP: tc}, name, cfg, size)
+}
+
+// lossyTransferOpts is lossyTransfer with both stacks' Options opts (their
+// congestion control set from name).
+func lossyTransferOpts(tb testing.TB, opts Options, name string, cfg pipe.Config, size int) (lossyStats, time.Duration) {
+	tb.Helper()
+	opts.TCP.CongestionControl = name
+	sm, client, server := pairOpts(tb, cfg, opts, opts)
 	c, s := connected(tb, client, server, "10.0.0.2:80")
 	start := sm.Now()
 	var got, want [32]byte
@@ -140,7 +148,7 @@ func lossyTransferConfig(tb testing.TB, tc tcp.Config, name string, cfg pipe.Con
 	if got != want {
 		tb.Fatal("SHA-256 of what was sent and what arrived differ")
 	}
-	return lossyStats{Stats: c.Stats(), rcvBuf: s.Stats().RcvBuf}, d
+	return lossyStats{Stats: c.Stats(), rcvBuf: s.Stats().RcvBuf, acks: s.Stats().SegsOut}, d
 }
 
 // TestBulkNotBufferLimited: a bulk transfer over a long fat lossy path

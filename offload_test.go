@@ -177,6 +177,41 @@ func BenchmarkBatchACKsUnderLoss(b *testing.B) {
 	}
 }
 
+// BenchmarkBatchACKsUnderLossSim is BenchmarkBatchACKsUnderLoss on
+// virtual time, where a run replays from its seed: 16 MiB one way with
+// CUBIC, the virtual time it took, the sender's timeouts and
+// retransmissions and the receiver's segments (its ACKs), per transfer.
+//
+//	go test -run XXX -bench BatchACKsUnderLossSim -benchtime 4x .
+func BenchmarkBatchACKsUnderLossSim(b *testing.B) {
+	for _, cfg := range []pipe.Config{
+		{Loss: 0.01, Delay: 2 * time.Millisecond},
+		{Loss: 0.02, Reorder: 0.01, Delay: 5 * time.Millisecond},
+		{Loss: 0.03, Delay: 1 * time.Millisecond},
+		{Delay: 50 * time.Microsecond},
+	} {
+		for _, mode := range []BatchACKMode{BatchACKsOff, BatchACKsOn} {
+			name := fmt.Sprintf("loss=%g%%/reorder=%g%%/delay=%v/batch=%v", cfg.Loss*100, cfg.Reorder*100, cfg.Delay, mode == BatchACKsOn)
+			b.Run(name, func(b *testing.B) {
+				var secs, rtos, rexmits, acks float64
+				for i := range b.N {
+					cfg.Seed = int64(i + 1)
+					st, d := lossyTransferOpts(b, Options{BatchACKs: mode}, "cubic", cfg, 16<<20)
+					secs += d.Seconds()
+					rtos += float64(st.RTOs)
+					rexmits += float64(st.Retransmits)
+					acks += float64(st.acks)
+				}
+				n := float64(b.N)
+				b.ReportMetric(secs/n, "vsec/op")
+				b.ReportMetric(rtos/n, "RTOs/op")
+				b.ReportMetric(rexmits/n, "retrans/op")
+				b.ReportMetric(acks/n, "ACKs/op")
+			})
+		}
+	}
+}
+
 // oneWay sends size bytes from c to s, half-closes, and checks what
 // arrived.
 func oneWay(t testing.TB, c, s *Conn, size int) {

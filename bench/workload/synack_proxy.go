@@ -35,7 +35,11 @@ func newSynackProxy(spec Spec) (Net, error) {
 			dev.Close()
 			return nil, err
 		}
-		st, err := synack.NewStack(dev, synack.Options{Name: "proxy", Addrs: []netip.Prefix{ProxyTUNStackPrefix}})
+		var batch synack.BatchACKMode
+		if spec.BatchACKs {
+			batch = synack.BatchACKsOn
+		}
+		st, err := synack.NewStack(dev, synack.Options{Name: "proxy", Addrs: []netip.Prefix{ProxyTUNStackPrefix}, BatchACKs: batch})
 		if err != nil {
 			dev.Close()
 			return nil, err
