@@ -197,3 +197,36 @@ func TestOldDataAlwaysAnswered(t *testing.T) {
 		t.Fatalf("3 out-of-window bare ACKs at once drew %d ACKs (%d limited), want 1 (2)", len(out.segs)-3, b.Stats().RepliesLimited)
 	}
 }
+
+// PAWS as Linux applies it (tcp_paws_check with TCP_PAWS_WINDOW,
+// tcp_send_dupack): a segment one tick older than TS.Recent passes (on a
+// reordering path, a segment sent before the retransmission that last set
+// TS.Recent); an older one is dropped and answered, and when its data lies
+// below RCV.NXT the answer reports it as a D-SACK (RFC 2883), so that the
+// sender learns its retransmission was spurious.
+func TestPAWSWindowAndDSACK(t *testing.T) {
+	s := newSim(t, testConfig())
+	s.connect()
+	b := s.tcb[1]
+	var out collector
+	nxt := b.rcv.nxt
+	late := wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: nxt, Ack: b.snd.nxt, Flags: wire.ACK,
+		Window: 100, Payload: []byte("late"), Options: wire.TCPOptions{HasTS: true, TSVal: b.ts.recent - 1}}
+	b.Input(&late, s.now)
+	b.Poll(s.now, &out)
+	if n, _ := b.Buffered(); n != 4 || b.Stats().Drops[DropPAWS] != 0 {
+		t.Fatalf("a segment one tick older than TS.Recent: %d bytes taken, drops %v; want 4, none", n, b.Stats().Drops)
+	}
+	old := wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: nxt, Ack: b.snd.nxt, Flags: wire.ACK,
+		Window: 100, Payload: []byte("late"), Options: wire.TCPOptions{HasTS: true, TSVal: b.ts.recent - 10}}
+	out.segs = nil
+	b.Input(&old, s.now)
+	b.Poll(s.now, &out)
+	if b.Stats().Drops[DropPAWS] != 1 || len(out.segs) != 1 {
+		t.Fatalf("an old duplicate: drops %v, %d answers; want one PAWS drop, one ACK", b.Stats().Drops, len(out.segs))
+	}
+	o := out.segs[0].Options
+	if o.NumSACK == 0 || o.SACK[0].Left != nxt || o.SACK[0].Right != nxt+4 {
+		t.Fatalf("the ACK for a PAWS-dropped duplicate carries SACK %v, want the D-SACK [%d, %d)", o.SACK[:o.NumSACK], nxt, nxt+4)
+	}
+}

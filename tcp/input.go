@@ -128,12 +128,22 @@ func (t *TCB) acceptable(seg *wire.TCPSegment) bool {
 	return seg.Seq.Within(t.rcv.nxt, t.rcv.nxt.Add(wnd)) || end.Within(t.rcv.nxt, t.rcv.nxt.Add(wnd))
 }
 
+// pawsWindow is how many ticks a segment's TSval may lie behind TS.Recent
+// and still pass PAWS: Linux's TCP_PAWS_WINDOW. RFC 7323 §5.3 R1 allows
+// none, but a retransmission that fills a hole moves TS.Recent to its
+// own, fresh, TSval while segments sent before it may still be on their
+// way above the hole; on a reordering path they arrive a little older and
+// would be dropped as old duplicates, and sent again. One tick keeps the
+// protection against wrapped sequence numbers (an old duplicate from a
+// previous wrap is far older) and lets through those within a tick.
+const pawsWindow = 1
+
 // checkPAWS rejects old duplicates by their timestamp: RFC 7323 §5.3.
 func (t *TCB) checkPAWS(seg *wire.TCPSegment, now time.Duration) bool {
 	if !t.ts.ok || !seg.Options.HasTS || seg.Flags&wire.RST != 0 {
 		return true
 	}
-	if int32(seg.Options.TSVal-t.ts.recent) >= 0 {
+	if int32(seg.Options.TSVal-t.ts.recent) >= -pawsWindow {
 		return true
 	}
 	if t.ts.recentAt != 0 && now-t.ts.recentAt > maxTSAge {
@@ -142,7 +152,15 @@ func (t *TCB) checkPAWS(seg *wire.TCPSegment, now time.Duration) bool {
 		return true
 	}
 	if seg.Flags&wire.RST == 0 {
-		t.replyUnacceptable(now, len(seg.Payload) > 0) // RFC 7323 §5.3 R1: "send an acknowledgment"
+		// RFC 7323 §5.3 R1: "send an acknowledgment". Data below RCV.NXT
+		// is a duplicate and reported as a D-SACK (RFC 2883), as Linux's
+		// tcp_send_dupack does: on a reordering path it is the late
+		// original of a segment retransmitted (and taken, moving
+		// TS.Recent) before it came, and without the D-SACK the sender
+		// never learns that its retransmission was spurious, nor widens
+		// RACK's reordering window (RFC 8985 §6.2).
+		t.noteOldDuplicate(seg)
+		t.replyUnacceptable(now, len(seg.Payload) > 0)
 	}
 	t.drop(DropPAWS)
 	return false
