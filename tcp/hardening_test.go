@@ -230,3 +230,36 @@ func TestPAWSWindowAndDSACK(t *testing.T) {
 		t.Fatalf("the ACK for a PAWS-dropped duplicate carries SACK %v, want the D-SACK [%d, %d)", o.SACK[:o.NumSACK], nxt, nxt+4)
 	}
 }
+
+// A duplicate ACK overtaken by later segments passes PAWS when its
+// timestamp lies within an RTO of TS.Recent (Linux's tcp_disordered_ack):
+// on a path that reorders ACKs its SACK blocks are what loss recovery
+// needs. An ACK that acknowledges new data, or one older than an RTO,
+// is still dropped.
+func TestPAWSDisorderedAck(t *testing.T) {
+	s := newSim(t, testConfig())
+	s.connect()
+	b := s.tcb[1]
+	var out collector
+	dup := wire.TCPSegment{SrcPort: 40000, DstPort: 80, Seq: b.rcv.nxt, Ack: b.snd.una, Flags: wire.ACK,
+		Window: uint16(b.snd.wnd >> b.snd.shift), Options: wire.TCPOptions{HasTS: true, TSVal: b.ts.recent - 10}}
+	b.Input(&dup, s.now)
+	b.Poll(s.now, &out)
+	if d := b.Stats().Drops[DropPAWS]; d != 0 {
+		t.Fatalf("a duplicate ACK 10 ms behind TS.Recent was dropped by PAWS (%d)", d)
+	}
+	stale := dup
+	stale.Options.TSVal = b.ts.recent - uint32(b.rtt.rto/time.Millisecond) - 1
+	b.Input(&stale, s.now)
+	b.Poll(s.now, &out)
+	if d := b.Stats().Drops[DropPAWS]; d != 1 {
+		t.Fatalf("a duplicate ACK more than an RTO behind TS.Recent: %d PAWS drops, want 1", d)
+	}
+	update := dup
+	update.Window++
+	b.Input(&update, s.now)
+	b.Poll(s.now, &out)
+	if d := b.Stats().Drops[DropPAWS]; d != 2 {
+		t.Fatalf("an old ACK that would open the window: %d PAWS drops, want 2", d)
+	}
+}

@@ -151,6 +151,9 @@ func (t *TCB) checkPAWS(seg *wire.TCPSegment, now time.Duration) bool {
 		t.ts.recent = seg.Options.TSVal
 		return true
 	}
+	if t.disorderedAck(seg) {
+		return true
+	}
 	if seg.Flags&wire.RST == 0 {
 		// RFC 7323 §5.3 R1: "send an acknowledgment". Data below RCV.NXT
 		// is a duplicate and reported as a D-SACK (RFC 2883), as Linux's
@@ -164,6 +167,29 @@ func (t *TCB) checkPAWS(seg *wire.TCPSegment, now time.Duration) bool {
 	}
 	t.drop(DropPAWS)
 	return false
+}
+
+// disorderedAck reports whether a segment that fails PAWS is a duplicate
+// ACK overtaken by a later segment, which PAWS lets through as Linux's
+// tcp_disordered_ack does: a pure ACK at RCV.NXT that acknowledges nothing
+// new and would not update the send window, with a TSval behind TS.Recent
+// by less than an RTO. Such an ACK cannot be an old duplicate that does
+// harm (it moves no state but the SACK scoreboard and the duplicate-ACK
+// count), while dropping it loses the SACK blocks that loss recovery needs
+// on a path that reorders ACKs.
+func (t *TCB) disorderedAck(seg *wire.TCPSegment) bool {
+	if seg.Flags&(wire.ACK|wire.SYN|wire.FIN) != wire.ACK || len(seg.Payload) != 0 ||
+		seg.Seq != t.rcv.nxt || seg.Ack != t.snd.una {
+		return false
+	}
+	// Would not update the window (RFC 9293 §3.10.7.4 fifth step, as
+	// Linux's tcp_may_update_window): no newer SND.WL1, nor a larger or
+	// zero window at the same one.
+	wnd := uint32(seg.Window) << t.snd.shift
+	if seg.Seq.Greater(t.snd.wl1) || seg.Seq == t.snd.wl1 && (wnd > t.snd.wnd || wnd == 0) {
+		return false
+	}
+	return t.ts.recent-seg.Options.TSVal <= uint32(t.rtt.rto/time.Millisecond)
 }
 
 // updateTSRecent records the peer's timestamp: RFC 7323 §4.3 (3), using
