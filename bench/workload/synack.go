@@ -1,7 +1,6 @@
 package workload
 
 import (
-	"os"
 	"context"
 	"errors"
 	"fmt"
@@ -116,8 +115,6 @@ func (n *synackNet) Packets() uint64 {
 // Retransmits reads the sender's connection statistics.
 func (n *synackNet) Retransmits(c net.Conn) uint64 {
 	if sc, ok := c.(*synack.Conn); ok {
-		st := sc.Stats()
-		fmt.Fprintf(os.Stderr, "DEBUG retrans %d RTOs %d TLPs %d recov %d spurious %d dsacks %d reorderSeen %d reordering %d server %+v\n", st.Retransmits, st.RTOs, st.LossProbes, st.FastRecov, st.Spurious, st.DSACKDups, st.ReorderSeen, st.Reordering, n.server.Stats().Drops.TCP)
 		return sc.Stats().Retransmits
 	}
 	return 0
