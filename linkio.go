@@ -110,6 +110,21 @@ func (l *linkIO) init(s *Stack, ep link.Endpoint, opts *Options) {
 	}
 }
 
+// inliner returns queue q as a link.Inliner, whose writers may run the
+// read loop's work (rxLoop.inline), or nil: also when the link offers
+// offloads the stack does not use (Options.NoOffloads), since the packets
+// handed over inline are those ReadPackets would return, not ReadBatch.
+func (l *linkIO) inliner(q int) link.Inliner {
+	il, ok := l.queues[q].(link.Inliner)
+	if !ok {
+		return nil
+	}
+	if oe, ok := l.queues[q].(link.OffloadEndpoint); ok && oe.Offloads().Enabled() && !l.offload {
+		return nil
+	}
+	return il
+}
+
 // queueFor returns the queue a connection's packets leave by: a hash of
 // its 4-tuple. A TUN device learns from it which queue the flow's packets
 // should arrive on (Linux's tun automatic steering), so one reader handles

@@ -13,69 +13,120 @@ import (
 // queue on links with offloads.
 func (s *Stack) startReaders() {
 	for q := range s.lk.queues {
-		s.spawn(func() { s.readLoop(q) })
+		r := s.newRxLoop(q)
+		if il := s.lk.inliner(q); il != nil && s.clock == nil {
+			// On a Clock's virtual time every goroutine is the Clock's
+			// to schedule: packets go through the read loop there.
+			il.SetInline(r.inline)
+		}
+		s.spawn(r.run)
 	}
 	for i := range s.lk.writers {
 		s.spawn(s.lk.writers[i].run)
 	}
 }
 
-// readLoop is the goroutine of link queue q: it reads batches of packets
-// into buffers it reuses, runs each packet to completion, polls the
-// connections whose answers it deferred (rxState), then writes what they
-// produced in one batch (release).
-func (s *Stack) readLoop(q int) {
+// rxLoop is the state of link queue q's reader: its read loop's, and that
+// of the link's writers who run its work inline (link.Inliner) while the
+// loop waits in a read, never at the same time.
+type rxLoop struct {
+	s     *Stack
+	q     int
+	bufs  [][]byte
+	sizes []int
+	meta  []link.Meta
+	split []byte // scratch for inputSegments, made on first use
+	tx    *txBatch
+	seg   wire.TCPSegment
+	ev    trace.Event
+}
+
+func (s *Stack) newRxLoop(q int) *rxLoop {
 	lk := &s.lk
-	bufs := make([][]byte, lk.rxCount)
-	slab := make([]byte, len(bufs)*lk.rxBuf)
-	for i := range bufs {
-		bufs[i] = slab[i*lk.rxBuf : (i+1)*lk.rxBuf : (i+1)*lk.rxBuf]
+	r := &rxLoop{s: s, q: q, bufs: make([][]byte, lk.rxCount)}
+	slab := make([]byte, len(r.bufs)*lk.rxBuf)
+	for i := range r.bufs {
+		r.bufs[i] = slab[i*lk.rxBuf : (i+1)*lk.rxBuf : (i+1)*lk.rxBuf]
 	}
-	sizes := make([]int, len(bufs))
-	var meta []link.Meta
-	var split []byte // scratch for inputSegments, made on first use
+	r.sizes = make([]int, len(r.bufs))
 	if lk.offload {
-		meta = make([]link.Meta, len(bufs))
+		r.meta = make([]link.Meta, len(r.bufs))
 	}
-	tx := newTxBatch(s, true)
-	tx.q = q
-	tx.rx = &rxState{on: lk.batchACKs}
-	var seg wire.TCPSegment
-	var ev trace.Event
+	r.tx = newTxBatch(s, true)
+	r.tx.q = q
+	r.tx.rx = &rxState{on: lk.batchACKs}
+	return r
+}
+
+// run is the read loop, the goroutine of link queue q: it reads batches of
+// packets into buffers it reuses, runs each packet to completion, polls
+// the connections whose answers it deferred (rxState), then writes what
+// they produced in one batch (release).
+func (r *rxLoop) run() {
+	lk := &r.s.lk
 	for {
 		var n int
 		var err error
 		if lk.offload {
-			n, err = lk.oq[q].ReadPackets(bufs, sizes, meta)
+			n, err = lk.oq[r.q].ReadPackets(r.bufs, r.sizes, r.meta)
 		} else {
-			n, err = lk.queues[q].ReadBatch(bufs, sizes)
+			n, err = lk.queues[r.q].ReadBatch(r.bufs, r.sizes)
 		}
 		if err != nil {
 			return // the link is closed: Stack.Close
 		}
 		for i := range n {
-			pkt := bufs[i][lk.headroom : lk.headroom+sizes[i]]
-			checked := false
-			if meta != nil {
-				if meta[i].GSO == link.GSOUDPL4 {
-					// Datagrams the kernel sent as one (UDP_SEGMENT): each
-					// is a datagram of its own for the sockets.
-					s.inputSegments(pkt, &meta[i], &split, &seg, &ev, tx)
-					continue
-				}
-				// The kernel's own packets (or the pipe's other end's)
-				// whose checksum was never filled, or one it checked;
-				// TCP packets it coalesced (TSO, GRO) go in whole.
-				checked = meta[i].Flags&(link.NeedsChecksum|link.ChecksumValid) != 0
+			var m *link.Meta
+			if r.meta != nil {
+				m = &r.meta[i]
 			}
-			s.input(pkt, checked, &seg, &ev, tx)
+			r.packet(r.bufs[i][lk.headroom:lk.headroom+r.sizes[i]], m)
 		}
-		tx.pollDeferred()
-		if s.mem.UnderPressure() {
-			s.relieve(tx)
-		}
-		tx.release()
+		r.end()
 	}
+}
+
+// inline is the read loop's work for packets a writer delivers on its own
+// goroutine (link.Inliner): as Linux's loopback, the sender runs the
+// receiver's input, and the read loop is not woken.
+func (r *rxLoop) inline(pkts [][]byte, meta []link.Meta) {
+	for i, p := range pkts {
+		var m *link.Meta
+		if meta != nil {
+			m = &meta[i]
+		}
+		r.packet(p, m)
+	}
+	r.end()
+}
+
+// packet runs one packet to completion; m is its metadata on a link with
+// offloads, else nil.
+func (r *rxLoop) packet(pkt []byte, m *link.Meta) {
+	checked := false
+	if m != nil {
+		if m.GSO == link.GSOUDPL4 {
+			// Datagrams the kernel sent as one (UDP_SEGMENT): each
+			// is a datagram of its own for the sockets.
+			r.s.inputSegments(pkt, m, &r.split, &r.seg, &r.ev, r.tx)
+			return
+		}
+		// The kernel's own packets (or the pipe's other end's)
+		// whose checksum was never filled, or one it checked;
+		// TCP packets it coalesced (TSO, GRO) go in whole.
+		checked = m.Flags&(link.NeedsChecksum|link.ChecksumValid) != 0
+	}
+	r.s.input(pkt, checked, &r.seg, &r.ev, r.tx)
+}
+
+// end finishes a batch of packets: the deferred polls, then the batch's
+// answers written.
+func (r *rxLoop) end() {
+	r.tx.pollDeferred()
+	if r.s.mem.UnderPressure() {
+		r.s.relieve(r.tx)
+	}
+	r.tx.release()
 }
 
 // inputSegments cuts a packet the link marked for segmentation into its

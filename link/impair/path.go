@@ -81,6 +81,10 @@ func New(cfg Config, deliver func(pkts [][]byte)) *Path {
 	return p
 }
 
+// Perfect reports whether the path is the zero Config's: Send calls
+// deliver inline on the caller's goroutine, with no model.
+func (p *Path) Perfect() bool { return p.perfect }
+
 // Send offers one packet to the path. It copies what it keeps, so pkt may be
 // reused when Send returns. After Close it drops pkt, counted as Discarded.
 func (p *Path) Send(pkt []byte) {

@@ -164,20 +164,20 @@ type plainSplit struct {
 // spreads them over the receive queues by flow.
 func (e *Endpoint) arrive(pkts [][]byte) {
 	if len(e.in) == 1 {
-		e.in[0].push(pkts)
+		e.deliver(0, pkts)
 		return
 	}
 	start, cur := 0, -1
 	for i, p := range pkts {
 		q := int(e.flowHash(p) % uint32(len(e.in)))
 		if q != cur && i > start {
-			e.in[cur].push(pkts[start:i])
+			e.deliver(cur, pkts[start:i])
 			start = i
 		}
 		cur = q
 	}
 	if cur >= 0 {
-		e.in[cur].push(pkts[start:])
+		e.deliver(cur, pkts[start:])
 	}
 }
 

@@ -95,7 +95,8 @@ type Stats struct {
 	Impair    impair.Stats // what the impairments did to the others
 	Queued    uint64       // packets that reached the other end's receive queue
 	QueueFull uint64       // packets dropped because that queue was full
-	Read      uint64       // packets returned by ReadBatch and ReadPackets on this end
+	Read      uint64       // packets returned by ReadBatch and ReadPackets on this end, or delivered inline
+	Inline    uint64       // packets of Read delivered inline to this end's reader (link.Inliner)
 	GSO       uint64       // written packets with a GSO type: TSO packets
 }
 
@@ -104,14 +105,18 @@ type Stats struct {
 // link.MultiQueue: it is safe for any number of concurrent readers and
 // writers.
 type Endpoint struct {
-	pair    *pair
-	in      []*queue // packets arriving at this end, per receive queue
-	qs      []link.Endpoint
-	peer    *Endpoint    // the other end
-	path    *impair.Path // impairs what this end writes
-	written atomic.Uint64
-	tooBig  atomic.Uint64
-	gso     atomic.Uint64
+	pair *pair
+	in   []*queue // packets arriving at this end, per receive queue
+	qs   []link.Endpoint
+	peer *Endpoint    // the other end
+	path *impair.Path // impairs what this end writes
+	// inlineOK: the other end's path to this one is perfect, so arrive
+	// runs on the writer's goroutine, which may then run this end's
+	// reader's work (inline.go).
+	inlineOK bool
+	written  atomic.Uint64
+	tooBig   atomic.Uint64
+	gso      atomic.Uint64
 
 	// With offloads, plain writes get a header in front; plainMu guards
 	// plainBuf.
@@ -132,6 +137,8 @@ type pair struct {
 	closed  atomic.Bool
 	once    sync.Once
 	ends    [2]*Endpoint
+
+	inlineBusy atomic.Bool // an inline delivery runs, on either end (inline.go)
 }
 
 // New returns the two ends of a new pipe. Their dynamic type is *Endpoint,
@@ -162,6 +169,7 @@ func New(cfg Config) (a, b link.Endpoint) {
 		ic := cfg.Impairments()
 		ic.Seed = directionSeed(cfg.Seed, i)
 		e.path = impair.New(ic, e.peer.arrive)
+		e.peer.inlineOK = e.path.Perfect()
 	}
 	return p.ends[0], p.ends[1]
 }
@@ -271,6 +279,9 @@ func (e *Endpoint) Stats() Stats {
 	for _, q := range e.in {
 		_, _, read := q.counts()
 		s.Read += read
+		q.mu.Lock()
+		s.Inline += q.inlined
+		q.mu.Unlock()
 	}
 	return s
 }

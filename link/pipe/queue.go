@@ -3,6 +3,8 @@ package pipe
 import (
 	"net"
 	"sync"
+
+	"github.com/synack-go/synack/link"
 )
 
 // queue is one end's receive ring: a fixed number of packet buffers, filled
@@ -34,6 +36,14 @@ type queue struct {
 
 	queued, full, read uint64
 	bufLen             int // the length of the reader's buffers: new slots take it, so they can be swapped
+
+	// The reader's receive function (link.Inliner) and whether a writer
+	// runs it now: the reader waits until it is done (inline.go).
+	inline   func(pkts [][]byte, meta []link.Meta)
+	inlining bool
+	inlined  uint64      // packets delivered inline
+	meta     []link.Meta // scratch for inline deliveries with offloads
+	pkts     [][]byte    // ...
 
 	plain *plainSplit // ReadBatch's state on a pipe with offloads (offload.go)
 }
@@ -83,8 +93,9 @@ func (q *queue) push(pkts [][]byte) {
 		q.queued++
 		added = true
 	}
+	wake := added && !q.inlining // else endInline wakes the reader
 	q.mu.Unlock()
-	if added {
+	if wake {
 		q.nonEmpty.Broadcast()
 	}
 }
@@ -98,7 +109,7 @@ func (q *queue) pop(bufs [][]byte, sizes []int) (int, error) {
 	defer q.mu.Unlock()
 	if q.n == 0 && !q.closed && want > 0 && q.lent == nil {
 		q.lent, q.lentSizes, q.filled = bufs[:want], sizes[:want], 0
-		for q.filled == 0 && !q.closed {
+		for (q.filled == 0 || q.inlining) && !q.closed {
 			q.nonEmpty.Wait()
 		}
 		n := q.filled
@@ -141,13 +152,18 @@ func (q *queue) pop(bufs [][]byte, sizes []int) (int, error) {
 	return n, nil
 }
 
-// close wakes every waiting reader and makes the queue refuse packets.
+// close wakes every waiting reader and makes the queue refuse packets,
+// then waits for an inline delivery under way to end: the reader's stack,
+// which is closing, must not see its receive function run later.
 func (q *queue) close() {
 	q.mu.Lock()
 	q.closed = true
 	q.n = 0
-	q.mu.Unlock()
 	q.nonEmpty.Broadcast()
+	for q.inlining {
+		q.nonEmpty.Wait()
+	}
+	q.mu.Unlock()
 }
 
 // counts returns the queue's counters.
