@@ -21,8 +21,16 @@ import (
 // hang with every goroutine's stack), recurse without bound, reorder or
 // lose a byte; and the read loops must have been spared the packets.
 func TestInlineDeliveryBothWays(t *testing.T) {
+	for _, cfg := range []pipe.Config{{}, {Offload: true}, {Queues: 2}, {Offload: true, Queues: 2}} {
+		t.Run(fmt.Sprintf("offload=%v,queues=%d", cfg.Offload, max(cfg.Queues, 1)), func(t *testing.T) {
+			inlineBothWays(t, cfg)
+		})
+	}
+}
+
+func inlineBothWays(t *testing.T, cfg pipe.Config) {
 	defer wallBound(t, 2*time.Minute)()
-	a, b := pipe.New(pipe.Config{})
+	a, b := pipe.New(cfg)
 	client, err := NewStack(a, Options{Name: "client", Addrs: []netip.Prefix{clientAddr}})
 	if err != nil {
 		t.Fatal(err)
