@@ -28,6 +28,9 @@ type Options struct {
 	// Tracer receives every segment in and out, state change, timer, drop
 	// and congestion event, synchronously, often with a connection's lock
 	// held: it must not call methods of this stack's Conns or Listeners.
+	// On a link that delivers inline (link.Inliner: a perfect link/pipe)
+	// the lock may be a connection's of the stack at the other end, whose
+	// goroutine runs this stack's input: nor of that stack's.
 	// Nil turns tracing off: the packet path then builds no event and
 	// allocates nothing.
 	Tracer trace.Tracer
