@@ -138,9 +138,20 @@ func BenchmarkConnSetupTeardown(b *testing.B) {
 }
 
 // BenchmarkRequestResponse is a 1-byte ping-pong on one connection.
-func BenchmarkRequestResponse(b *testing.B) {
+func BenchmarkRequestResponse(b *testing.B) { benchRequestResponse(b, false) }
+
+// BenchmarkRequestResponseDeadline is BenchmarkRequestResponse with a
+// deadline set on both ends, as servers set one per request: every Read
+// blocks with a deadline.
+func BenchmarkRequestResponseDeadline(b *testing.B) { benchRequestResponse(b, true) }
+
+func benchRequestResponse(b *testing.B, deadline bool) {
 	client, server := wallPair(b, pipe.Config{})
 	c, s := connected(b, client, server, "10.0.0.2:80")
+	if deadline {
+		c.SetDeadline(time.Now().Add(time.Hour))
+		s.SetDeadline(time.Now().Add(time.Hour))
+	}
 	go func() {
 		var one [1]byte
 		for {

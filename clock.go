@@ -84,7 +84,8 @@ func (s *Stack) expired(d deadline) bool {
 // waitToken blocks until ch holds a token, which it takes, the deadline d
 // passes or the stack closes, and returns nil, os.ErrDeadlineExceeded or
 // net.ErrClosed (or a Clock's own error). *tp is the caller's reusable
-// timer on the wall clock, made on first use.
+// timer on the wall clock, made on first use; tp may be nil where d is 0
+// there (a Conn's deadlines have a timer of their own: conn_deadline.go).
 func (s *Stack) waitToken(ch chan struct{}, d deadline, tp **time.Timer) error {
 	if s.clock != nil {
 		var at time.Time

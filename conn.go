@@ -23,10 +23,8 @@ type Conn struct {
 	s   *Stack
 	key flowKey
 
-	rmu sync.Mutex // serializes Reads; guards rtimer
-	wmu sync.Mutex // serializes Writes; guards wtimer
-
-	rtimer, wtimer *time.Timer // deadline timers, made on first use
+	rmu sync.Mutex // serializes Reads
+	wmu sync.Mutex // serializes Writes
 
 	mu       sync.Mutex // guards the TCB and every field below
 	tcb      *tcp.TCB
@@ -58,6 +56,8 @@ type Conn struct {
 	halfOpen   bool        // in the listener's SYN queue
 	orphaned   bool        // closed by the user, still finishing: counted in the stack's orphans
 	rdWait     bool        // a Read waits on rd
+	rdPassed   bool        // on the wall clock, the read deadline has passed (conn_deadline.go)
+	wdPassed   bool        // ... the write deadline
 	rxPending  bool        // a read loop will poll the connection at the end of its batch
 	repoll     bool        // txHeld will poll the connection again before it is written
 	timerSet   bool        // in the timer heap at timerAt, or popped and onTimer not yet run
@@ -194,7 +194,11 @@ func (c *Conn) onTimer(tx *txBatch) {
 	c.mu.Lock()
 	c.timerSet = false // popped: the poll's schedule puts it back
 	if !c.gone {
-		c.pollLocked(c.s.now(), tx)
+		now := c.s.now()
+		if c.s.clock == nil {
+			c.deadlinesAt(now) // conn_deadline.go
+		}
+		c.pollLocked(now, tx)
 	}
 	c.mu.Unlock()
 }
@@ -273,7 +277,7 @@ func (c *Conn) publishState() handshakeEnd {
 		}
 		return end
 	}
-	c.s.timers.schedule(c, t.Deadline())
+	c.s.timers.schedule(c, c.deadlineWake(t.Deadline()))
 	return end
 }
 

@@ -37,7 +37,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 		if c.closed || c.s.closed.Load() {
 			return 0, c.opErr("read", net.ErrClosed)
 		}
-		if c.s.expired(c.rdl) {
+		if c.readPassed() {
 			return 0, c.opErr("read", os.ErrDeadlineExceeded)
 		}
 		if len(b) == 0 {
@@ -65,9 +65,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 			return 0, c.opErr("read", err)
 		}
 		c.rdWait = true
-		ch, dl := waitChan(&c.rd), c.rdl
+		ch, dl := waitChan(&c.rd), c.waitDeadline(c.rdl)
 		c.mu.Unlock()
-		err = c.s.waitToken(ch, dl, &c.rtimer)
+		err = c.s.waitToken(ch, dl, nil)
 		c.mu.Lock()
 		c.rdWait = false
 		if err != nil {
@@ -95,15 +95,15 @@ func (c *Conn) WaitRead() error {
 		switch {
 		case c.closed || c.s.closed.Load():
 			return c.opErr("read", net.ErrClosed)
-		case c.s.expired(c.rdl):
+		case c.readPassed():
 			return c.opErr("read", os.ErrDeadlineExceeded)
 		case c.tcb.Readable():
 			return nil
 		}
 		c.rdWait = true
-		ch, dl := waitChan(&c.rd), c.rdl
+		ch, dl := waitChan(&c.rd), c.waitDeadline(c.rdl)
 		c.mu.Unlock()
-		err := c.s.waitToken(ch, dl, &c.rtimer)
+		err := c.s.waitToken(ch, dl, nil)
 		c.mu.Lock()
 		c.rdWait = false
 		if err != nil {
@@ -146,7 +146,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		if c.closed || c.s.closed.Load() {
 			return n, c.opErr("write", net.ErrClosed)
 		}
-		if c.s.expired(c.wdl) {
+		if c.writePassed() {
 			return n, c.opErr("write", os.ErrDeadlineExceeded)
 		}
 		m, err := c.tcb.Write(b[n:])
@@ -183,13 +183,13 @@ func (c *Conn) Write(b []byte) (int, error) {
 		// BDP (BenchmarkBufferbloat, 20 ms at 200 Mbit/s).
 		_, queued := c.tcb.Buffered()
 		c.wrLow = int32(queued * 2 / 3)
-		ch, dl := waitChan(&c.wr), c.wdl
+		ch, dl := waitChan(&c.wr), c.waitDeadline(c.wdl)
 		if resv {
 			resv = false
 			w.unreserve()
 		}
 		c.mu.Unlock()
-		err = c.s.waitToken(ch, dl, &c.wtimer)
+		err = c.s.waitToken(ch, dl, nil)
 		if w != nil {
 			w.reserve()
 			resv = true
@@ -264,6 +264,7 @@ func (c *Conn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.rdl = c.s.deadlineAt(t)
 	c.wdl = c.rdl
+	c.setDeadlines()
 	signal(c.rd)
 	signal(c.wr)
 	c.mu.Unlock()
@@ -274,6 +275,7 @@ func (c *Conn) SetDeadline(t time.Time) error {
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.rdl = c.s.deadlineAt(t)
+	c.setDeadlines()
 	signal(c.rd)
 	c.mu.Unlock()
 	return nil
@@ -284,6 +286,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.wdl = c.s.deadlineAt(t)
+	c.setDeadlines()
 	signal(c.wr)
 	c.mu.Unlock()
 	return nil

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -127,6 +128,51 @@ func TestReadWriteDeadlines(t *testing.T) {
 	c.SetDeadline(sm.Now())
 	_, err = write.get(t)
 	isTimeout(t, "blocked write after SetDeadline", err)
+}
+
+// On the wall clock a connection's deadlines are the timer queue's
+// (conn_deadline.go): a deadline moved later while a Read blocks holds
+// until the new one, one in the past fails a Read at once even with data
+// ready, and clearing it lets the data through.
+func TestDeadlinesWall(t *testing.T) {
+	defer wallBound(t, time.Minute)()
+	client, server := wallPair(t, pipe.Config{})
+	ln, err := server.Listen("tcp", "10.0.0.2:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, s := wallDialAccept(t, client, ln, "10.0.0.2:80")
+
+	c.SetReadDeadline(time.Now().Add(time.Millisecond))
+	later := time.Now().Add(30 * time.Millisecond)
+	c.SetReadDeadline(later)
+	_, err = c.Read(make([]byte, 1))
+	isTimeout(t, "read past a moved deadline", err)
+	if now := time.Now(); now.Before(later) {
+		t.Fatalf("read timed out %v before its deadline", later.Sub(now))
+	}
+
+	s.Write([]byte("x"))
+	c.SetReadDeadline(time.Now().Add(-time.Second))
+	for {
+		c.mu.Lock()
+		r, _ := c.tcb.Buffered()
+		c.mu.Unlock()
+		if r == 1 {
+			break
+		}
+		runtime.Gosched()
+	}
+	_, err = c.Read(make([]byte, 1))
+	isTimeout(t, "read with a past deadline and data ready", err)
+	c.SetReadDeadline(time.Time{})
+	if n, err := c.Read(make([]byte, 1)); n != 1 || err != nil {
+		t.Fatalf("read after clearing the deadline: %d, %v", n, err)
+	}
+
+	c.Close()
+	s.Close()
 }
 
 func TestAcceptDeadline(t *testing.T) {
