@@ -32,6 +32,7 @@ type Conn struct {
 	keepIdle time.Duration
 	listener *Listener     // the listener that made it (its queues while halfOpen; its count until gone)
 	timerAt  time.Duration // written under mu and the timer queue's lock: read under either
+	lastNow  time.Duration // the latest time the TCB was given (monotonic)
 	txHeld   *txBatch      // a held batch that took segments of the connection (txorder.go)
 	txGen    uint32        // txHeld's generation then: while it is the same, they wait unwritten
 
@@ -128,7 +129,7 @@ func (c *Conn) input(seg *wire.TCPSegment, tx *txBatch, admitted bool) inputResu
 		seg.Flags&(wire.SYN|wire.RST|wire.ACK) == wire.ACK {
 		return inputNeedsRoom
 	}
-	now := c.s.now()
+	now := c.monotonic(tx.now())
 	rcv, _ := c.tcb.Buffered()
 	c.tcb.Input(seg, now)
 	if tx.deferPoll(c, seg, rcv) {
@@ -147,6 +148,7 @@ func (c *Conn) pollLocked(now time.Duration, tx *txBatch) {
 	if h := c.txHeld; h != nil && h != tx && h.handOff(c) {
 		return
 	}
+	now = c.monotonic(now)
 	tx.forConn(c)
 	c.rxDeferred = 0
 	n := tx.emitted
@@ -157,6 +159,19 @@ func (c *Conn) pollLocked(now time.Duration, tx *txBatch) {
 	if ch := c.publishState(); ch != 0 {
 		c.s.settle(c, ch)
 	}
+}
+
+// monotonic returns now, or the latest time the TCB was given if that is
+// later (c.mu held): a read loop's time is its read batch's (txBatch.now),
+// which an application call may have passed meanwhile, and the TCB's
+// clock must not go back: its timestamps (RFC 7323 §5.4) would, and the
+// peer would drop the segments that carry them (PAWS).
+func (c *Conn) monotonic(now time.Duration) time.Duration {
+	if now < c.lastNow {
+		return c.lastNow
+	}
+	c.lastNow = now
+	return now
 }
 
 // pollNow is pollLocked for application calls: the segments go straight to

@@ -218,7 +218,7 @@ func (c *Conn) Close() error {
 	if c.linger == 0 {
 		c.tcb.Abort()
 	} else {
-		c.tcb.Close(c.s.now())
+		c.tcb.Close(c.monotonic(c.s.now()))
 		c.orphan()
 	}
 	c.pollNow()
@@ -236,7 +236,7 @@ func (c *Conn) CloseWrite() error {
 	if c.closed {
 		return c.opErr("close", net.ErrClosed)
 	}
-	c.tcb.Shutdown(c.s.now())
+	c.tcb.Shutdown(c.monotonic(c.s.now()))
 	c.pollNow()
 	signal(c.wr)
 	return nil

@@ -2,6 +2,7 @@ package synack
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/synack-go/synack/link"
 	"github.com/synack-go/synack/tcp"
@@ -75,6 +76,7 @@ func (r *rxLoop) run() {
 		if err != nil {
 			return // the link is closed: Stack.Close
 		}
+		r.tx.rx.now = r.s.now()
 		for i := range n {
 			var m *link.Meta
 			if r.meta != nil {
@@ -90,6 +92,7 @@ func (r *rxLoop) run() {
 // goroutine (link.Inliner): as Linux's loopback, the sender runs the
 // receiver's input, and the read loop is not woken.
 func (r *rxLoop) inline(pkts [][]byte, meta []link.Meta) {
+	r.tx.rx.now = r.s.now()
 	for i, p := range pkts {
 		var m *link.Meta
 		if meta != nil {
@@ -146,11 +149,25 @@ func (s *Stack) inputSegments(pkt []byte, m *link.Meta, split *[]byte, seg *wire
 }
 
 // rxState is what a read loop's batch remembers between the packets of a
-// read batch: the connections whose Poll it deferred.
+// read batch: the time it was read, and the connections whose Poll it
+// deferred.
 type rxState struct {
-	on      bool // Options.BatchACKs
+	now     time.Duration // when the read batch was read (txBatch.now)
+	on      bool          // Options.BatchACKs
 	pending []*Conn
 	flows   flowCache
+}
+
+// now is the stack's time for the segments the batch answers. A read
+// loop's is the time its read batch arrived, read once for the whole
+// batch: all its packets were there by then, and the clock costs tens of
+// nanoseconds a reading on a virtual machine. (smoltcp's interface is
+// polled with one timestamp the same way.) Other batches read the clock.
+func (b *txBatch) now() time.Duration {
+	if b.rx != nil {
+		return b.rx.now
+	}
+	return b.s.now()
 }
 
 // stretchACKBytes bounds how much in-order data one deferred Poll answers:
@@ -203,7 +220,7 @@ func (b *txBatch) pollDeferred() {
 		c.mu.Lock()
 		c.rxPending = false
 		if !c.gone {
-			c.pollLocked(c.s.now(), b)
+			c.pollLocked(b.now(), b)
 		}
 		c.mu.Unlock()
 		r.pending[i] = nil

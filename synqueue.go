@@ -51,7 +51,7 @@ func (l *Listener) input(key flowKey, seg *wire.TCPSegment, tx *txBatch, iss tcp
 		l.sendCookie(key, seg, tx)
 		return
 	}
-	now := s.now()
+	now := tx.now()
 	if iss == 0 {
 		iss = s.isn.ISN(key.local, key.remote, now)
 	}

@@ -327,7 +327,6 @@ func (s *Stack) timeWaitInput(key flowKey, seg *wire.TCPSegment, tx *txBatch) (h
 		_, m := s.bound(wire.ProtoTCP, key, s.isLocal(key.local.Addr()))
 		listening = m != inet.NoMatch
 	}
-	now := s.now()
 	tw := &s.tw
 	tw.mu.Lock()
 	k, ok := s.twKeyOf(key, false)
@@ -349,6 +348,11 @@ func (s *Stack) timeWaitInput(key flowKey, seg *wire.TCPSegment, tx *txBatch) (h
 		s.traceState(key, tcp.StateTimeWait, tcp.StateClosed, "abort")
 		return false, iss
 	}
+	// The clock only for a segment that has an entry (the SYN of every
+	// new connection has none), and read now rather than at the read
+	// batch (txBatch.now): the connection's last segments may have left
+	// since, with later timestamps.
+	now := s.now()
 	v := e.w.Input(seg, now, s.tsOffset, s.replies, &tx.scratch)
 	switch {
 	case v&tcp.TimeWaitClose != 0:
