@@ -102,6 +102,10 @@ func plan(quick bool) []benchCase {
 		cs = append(cs, benchCase{"mtu=" + mtu, "mem-bulk", []string{"-mtu", mtu, "-bytes", bulkBytes}, bulk})
 	}
 	cs = append(cs, benchCase{"", "mem-rr", []string{"-duration", dur}, mem})
+	// The same on one CPU: without the wake of a thread on the other,
+	// halted vCPU (some 10 µs here), which makes the tail of the case above
+	// for every contender.
+	cs = append(cs, benchCase{"cpus=1", "mem-rr", []string{"-duration", dur, "-cpus", "1"}, mem})
 	for _, d := range []string{"1", "8"} {
 		cs = append(cs, benchCase{"dialers=" + d, "mem-connrate", []string{"-dialers", d, "-duration", dur}, mem})
 	}

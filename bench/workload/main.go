@@ -53,7 +53,8 @@ const Usage = `workloads:
                  UDP (the wireguard module's contenders only); -mtu 1420
 common flags: -json (one line of JSON), -seed 1, -variant NAME (a contender's
 other way to run the workload, e.g. the kernel's "veth" for mem-bulk),
--cpuprofile FILE, -mutexprofile FILE, -blockprofile FILE
+-cpus N (run on CPUs 0..N-1 only, as taskset: mem-rr's cpus=1 case), -cpuprofile FILE,
+-mutexprofile FILE, -blockprofile FILE
 `
 
 // params are a workload's command-line flags.
@@ -79,6 +80,7 @@ type params struct {
 	reorderD time.Duration
 	probeInt time.Duration
 	variant  string
+	cpus     int
 	seed     uint64
 	json     bool
 	profile  string
@@ -128,6 +130,7 @@ func Main(c Contender, args []string, w io.Writer) error {
 	fs.DurationVar(&p.probeInt, "probe-interval", 10*time.Millisecond, "time between the probe's requests (bufferbloat)")
 	fs.StringVar(&p.cc, "cc", "", "congestion control: reno, cubic, bbr; synack also bbr-draft (empty: the contender's default)")
 	fs.StringVar(&p.variant, "variant", "", "the contender's other way to run the workload")
+	fs.IntVar(&p.cpus, "cpus", 0, "run on CPUs 0..cpus-1 only, as taskset does (0: wherever the scheduler likes)")
 	fs.Uint64Var(&p.seed, "seed", 1, "seed of the data pattern and the impairments")
 	fs.BoolVar(&p.json, "json", false, "print one line of JSON")
 	fs.StringVar(&p.profile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
@@ -144,6 +147,14 @@ func Main(c Contender, args []string, w io.Writer) error {
 	}
 	if p.flows < 1 || p.queues < 1 {
 		return errors.New("-flows and -queues must be at least 1")
+	}
+	if p.cpus < 0 {
+		return errors.New("-cpus must not be negative")
+	}
+	if p.cpus > 0 {
+		if err := pinCPUs(p.cpus); err != nil {
+			return err
+		}
 	}
 	if p.profile != "" {
 		f, err := os.Create(p.profile)
@@ -317,6 +328,9 @@ func caseOf(name string, p *params) string {
 		if p.loss != 0 {
 			kv = append(kv, fmt.Sprintf("loss=%g%%", p.loss))
 		}
+	}
+	if p.cpus > 0 {
+		kv = append(kv, fmt.Sprintf("cpus=%d", p.cpus))
 	}
 	sort.Strings(kv)
 	return strings.Join(kv, " ")
