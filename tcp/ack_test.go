@@ -120,6 +120,22 @@ func TestOutOfOrderSACK(t *testing.T) {
 	h.wantIdle(time.Hour)
 }
 
+// An out-of-order segment that carries the FIN is SACKed with the FIN's
+// sequence number, as Linux's receiver SACKs an out-of-order segment to
+// its end_seq (tcp_data_queue_ofo), FIN included. A block that stopped at
+// the data left the sender's FIN segment short of SACKed: RACK deemed it
+// lost and it went again, a spurious retransmission at the end of every
+// transfer whose last window lost a segment.
+func TestOutOfOrderFINSACKed(t *testing.T) {
+	h := accepted(t, nil)
+	h.send(10*ms, in(fFA|wire.PSH, peerISS+101, tcbISS+1).data(make([]byte, 100)))
+	h.want(10*ms, "out of order with the FIN: the SACK block covers the FIN",
+		seg(fA, tcbISS+1, peerISS+1).withSACK(wire.SACKBlock{Left: peerISS + 101, Right: peerISS + 202}))
+	h.send(11*ms, in(fA, peerISS+1, tcbISS+1).data(make([]byte, 100)))
+	h.want(11*ms, "the hole filled: data and FIN acknowledged, no SACK left",
+		seg(fA, tcbISS+1, peerISS+202).withSACK())
+}
+
 // A segment that a link coalesced (GRO), or a peer's TSO packet that was
 // never cut, holds many full-sized segments' worth of data: it is
 // acknowledged at once, as Linux does when more than one MSS arrived,

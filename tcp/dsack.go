@@ -65,7 +65,19 @@ func (t *TCB) fillSACK(o *wire.TCPOptions) {
 		r.dsackOn = false
 	}
 	if t.rcv.ooo.len() > 0 {
+		first := k
 		k += t.rcv.ooo.sackBlocks(blocks[k:t.maxSACKBlocks()])
+		if t.rcv.finSeen && !t.finRcvd {
+			// The FIN takes a sequence number too: the range that ends
+			// at it covers it, as Linux SACKs an out-of-order segment to
+			// its end_seq. Without it the sender's FIN segment is never
+			// SACKed, and RACK resends it needlessly.
+			for i := first; i < k; i++ {
+				if blocks[i].hi == t.rcv.finSeq {
+					blocks[i].hi++
+				}
+			}
+		}
 	}
 	for i := 0; i < k; i++ {
 		o.SACK[i] = wire.SACKBlock{Left: blocks[i].lo, Right: blocks[i].hi}
