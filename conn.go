@@ -43,6 +43,7 @@ type Conn struct {
 	rd, wr chan struct{}
 
 	wrLow      int32       // a Write waits on wr until this few bytes are queued; -1: none
+	wrRoom     int32       // or until the buffer has grown past this room to half what is queued
 	retrans    uint32      // retransmissions already added to the stack's count (mod 2^32)
 	rxDeferred int32       // in-order bytes taken since the last Poll
 	unlisted   atomic.Bool // out of the flow table (flowCache)
@@ -253,7 +254,8 @@ func (c *Conn) publishState() handshakeEnd {
 			signal(c.rd)
 		}
 		if c.wrLow >= 0 && t.Writable() {
-			if _, queued := t.Buffered(); queued <= int(c.wrLow) {
+			_, queued := t.Buffered()
+			if room := t.SendSpace(); queued <= int(c.wrLow) || room > int(c.wrRoom) && room >= queued/2 {
 				signal(c.wr)
 			}
 		}

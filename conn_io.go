@@ -181,8 +181,22 @@ func (c *Conn) Write(b []byte) (int, error) {
 		// connection app-limited at each Write, and BBR, which needs
 		// samples that are not, never left Startup: a standing queue of a
 		// BDP (BenchmarkBufferbloat, 20 ms at 200 Mbit/s).
+		//
+		// Or until autotuning has grown the buffer (tcp/sndbuf.go) to
+		// free space of half what is queued, as Linux's tcp_new_space
+		// calls sk_write_space after tcp_sndbuf_expand. What is queued
+		// drains only as the cumulative ACK advances, and after a loss
+		// the data SACKed behind the hole waits for its retransmission,
+		// a round trip and a queue: BBR's Startup on a 20 ms, 200 Mbit/s
+		// path with a one-BDP queue sent all 1.6 MB written while the
+		// buffer grew to 4 MB, the flight ran dry, and the 1 MB window
+		// then left at Startup's pacing gain of 2.77 and overflowed the
+		// queue (TestWriterWakesOnSendBufGrowth). The room the buffer had
+		// when the writer slept does not count: a ring that the memory
+		// budget kept from growing (buffer.go) takes no more.
 		_, queued := c.tcb.Buffered()
 		c.wrLow = int32(queued * 2 / 3)
+		c.wrRoom = int32(c.tcb.SendSpace())
 		ch, dl := waitChan(&c.wr), c.waitDeadline(c.wdl)
 		if resv {
 			resv = false

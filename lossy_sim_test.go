@@ -269,6 +269,35 @@ func TestBBRLeavesStartup(t *testing.T) {
 	}
 }
 
+// TestWriterWakesOnSendBufGrowth: a Write blocked on a full send buffer
+// resumes when autotuning grows the buffer, not only when a third of what
+// is queued has been acknowledged. On BenchmarkLossyPath's clean path
+// (20 ms, 200 Mbit/s, a one-BDP queue) BBR's Startup overflows the queue
+// once; while the holes are repaired the cumulative ACK stands still, the
+// buffer grew from 1.6 to 4 MB, and the writer slept on: the sender ran
+// out of data, the flight drained to nothing, and the 1 MB window then
+// left at Startup's pacing gain of 2.77 into a queue that holds half of
+// it. That burst cost 141 of the transfer's 221 retransmissions (4
+// recoveries, 176.0 Mbit/s); with the writer awake, 106 in 2 recoveries,
+// 178.4 Mbit/s, all of it Startup's overshoot of cwnd_gain 2 over a
+// path of 2 BDPs. Virtual time, seeded: the figures replay.
+func TestWriterWakesOnSendBufGrowth(t *testing.T) {
+	if raceEnabled || testing.Short() {
+		t.Skip("moves 32 MiB through the simulator")
+	}
+	const size = 32 << 20
+	path := pipe.Config{Delay: 10 * time.Millisecond, RateBitsPerSec: 200e6, QueueBytes: 500000, Seed: 1}
+	st, d := lossyTransfer(t, "bbr", path, size)
+	mbps := float64(size) * 8 / d.Seconds() / 1e6
+	t.Logf("%.1f Mbit/s, %d retransmissions, %d recoveries", mbps, st.Retransmits, st.FastRecov)
+	if st.Retransmits > 150 || st.FastRecov > 2 {
+		t.Errorf("%d retransmissions in %d recoveries on a clean path, want at most 150 in 2 (Startup's overshoot)", st.Retransmits, st.FastRecov)
+	}
+	if mbps < 178 {
+		t.Errorf("%.1f Mbit/s, want at least 178", mbps)
+	}
+}
+
 // bufferbloat runs BenchmarkBufferbloat's case once for congestion control
 // name: the bulk goodput and the ping-pong's mean and worst added delay.
 func bufferbloat(tb testing.TB, name string, seed int64) (mbps float64, mean, worst time.Duration) {
