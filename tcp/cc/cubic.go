@@ -247,6 +247,14 @@ func (c *cubic) OnCongestionEvent(ev CongestionEvent) {
 
 // reduce sets W_max, cwnd_prior and ssthresh for a congestion event or a
 // timeout, and ends slow start and the congestion-avoidance stage.
+// ssthresh is RFC 9438 §4.6's FlightSize·β with FlightSize no more than
+// cwnd, as Linux's bictcp_recalc_ssthresh takes cwnd: with SACK, FlightSize
+// (SND.NXT − SND.UNA) also counts the data SACKed behind a hole, which after
+// a lost retransmission grows well past cwnd, and an ssthresh from it
+// stayed above the window that had overflowed the queue (after a slow
+// start that overshot, every recovery overflowed it again). A FlightSize
+// below cwnd still lowers ssthresh, as the RFC wants of an app-limited
+// sender.
 func (c *cubic) reduce(flight uint32) {
 	if c.fastConv && c.w < c.wMax {
 		c.wMax = c.w * (1 + cubicBeta) / 2
@@ -254,7 +262,7 @@ func (c *cubic) reduce(flight uint32) {
 		c.wMax = c.w
 	}
 	c.cwndPrior = c.w
-	c.ssthresh = max(uint32(float64(flight)*cubicBeta), 2*c.mss)
+	c.ssthresh = max(uint32(min(float64(flight), c.w)*cubicBeta), 2*c.mss)
 	c.epoch, c.noWMax, c.paused = false, false, false
 	c.hs.exit()
 }

@@ -36,14 +36,24 @@ func newCubic(cfg CUBICConfig) *cubic { return NewCUBIC(mss, cfg).(*cubic) }
 func near(got, want, tol float64) bool { return math.Abs(got-want) <= tol*math.Abs(want) }
 
 // RFC 9438 §4.6: ssthresh = FlightSize·β (β = 0.7), cwnd = max(ssthresh,
-// 2 SMSS) on loss, at least 1 SMSS on ECE; ssthresh at least 2 SMSS.
+// 2 SMSS) on loss, at least 1 SMSS on ECE; ssthresh at least 2 SMSS. A
+// FlightSize above cwnd (data SACKed behind a hole) counts as cwnd, as
+// Linux computes ssthresh from cwnd; one below it (app-limited) counts.
 func TestCubicMultiplicativeDecrease(t *testing.T) {
-	c := newCubic(CUBICConfig{})
-	c.OnCongestionEvent(CongestionEvent{Rule: RuleDupAcks, Inflight: 100 * mss})
-	if c.Ssthresh() != 70*mss || c.Cwnd() != 70*mss || c.Phase() != "recovery" {
-		t.Fatalf("cwnd %d ssthresh %d %s, want 70 segments", c.Cwnd()/mss, c.Ssthresh()/mss, c.Phase())
+	for _, tc := range []struct{ cwnd, flight, want uint32 }{
+		{100, 100, 70},
+		{100, 150, 70},
+		{100, 40, 28},
+	} {
+		c := newCubic(CUBICConfig{})
+		c.w = float64(tc.cwnd * mss)
+		c.OnCongestionEvent(CongestionEvent{Rule: RuleDupAcks, Inflight: tc.flight * mss})
+		if c.Ssthresh() != tc.want*mss || c.Cwnd() != tc.want*mss || c.Phase() != "recovery" {
+			t.Fatalf("cwnd %d, flight %d: cwnd %d ssthresh %d %s, want %d segments",
+				tc.cwnd, tc.flight, c.Cwnd()/mss, c.Ssthresh()/mss, c.Phase(), tc.want)
+		}
 	}
-	c = newCubic(CUBICConfig{})
+	c := newCubic(CUBICConfig{})
 	c.OnCongestionEvent(CongestionEvent{Rule: RuleRACK, Inflight: mss})
 	if c.Ssthresh() != 2*mss || c.Cwnd() != 2*mss {
 		t.Fatalf("loss floor: cwnd %d ssthresh %d", c.Cwnd(), c.Ssthresh())
