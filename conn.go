@@ -175,6 +175,10 @@ func (c *Conn) monotonic(now time.Duration) time.Duration {
 	return now
 }
 
+// nowLocked is the stack's time for an application call on the
+// connection, never earlier than what its TCB was given (c.mu held).
+func (c *Conn) nowLocked() time.Duration { return c.monotonic(c.s.now()) }
+
 // pollNow is pollLocked for application calls: the segments go straight to
 // the link in one batch (c.mu held).
 func (c *Conn) pollNow() {

@@ -232,7 +232,7 @@ func (c *Conn) Close() error {
 	if c.linger == 0 {
 		c.tcb.Abort()
 	} else {
-		c.tcb.Close(c.monotonic(c.s.now()))
+		c.tcb.Close(c.nowLocked())
 		c.orphan()
 	}
 	c.pollNow()
@@ -250,7 +250,7 @@ func (c *Conn) CloseWrite() error {
 	if c.closed {
 		return c.opErr("close", net.ErrClosed)
 	}
-	c.tcb.Shutdown(c.monotonic(c.s.now()))
+	c.tcb.Shutdown(c.nowLocked())
 	c.pollNow()
 	signal(c.wr)
 	return nil

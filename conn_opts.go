@@ -60,7 +60,7 @@ func (c *Conn) SetKeepAlivePeriod(d time.Duration) error {
 
 func (c *Conn) setKeepAliveLocked(idle time.Duration) {
 	cfg := c.s.config(c.key.remote.Addr())
-	c.tcb.SetKeepAlive(idle, keepInterval(cfg, idle), cfg.KeepAliveCount, c.monotonic(c.s.now()))
+	c.tcb.SetKeepAlive(idle, keepInterval(cfg, idle), cfg.KeepAliveCount, c.nowLocked())
 	if !c.gone {
 		c.s.timers.schedule(c, c.tcb.Deadline())
 	}
@@ -130,7 +130,7 @@ func (c *Conn) SetKeepAliveConfig(cfg net.KeepAliveConfig) error {
 		count = curCount
 	}
 	c.keepIdle = idle
-	c.tcb.SetKeepAlive(idle, intvl, count, c.monotonic(c.s.now()))
+	c.tcb.SetKeepAlive(idle, intvl, count, c.nowLocked())
 	if !c.gone {
 		c.s.timers.schedule(c, c.tcb.Deadline())
 	}

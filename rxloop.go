@@ -18,7 +18,7 @@ func (s *Stack) startReaders() {
 		if il := s.lk.inliner(q); il != nil && s.clock == nil {
 			// On a Clock's virtual time every goroutine is the Clock's
 			// to schedule: packets go through the read loop there.
-			il.SetInline(r.inline)
+			il.SetInline(r.batch)
 		}
 		s.spawn(r.run)
 	}
@@ -34,6 +34,7 @@ type rxLoop struct {
 	s     *Stack
 	q     int
 	bufs  [][]byte
+	pkts  [][]byte // the packets of bufs, headroom cut off
 	sizes []int
 	meta  []link.Meta
 	split []byte // scratch for inputSegments, made on first use
@@ -50,6 +51,7 @@ func (s *Stack) newRxLoop(q int) *rxLoop {
 		r.bufs[i] = slab[i*lk.rxBuf : (i+1)*lk.rxBuf : (i+1)*lk.rxBuf]
 	}
 	r.sizes = make([]int, len(r.bufs))
+	r.pkts = make([][]byte, len(r.bufs))
 	if lk.offload {
 		r.meta = make([]link.Meta, len(r.bufs))
 	}
@@ -60,9 +62,7 @@ func (s *Stack) newRxLoop(q int) *rxLoop {
 }
 
 // run is the read loop, the goroutine of link queue q: it reads batches of
-// packets into buffers it reuses, runs each packet to completion, polls
-// the connections whose answers it deferred (rxState), then writes what
-// they produced in one batch (release).
+// packets into buffers it reuses and hands each batch to batch.
 func (r *rxLoop) run() {
 	lk := &r.s.lk
 	for {
@@ -76,22 +76,24 @@ func (r *rxLoop) run() {
 		if err != nil {
 			return // the link is closed: Stack.Close
 		}
-		r.tx.rx.now = r.s.now()
 		for i := range n {
-			var m *link.Meta
-			if r.meta != nil {
-				m = &r.meta[i]
-			}
-			r.packet(r.bufs[i][lk.headroom:lk.headroom+r.sizes[i]], m)
+			r.pkts[i] = r.bufs[i][lk.headroom : lk.headroom+r.sizes[i]]
 		}
-		r.end()
+		var meta []link.Meta
+		if r.meta != nil {
+			meta = r.meta[:n]
+		}
+		r.batch(r.pkts[:n], meta)
 	}
 }
 
-// inline is the read loop's work for packets a writer delivers on its own
-// goroutine (link.Inliner): as Linux's loopback, the sender runs the
-// receiver's input, and the read loop is not woken.
-func (r *rxLoop) inline(pkts [][]byte, meta []link.Meta) {
+// batch runs a batch of packets to completion, polls the connections whose
+// answers it deferred (rxState), then writes what they produced in one
+// batch (release). The read loop calls it with what it read, and a link's
+// writer with what it delivers on its own goroutine (link.Inliner): as
+// Linux's loopback, the sender runs the receiver's input, and the read
+// loop is not woken. meta is nil on a link without offloads.
+func (r *rxLoop) batch(pkts [][]byte, meta []link.Meta) {
 	r.tx.rx.now = r.s.now()
 	for i, p := range pkts {
 		var m *link.Meta
@@ -100,7 +102,11 @@ func (r *rxLoop) inline(pkts [][]byte, meta []link.Meta) {
 		}
 		r.packet(p, m)
 	}
-	r.end()
+	r.tx.pollDeferred()
+	if r.s.mem.UnderPressure() {
+		r.s.relieve(r.tx)
+	}
+	r.tx.release()
 }
 
 // packet runs one packet to completion; m is its metadata on a link with
@@ -120,16 +126,6 @@ func (r *rxLoop) packet(pkt []byte, m *link.Meta) {
 		checked = m.Flags&(link.NeedsChecksum|link.ChecksumValid) != 0
 	}
 	r.s.input(pkt, checked, &r.seg, &r.ev, r.tx)
-}
-
-// end finishes a batch of packets: the deferred polls, then the batch's
-// answers written.
-func (r *rxLoop) end() {
-	r.tx.pollDeferred()
-	if r.s.mem.UnderPressure() {
-		r.s.relieve(r.tx)
-	}
-	r.tx.release()
 }
 
 // inputSegments cuts a packet the link marked for segmentation into its

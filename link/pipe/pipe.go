@@ -272,16 +272,14 @@ func (e *Endpoint) Stats() Stats {
 		GSO:     e.gso.Load(),
 	}
 	for _, q := range e.peer.in {
-		queued, full, _ := q.counts()
+		queued, full, _, _ := q.counts()
 		s.Queued += queued
 		s.QueueFull += full
 	}
 	for _, q := range e.in {
-		_, _, read := q.counts()
+		_, _, read, inlined := q.counts()
 		s.Read += read
-		q.mu.Lock()
-		s.Inline += q.inlined
-		q.mu.Unlock()
+		s.Inline += inlined
 	}
 	return s
 }

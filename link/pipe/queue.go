@@ -167,10 +167,10 @@ func (q *queue) close() {
 }
 
 // counts returns the queue's counters.
-func (q *queue) counts() (queued, full, read uint64) {
+func (q *queue) counts() (queued, full, read, inlined uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.queued, q.full, q.read
+	return q.queued, q.full, q.read, q.inlined
 }
 
 // empty reports whether no packet waits.
